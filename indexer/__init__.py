@@ -1,0 +1,18 @@
+"""The archive of confirmed cases: PostgreSQL + pgvector, jobs, bulk import.
+
+Imports :mod:`dicom_conversion` and :mod:`models` only; never reads the environment.
+"""
+
+from indexer.errors import (
+    CaseNotFoundError,
+    DatabaseUnavailableError,
+    IndexerError,
+    MissingExtensionError,
+)
+
+__all__ = [
+    "CaseNotFoundError",
+    "DatabaseUnavailableError",
+    "IndexerError",
+    "MissingExtensionError",
+]

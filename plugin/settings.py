@@ -1,0 +1,168 @@
+"""simcase's settings: one pydantic-settings class, environment first.
+
+Environment names are a stable contract (``SIMCASE_`` prefix, ``__`` for nesting),
+for example ``SIMCASE_DICOM__PORT=11112``. A TOML file named by ``SIMCASE_CONFIG``
+may set the same keys (``[dicom] port = 11112``); the environment wins over it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from plugin.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_ADMIN_TOKEN",
+    "ApiSettings",
+    "DicomSettings",
+    "PacsSettings",
+    "ResultsSettings",
+    "Settings",
+    "default_data_dir",
+    "get_settings",
+]
+
+DEFAULT_ADMIN_TOKEN = "change-me"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/simcase``, else ``~/.local/share/simcase``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "simcase"
+
+
+class DicomSettings(BaseModel):
+    """The DICOM listener (``simcase listen``)."""
+
+    ae_title: str = Field("SIMCASE", min_length=1, max_length=16)
+    port: int = Field(11112, ge=1, le=65535)
+    allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    debounce_seconds: float = Field(2.0, ge=0)
+    stable_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("allowed_aes", mode="before")
+    @classmethod
+    def _split_aes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [ae.strip() for ae in value.split(",") if ae.strip()]
+        return value
+
+
+class ResultsSettings(BaseModel):
+    """Where results go: C-STORE (AE title, host, port) or a STOW-RS URL."""
+
+    ae_title: str | None = None
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    stow_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> ResultsSettings:
+        dimse = [self.ae_title, self.host, self.port]
+        if any(v is not None for v in dimse) and self.stow_url:
+            raise ValueError(
+                "set either results C-STORE (ae_title/host/port) or stow_url, not both"
+            )
+        if any(v is not None for v in dimse) and not all(v is not None for v in dimse):
+            raise ValueError("results C-STORE needs ae_title, host and port together")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.stow_url) or self.host is not None
+
+
+class PacsSettings(BaseModel):
+    """The PACS simcase pulls from (DICOMweb)."""
+
+    dicomweb_url: str | None = None
+
+
+class ApiSettings(BaseModel):
+    """The REST API (``simcase api``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    admin_token: str = DEFAULT_ADMIN_TOKEN
+
+    def check_safe(self) -> None:
+        """Refuse a default admin token on anything but a loopback address."""
+        if self.admin_token == DEFAULT_ADMIN_TOKEN and not _is_loopback(self.host):
+            raise ConfigurationError(
+                f"refusing to serve the API on {self.host} with the default admin token: "
+                "set SIMCASE_API__ADMIN_TOKEN to a secret"
+            )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """All of simcase's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIMCASE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    database_url: str | None = None
+    data_dir: Path = Field(default_factory=default_data_dir)
+    model_dir: Path | None = None
+    dicom: DicomSettings = Field(default_factory=DicomSettings)
+    results: ResultsSettings = Field(default_factory=ResultsSettings)
+    pacs: PacsSettings = Field(default_factory=PacsSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("SIMCASE_CONFIG")
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise ConfigurationError(f"SIMCASE_CONFIG names {path}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where the listener writes received instances."""
+        return self.data_dir / "spool"
+
+    @property
+    def pgdata_dir(self) -> Path:
+        """The embedded PostgreSQL's data directory."""
+        return self.data_dir / "pgdata"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, built once."""
+    return Settings()

