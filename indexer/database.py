@@ -16,10 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
 
 from indexer.errors import DatabaseUnavailableError, MissingExtensionError
 
-__all__ = ["EmbeddedPostgres", "check_vector_extension", "connect", "open_database"]
+__all__ = [
+    "EmbeddedPostgres",
+    "check_vector_extension",
+    "connect",
+    "create_pool",
+    "open_database",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +103,24 @@ def open_database(database_url: str | None, data_dir: Path) -> Iterator[str]:
         yield uri
     finally:
         embedded.stop()
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    register_vector(conn)
+
+
+def create_pool(
+    conninfo: str, *, min_size: int = 1, max_size: int = 8, open: bool = True
+) -> ConnectionPool[psycopg.Connection[Any]]:
+    """A psycopg pool whose connections autocommit and know pgvector's types."""
+    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        configure=_configure,
+        kwargs={"autocommit": True},
+    )
+    if open:
+        pool.open(wait=True, timeout=30)
+    return pool

@@ -6,18 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from pgvector.psycopg import register_vector
-from psycopg import Connection
-from psycopg_pool import ConnectionPool
 
+from indexer.database import create_pool
 from plugin.api import admin, health
 from plugin.settings import Settings
 
 __all__ = ["create_app"]
-
-
-def _configure(conn: Connection[object]) -> None:
-    register_vector(conn)
 
 
 def create_app(settings: Settings, conninfo: str) -> FastAPI:
@@ -25,15 +19,7 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: ConnectionPool[Connection[object]] = ConnectionPool(
-            conninfo,
-            min_size=1,
-            max_size=8,
-            open=False,
-            configure=_configure,
-            kwargs={"autocommit": True},
-        )
-        pool.open(wait=True, timeout=30)
+        pool = create_pool(conninfo)
         app.state.pool = pool
         try:
             yield

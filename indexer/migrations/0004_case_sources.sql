@@ -1,0 +1,6 @@
+-- Where each case's images live, so a new model version can re-embed it
+-- (a BraTS case folder, a DICOM study folder, or dicomweb:<study uid>).
+ALTER TABLE cases ADD COLUMN source_uri text;
+-- Whether the stored mask came with the case (a SEG or BraTS seg file) or from simcase's
+-- segmenter; re-indexing uses a given mask again.
+ALTER TABLE cases ADD COLUMN given_mask boolean NOT NULL DEFAULT false;
