@@ -407,13 +407,15 @@ class PgVectorStore:
         per_diagnosis: int = 0,
         filters: SearchFilters | None = None,
         exclude_patient: str | None = None,
+        exact: bool = False,
     ) -> SearchResult:
         """Nearest archive cases by cosine similarity, never the query's own patient.
 
         Returns the overall top ``k`` and, when ``per_diagnosis`` > 0, the top
         ``per_diagnosis`` of every diagnosis in the archive. Filtered queries use
         pgvector's iterative index scans so that they still return ``k`` rows when
-        ``k`` matching cases exist.
+        ``k`` matching cases exist. ``exact=True`` bypasses the index (a full scan: the
+        reference for recall measurements).
         """
         if k < 1:
             raise ValueError("Argument 'k' must be at least 1.")
@@ -422,8 +424,12 @@ class PgVectorStore:
             version = model_version or self._active(conn)
             dim = self._dim(conn, version)
             query = _as_halfvec(vector, dim)
-            conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(int(self.ef_search)))
-            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            conn.execute(
+                sql.SQL(
+                    "SET LOCAL hnsw.ef_search = {}; SET LOCAL hnsw.iterative_scan = relaxed_order;"
+                    " SET LOCAL enable_indexscan = {}"
+                ).format(int(self.ef_search), sql.SQL("off" if exact else "on"))
+            )
             where, params = _where(filters, exclude_patient)
             params["q"] = query
             distance = sql.SQL("e.embedding::halfvec({}) <=> %(q)s").format(dim)
