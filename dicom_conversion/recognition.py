@@ -1,0 +1,251 @@
+"""Deciding T1 / T1C / T2 / FLAIR / other for a series from its DICOM header.
+
+Attributes (ContrastBolusAgent, ScanningSequence, SequenceVariant,
+InversionTime, EchoTime, RepetitionTime, ImageType, DiffusionBValue) and the
+series description are read separately; when they agree (or only one speaks)
+the decision is taken, when both are silent or they disagree the decision is
+left to the pixels (:mod:`dicom_conversion.image_recognition`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydicom import Dataset
+
+from dicom_conversion.recognition_rules import RecognitionRules
+from dicom_conversion.sequences import MRSequence, SequenceDecision
+
+__all__ = ["is_derived", "recognise_series"]
+
+_NO_AGENT = {"", "NONE", "NO", "N/A", "NA", "0", "NIL", "NOT APPLICABLE", "WITHOUT"}
+_DERIVED_TYPES = {"DERIVED", "SECONDARY"}
+_DERIVED_VALUES = {"MPR", "REFORMATTED", "PROJECTION IMAGE", "MIP", "MNIP", "CPR", "SUBTRACT"}
+_OTHER_VALUES = {
+    "ADC": "ImageType ADC (diffusion map)",
+    "TRACEW": "ImageType TRACEW (diffusion)",
+    "DIFFUSION": "ImageType DIFFUSION",
+    "FA": "ImageType FA (diffusion map)",
+    "LOCALIZER": "ImageType LOCALIZER",
+    "SCOUT": "ImageType SCOUT",
+    "PERFUSION": "ImageType PERFUSION",
+    "PHASE": "ImageType PHASE",
+    "P": "ImageType P (phase)",
+    "SWI": "ImageType SWI",
+}
+
+
+@dataclass(frozen=True)
+class _Opinion:
+    sequence: MRSequence | None
+    reason: str
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[_/\\]+", " ", text).strip()
+
+
+def _image_type(ds: Dataset) -> list[str]:
+    value = ds.get("ImageType") or []
+    if isinstance(value, str):
+        value = value.split("\\")
+    return [str(v).upper() for v in value]
+
+
+def _float(ds: Dataset, keyword: str) -> float | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _multi(ds: Dataset, keyword: str) -> set[str]:
+    value = ds.get(keyword) or []
+    if isinstance(value, str):
+        value = value.split("\\")
+    return {str(v).upper().strip() for v in value}
+
+
+def is_derived(ds: Dataset, rules: RecognitionRules | None = None) -> bool:
+    """True for reformats, projections and other derived series."""
+    rules = rules or RecognitionRules()
+    image_type = _image_type(ds)
+    if image_type and image_type[0] in _DERIVED_TYPES:
+        return True
+    if _DERIVED_VALUES.intersection(image_type):
+        return True
+    text = _normalise(f"{ds.get('SeriesDescription', '')} {ds.get('ProtocolName', '')}")
+    return any(rule.search(text) for rule in rules.of_kind("derived"))
+
+
+def _exclusion(ds: Dataset, text: str, rules: RecognitionRules) -> str | None:
+    values = _image_type(ds)[2:]
+    for value, reason in _OTHER_VALUES.items():
+        if value in values:
+            return reason
+    b_value = _float(ds, "DiffusionBValue")
+    if b_value is not None and b_value > 0:
+        return f"DiffusionBValue {b_value:g}"
+    for rule in rules.of_kind("exclude"):
+        if rule.search(text):
+            return f"description matches {rule.label} rule"
+    return None
+
+
+def _contrast(ds: Dataset, text: str, rules: RecognitionRules) -> tuple[bool | None, str]:
+    agent = str(ds.get("ContrastBolusAgent", "") or "").strip()
+    if agent.upper() not in _NO_AGENT:
+        return True, f"ContrastBolusAgent {agent!r}"
+    for rule in rules.of_kind("pre"):
+        if rule.search(text):
+            return False, f"description says {rule.label}"
+    for rule in rules.of_kind("post"):
+        if rule.search(text):
+            return True, f"description says {rule.label}"
+    return None, ""
+
+
+def _from_description(text: str, rules: RecognitionRules) -> _Opinion:
+    for rule in rules.of_kind("weighting"):
+        if rule.search(text):
+            return _Opinion(rule.sequence, f"description {text!r} matches {rule.label} rule")
+    return _Opinion(None, "")
+
+
+def _from_attributes(ds: Dataset, rules: RecognitionRules) -> _Opinion:
+    te = _float(ds, "EchoTime")
+    tr = _float(ds, "RepetitionTime")
+    ti = _float(ds, "InversionTime")
+    scanning = _multi(ds, "ScanningSequence")
+    variant = _multi(ds, "SequenceVariant")
+    inversion = "IR" in scanning or "MP" in variant or (ti is not None and ti > 0)
+    if te is None and tr is None:
+        return _Opinion(None, "")
+    timing = f"TE {te:g} ms" if te is not None else "no TE"
+    timing += f", TR {tr:g} ms" if tr is not None else ", no TR"
+    if ti is not None and ti > 0:
+        timing += f", TI {ti:g} ms"
+    if "EP" in scanning and te is not None and te >= rules.t2_min_echo_ms and not ti:
+        return _Opinion(MRSequence.OTHER, f"echo-planar with {timing} (diffusion/BOLD)")
+    if ti is not None and ti >= rules.flair_min_inversion_ms and te is not None:
+        if te >= rules.t2_min_echo_ms:
+            return _Opinion(MRSequence.FLAIR, f"inversion recovery with long TI and TE ({timing})")
+        return _Opinion(None, "")
+    if te is not None and te >= rules.t2_min_echo_ms:
+        if tr is None or tr >= rules.t2_min_repetition_ms:
+            return _Opinion(MRSequence.T2, f"long TE and TR ({timing})")
+        return _Opinion(None, "")
+    if te is not None and te <= rules.t1_max_echo_ms:
+        low, high = rules.t1_inversion_range_ms
+        if inversion and ti is not None and low <= ti <= high:
+            return _Opinion(MRSequence.T1, f"inversion-prepared with short TE and TI ({timing})")
+        if tr is not None and tr <= rules.t1_max_repetition_ms:
+            return _Opinion(MRSequence.T1, f"short TE and TR ({timing})")
+        if tr is not None and not inversion:
+            return _Opinion(MRSequence.OTHER, f"short TE with long TR: proton density ({timing})")
+    return _Opinion(None, "")
+
+
+def _with_contrast(sequence: MRSequence, post: bool | None) -> MRSequence:
+    if sequence is MRSequence.T1 and post:
+        return MRSequence.T1C
+    return sequence
+
+
+def recognise_series(ds: Dataset, rules: RecognitionRules | None = None) -> SequenceDecision:
+    """Decide the sequence of the series ``ds`` (any one instance) belongs to.
+
+    Parameters
+    ----------
+    ds:
+        One instance of the series (header only is enough).
+    rules:
+        Description rules and thresholds; defaults to :class:`RecognitionRules`.
+
+    Returns
+    -------
+    SequenceDecision
+        With ``needs_image`` set when header and description were silent or
+        disagreed; the sequence is then provisional (``OTHER`` or the header's
+        opinion) until the image decides.
+    """
+    rules = rules or RecognitionRules()
+    uid = str(ds.get("SeriesInstanceUID", ""))
+    description = str(ds.get("SeriesDescription") or ds.get("ProtocolName") or "")
+    text = _normalise(f"{ds.get('SeriesDescription', '')} {ds.get('ProtocolName', '')}")
+    derived = is_derived(ds, rules)
+
+    def decide(
+        sequence: MRSequence,
+        reason: str,
+        source: str,
+        *,
+        needs_image: bool = False,
+        contrast_evidence: bool = False,
+    ) -> SequenceDecision:
+        return SequenceDecision(
+            series_instance_uid=uid,
+            sequence=sequence,
+            reason=reason + ("; derived series" if derived else ""),
+            source=source,
+            derived=derived,
+            description=description,
+            needs_image=needs_image,
+            contrast_evidence=contrast_evidence,
+        )
+
+    modality = str(ds.get("Modality", "MR"))
+    if modality != "MR":
+        return decide(MRSequence.OTHER, f"modality {modality}, not MR", "attributes")
+    excluded = _exclusion(ds, text, rules)
+    if excluded:
+        return decide(MRSequence.OTHER, excluded, "attributes+description")
+
+    post, contrast_reason = _contrast(ds, text, rules)
+    by_attr = _from_attributes(ds, rules)
+    by_desc = _from_description(text, rules)
+    contrast_note = f"; {contrast_reason}" if contrast_reason else ""
+    evidence = post is not None
+    if by_attr.sequence is MRSequence.OTHER:
+        return decide(MRSequence.OTHER, by_attr.reason, "attributes")
+    if by_attr.sequence and by_desc.sequence:
+        if by_attr.sequence is by_desc.sequence:
+            return decide(
+                _with_contrast(by_attr.sequence, post),
+                f"{by_attr.reason}; {by_desc.reason}{contrast_note}",
+                "attributes+description",
+                contrast_evidence=evidence,
+            )
+        return decide(
+            _with_contrast(by_attr.sequence, post),
+            f"attributes and description disagree: {by_attr.reason} but {by_desc.reason}"
+            f"{contrast_note}",
+            "attributes+description",
+            needs_image=True,
+            contrast_evidence=evidence,
+        )
+    if by_attr.sequence:
+        return decide(
+            _with_contrast(by_attr.sequence, post),
+            f"{by_attr.reason}{contrast_note}",
+            "attributes",
+            contrast_evidence=evidence,
+        )
+    if by_desc.sequence:
+        return decide(
+            _with_contrast(by_desc.sequence, post),
+            f"{by_desc.reason}{contrast_note}",
+            "description",
+            contrast_evidence=evidence,
+        )
+    return decide(
+        MRSequence.OTHER,
+        f"no usable timing attributes and no recognised description ({description!r})",
+        "undecided",
+        needs_image=True,
+        contrast_evidence=evidence,
+    )

@@ -1,0 +1,173 @@
+"""DICOM SEG (highdicom) of the BraTS tumour labels: write and read on a study grid."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import highdicom as hd
+import numpy as np
+from pydicom import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import generate_uid
+
+from dicom_conversion.errors import SegmentationError
+from dicom_conversion.orientation import LPS_TO_RAS, affine_ras_to_lps
+from dicom_conversion.resampling import resample_to_grid
+from dicom_conversion.volumes import StudyVolumes
+
+__all__ = ["BRATS_LABELS", "read_seg", "write_seg"]
+
+BRATS_LABELS: dict[int, str] = {
+    1: "Necrotic tumour core",
+    2: "Peritumoural oedema",
+    3: "Enhancing tumour",
+}
+_TRACKING = "BraTS label {}"
+_TRACKING_RE = re.compile(r"BraTS label (\d+)")
+
+
+def write_seg(
+    mask_xyz: np.ndarray,
+    affine_ras: np.ndarray,
+    source_images: Sequence[Dataset],
+    *,
+    series_number: int = 900,
+    series_description: str = "simcase tumour segmentation",
+    series_instance_uid: str | None = None,
+    manufacturer: str = "simcase",
+    software_version: str = "0.1.0",
+    algorithm_name: str = "simcase",
+) -> Dataset:
+    """A DICOM SEG with one segment per BraTS label present in ``mask_xyz``.
+
+    Parameters
+    ----------
+    mask_xyz:
+        uint8 label mask (0 background, 1 necrotic core, 2 oedema, 3 enhancing)
+        on the grid of ``affine_ras`` (canonical or any RAS grid).
+    affine_ras:
+        4x4 voxel-to-RAS affine of ``mask_xyz``.
+    source_images:
+        The images the mask was derived from (same study and frame of reference).
+
+    Raises
+    ------
+    SegmentationError
+        No label present, labels outside 1..3, or highdicom refused the object.
+    """
+    mask = np.asarray(mask_xyz)
+    if mask.ndim != 3:
+        raise SegmentationError(f"Argument 'mask_xyz' must be 3D, got shape {mask.shape}")
+    if not source_images:
+        raise SegmentationError("Argument 'source_images' must hold at least one image")
+    labels = [int(v) for v in np.unique(mask) if v != 0]
+    unknown = [v for v in labels if v not in BRATS_LABELS]
+    if unknown:
+        raise SegmentationError(f"Mask holds labels {unknown} outside the BraTS labels 1..3")
+    if not labels:
+        raise SegmentationError("Mask is empty: a SEG needs at least one labelled voxel")
+    relabelled = np.zeros(mask.shape, dtype=np.uint8)
+    descriptions = []
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name=algorithm_name, version=software_version, family=codes.cid7162.ArtificialIntelligence
+    )
+    for number, label in enumerate(labels, start=1):
+        relabelled[mask == label] = number
+        descriptions.append(
+            hd.seg.SegmentDescription(
+                segment_number=number,
+                segment_label=BRATS_LABELS[label],
+                segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+                segmented_property_type=codes.SCT.Neoplasm,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                algorithm_identification=algorithm,
+                tracking_id=_TRACKING.format(label),
+                tracking_uid=generate_uid(),
+            )
+        )
+    frame = source_images[0].get("FrameOfReferenceUID")
+    volume = hd.Volume(
+        array=relabelled,
+        affine=affine_ras_to_lps(np.asarray(affine_ras, dtype=np.float64)),
+        coordinate_system="PATIENT",
+        frame_of_reference_uid=str(frame) if frame else None,
+    )
+    try:
+        seg = hd.seg.Segmentation(
+            source_images=list(source_images),
+            pixel_array=volume,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions,
+            series_instance_uid=series_instance_uid or generate_uid(),
+            series_number=series_number,
+            sop_instance_uid=generate_uid(),
+            instance_number=1,
+            manufacturer=manufacturer,
+            manufacturer_model_name="simcase",
+            software_versions=software_version,
+            device_serial_number="0",
+            series_description=series_description,
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise SegmentationError(f"highdicom refused the SEG: {exc}") from exc
+    return seg
+
+
+def _brats_label(description: Dataset, number: int) -> int:
+    match = _TRACKING_RE.fullmatch(str(description.get("TrackingID", "")))
+    if match:
+        return int(match.group(1))
+    label = str(description.get("SegmentLabel", "")).lower()
+    for value, name in BRATS_LABELS.items():
+        if name.lower() == label:
+            return value
+    keywords = {"necro": 1, "core": 1, "edema": 2, "oedema": 2, "enhanc": 3}
+    for key, value in keywords.items():
+        if key in label:
+            return value
+    return number if number in BRATS_LABELS else 1
+
+
+def read_seg(seg: Dataset, study: StudyVolumes) -> np.ndarray:
+    """The SEG ``seg`` as a uint8 BraTS label mask on the grid of ``study``.
+
+    Segments are mapped to BraTS labels by simcase's TrackingID, else by their
+    label text (necrotic / oedema / enhancing), else by segment number.
+
+    Raises
+    ------
+    SegmentationError
+        The SEG is unreadable, not a regular volume, or in another frame of reference.
+    """
+    try:
+        segmentation = hd.seg.Segmentation.from_dataset(seg, copy=False)
+    except Exception as exc:  # highdicom raises several kinds on malformed SEGs
+        raise SegmentationError(f"Cannot read SEG {seg.get('SOPInstanceUID', '?')}: {exc}") from exc
+    frame = seg.get("FrameOfReferenceUID")
+    if study.frame_of_reference_uid and frame and str(frame) != study.frame_of_reference_uid:
+        raise SegmentationError(
+            f"SEG {seg.SOPInstanceUID} is in frame of reference {frame}, the study grid in "
+            f"{study.frame_of_reference_uid}"
+        )
+    mask = np.zeros(study.shape, dtype=np.uint8)
+    for description in seg.SegmentSequence:
+        number = int(description.SegmentNumber)
+        try:
+            volume = segmentation.get_volume(segment_numbers=[number], combine_segments=True)
+        except Exception as exc:
+            raise SegmentationError(
+                f"SEG {seg.SOPInstanceUID} segment {number} is not a regular volume: {exc}"
+            ) from exc
+        array = np.asarray(volume.array)
+        if array.ndim == 4:
+            array = array[..., 0]
+        on_grid = resample_to_grid(
+            (array > 0).astype(np.uint8),
+            LPS_TO_RAS @ volume.affine,
+            study.shape,
+            study.affine,
+            order=0,
+        )
+        mask[on_grid > 0] = _brats_label(description, number)
+    return mask
