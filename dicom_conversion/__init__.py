@@ -12,6 +12,7 @@ orientation (i to the patient's right, j anterior, k superior). DICOM volumes
 from dicom_conversion.errors import (
     ConflictingDuplicateSliceError,
     ConversionError,
+    CorruptDatasetError,
     FrameOfReferenceMismatchError,
     InconsistentSpacingError,
     MissingSliceError,
@@ -23,8 +24,9 @@ from dicom_conversion.errors import (
     NoUsableSeriesError,
     PixelDataError,
     SegmentationError,
+    UnreadableFileError,
 )
-from dicom_conversion.files import FolderContents, read_dicom_folder
+from dicom_conversion.files import FolderContents, read_dicom_file, read_dicom_folder
 from dicom_conversion.image_recognition import classify_by_image
 from dicom_conversion.mr_writing import StudyInfo, save_series, write_mr_series
 from dicom_conversion.nifti import (
@@ -48,6 +50,7 @@ from dicom_conversion.volumes import SeriesVolume, StudyVolumes
 __all__ = [
     "ConflictingDuplicateSliceError",
     "ConversionError",
+    "CorruptDatasetError",
     "DescriptionRule",
     "FolderContents",
     "FrameOfReferenceMismatchError",
@@ -67,12 +70,14 @@ __all__ = [
     "SeriesVolume",
     "StudyInfo",
     "StudyVolumes",
+    "UnreadableFileError",
     "affine_lps_to_ras",
     "affine_ras_to_lps",
     "classify_by_image",
     "load_series",
     "load_study",
     "read_brats_case",
+    "read_dicom_file",
     "read_dicom_folder",
     "read_nifti",
     "read_seg",

@@ -24,6 +24,7 @@ from pydicom.uid import (
 from dicom_conversion.errors import (
     ConflictingDuplicateSliceError,
     ConversionError,
+    CorruptDatasetError,
     InconsistentSpacingError,
     MissingSliceError,
     MixedOrientationError,
@@ -210,6 +211,24 @@ def load_series(datasets: Sequence[Dataset], *, sequence: MRSequence | None = No
     """
     if not datasets:
         raise ConversionError("load_series needs at least one dataset")
+    try:
+        return _load_series(datasets, sequence)
+    except ConversionError:
+        raise
+    except Exception as exc:  # corrupt values surface lazily from pydicom as many kinds
+        raise CorruptDatasetError(
+            f"Series {_safe_uid(datasets[0])} has corrupt attributes ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _safe_uid(ds: Dataset) -> str:
+    try:
+        return _uid(ds)
+    except Exception:  # the UID itself may be the corrupt element
+        return "<unreadable SeriesInstanceUID>"
+
+
+def _load_series(datasets: Sequence[Dataset], sequence: MRSequence | None) -> SeriesVolume:
     series_uid, frame_uid, study_uid = _check_same_series(datasets)
     description = series_description(datasets[0])
     if sequence is None:

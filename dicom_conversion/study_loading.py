@@ -12,6 +12,7 @@ from pydicom.uid import SegmentationStorage
 
 from dicom_conversion.errors import (
     ConversionError,
+    CorruptDatasetError,
     FrameOfReferenceMismatchError,
     NoUsableSeriesError,
 )
@@ -80,7 +81,19 @@ def load_study(
     FrameOfReferenceMismatchError
         The chosen series do not share one FrameOfReferenceUID.
     """
-    rules = rules or RecognitionRules()
+    try:
+        return _load_study(datasets, reference, rules or RecognitionRules())
+    except ConversionError:
+        raise
+    except Exception as exc:  # corrupt values surface lazily from pydicom as many kinds
+        raise CorruptDatasetError(
+            f"Study has corrupt attributes ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _load_study(
+    datasets: Iterable[Dataset], reference: MRSequence, rules: RecognitionRules
+) -> StudyVolumes:
     images: list[Dataset] = []
     segs: list[Dataset] = []
     for ds in datasets:
