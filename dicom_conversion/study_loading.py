@@ -29,6 +29,8 @@ __all__ = ["group_series", "load_study"]
 logger = logging.getLogger(__name__)
 
 _T1_FAMILY = (MRSequence.T1, MRSequence.T1C)
+# Post-contrast: at least this many more per cent of brain voxels far above white matter.
+_MIN_ENHANCEMENT_PERCENT = 0.05
 
 
 def group_series(datasets: Iterable[Dataset]) -> dict[str, list[Dataset]]:
@@ -228,7 +230,7 @@ def _decide_from_images(
         if len(scores) >= 2:
             ranked = sorted(scores, key=scores.__getitem__)
             low, high = scores[ranked[0]], scores[ranked[-1]]
-            if high > 1.05 * low:
+            if high - low >= _MIN_ENHANCEMENT_PERCENT and high >= 1.5 * low:
                 for uid in family:
                     if uid not in scores:
                         continue
@@ -237,9 +239,9 @@ def _decide_from_images(
                         out[uid],
                         sequence=MRSequence.T1C if post else MRSequence.T1,
                         source="image",
-                        reason=f"{out[uid].reason}; image-based pre/post pair: bright tail "
-                        f"{scores[uid]:.2f} vs {high if not post else low:.2f}"
-                        f" -> {'post' if post else 'pre'}-contrast",
+                        reason=f"{out[uid].reason}; image-based pre/post pair: "
+                        f"{scores[uid]:.2f}% vs {high if not post else low:.2f}% of brain "
+                        f"far above white matter -> {'post' if post else 'pre'}-contrast",
                     )
     return out
 
