@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["load_checkpoint", "save_checkpoint", "seed_everything"]
+__all__ = ["load_checkpoint", "optimiser_to", "save_checkpoint", "seed_everything"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +37,11 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
     logger.info("resuming from %s (epoch %s done)", path, state.get("epoch"))
     return state
+
+
+def optimiser_to(optimiser: torch.optim.Optimizer, device: str) -> None:
+    """Move an optimiser's state tensors (e.g. Adam moments) to ``device``."""
+    for state in optimiser.state.values():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                state[key] = value.to(device)

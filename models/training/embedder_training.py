@@ -17,7 +17,12 @@ from tqdm import tqdm
 from models.errors import TrainingDataError
 from models.networks.embedding_net import EmbeddingNet
 from models.training.augment import augment_crops
-from models.training.checkpoints import load_checkpoint, save_checkpoint, seed_everything
+from models.training.checkpoints import (
+    load_checkpoint,
+    optimiser_to,
+    save_checkpoint,
+    seed_everything,
+)
 from models.training.crops import CropSet
 
 __all__ = ["EmbedderConfig", "balanced_batches", "train_embedder"]
@@ -67,6 +72,7 @@ def train_embedder(
     resume: bool = True,
     progress: bool = True,
     on_epoch: Callable[[int, EmbeddingNet, dict[str, float]], dict[str, float]] | None = None,
+    device: str = "cpu",
 ) -> tuple[EmbeddingNet, list[dict[str, Any]]]:
     """Train the embedder with a triplet margin loss and a triplet miner.
 
@@ -78,6 +84,7 @@ def train_embedder(
         progress: show a progress bar.
         on_epoch: called after each epoch with the network in eval mode; returns
             extra numbers (e.g. validation mAP@R) to log.
+        device: ``"cpu"`` or ``"cuda"``; the returned network is on the CPU.
 
     Returns:
         The trained network (eval mode) and the per-epoch history.
@@ -109,6 +116,8 @@ def train_embedder(
         scheduler.load_state_dict(state["scheduler"])
         start = int(state["epoch"])
         history = list(state["history"])
+    net.to(device)
+    optimiser_to(optimiser, device)
 
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
@@ -124,7 +133,8 @@ def train_embedder(
             x = torch.from_numpy(
                 augment_crops(train.crops[batch], rng, dropout=config.sequence_dropout)
             )
-            y = torch.from_numpy(train.labels[batch])
+            x = x.to(device)
+            y = torch.from_numpy(train.labels[batch]).to(device)
             embeddings = net(x)
             mined = miner(embeddings, y)
             loss = loss_fn(embeddings, y, mined)
@@ -157,5 +167,5 @@ def train_embedder(
                 "config": asdict(config),
             },
         )
-    net.eval()
+    net.to("cpu").eval()
     return net, history

@@ -65,8 +65,9 @@ def _validation_hook(valid: CropSet, valid_records: list[CaseRecord]) -> Any:
     diagnoses = [valid_records[i].diagnosis for i in range(len(valid_records))]
 
     def hook(epoch: int, net: EmbeddingNet, record: dict[str, float]) -> dict[str, float]:
+        device = next(net.parameters()).device
         with torch.inference_mode():
-            rows = net(torch.from_numpy(centred)).numpy()
+            rows = net(torch.from_numpy(centred).to(device)).cpu().numpy()
         vectors = np.zeros((len(valid_records), rows.shape[1]))
         np.add.at(vectors, valid.case_index, rows)
         orders = rank_references(vectors, vectors, patients)
@@ -104,6 +105,7 @@ def train_embedder_folder(
     resume: bool = True,
     progress: bool = True,
     command: str = "",
+    device: str = "cpu",
 ) -> ModelCard:
     """Train the embedder on a labelled folder and write ``embedder.{pt,onnx,json,md}``."""
     began = time.perf_counter()
@@ -120,7 +122,7 @@ def train_embedder_folder(
         hook = _validation_hook(valid_set, valid_records)
     logger.info("embedder: %d training crops from %d cases", len(train_set), len(train_records))
     net, history = train_embedder(
-        train_set, config, work_dir, resume=resume, progress=progress, on_epoch=hook
+        train_set, config, work_dir, resume=resume, progress=progress, on_epoch=hook, device=device
     )
     card = ModelCard(
         name="embedder",
@@ -169,6 +171,7 @@ def train_segmenter_folder(
     resume: bool = True,
     progress: bool = True,
     command: str = "",
+    device: str = "cpu",
 ) -> ModelCard:
     """Train the segmenter on a labelled folder and write ``segmenter.{pt,onnx,json,md}``."""
     began = time.perf_counter()
@@ -178,7 +181,9 @@ def train_segmenter_folder(
     cases = _load(data_dir, records, "training cases", progress)
     volumes = build_volume_set((s, s.mask) for _, s in cases)
     del cases
-    net, history = train_segmenter(volumes, config, work_dir, resume=resume, progress=progress)
+    net, history = train_segmenter(
+        volumes, config, work_dir, resume=resume, progress=progress, device=device
+    )
     card = ModelCard(
         name="segmenter",
         model_version="",

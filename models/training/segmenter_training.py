@@ -21,7 +21,12 @@ from models.networks.segmentation_net import build_segmentation_net
 from models.segmenter import resample_channels, segmenter_grid_shape
 from models.study_arrays import StudyLike, normalised_channels, voxel_spacing
 from models.training.augment import sequence_dropout
-from models.training.checkpoints import load_checkpoint, save_checkpoint, seed_everything
+from models.training.checkpoints import (
+    load_checkpoint,
+    optimiser_to,
+    save_checkpoint,
+    seed_everything,
+)
 
 __all__ = ["SegmenterConfig", "VolumeSet", "build_volume_set", "train_segmenter"]
 
@@ -118,6 +123,7 @@ def train_segmenter(
     *,
     resume: bool = True,
     progress: bool = True,
+    device: str = "cpu",
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train the segmenter on random patches (most centred on tumour voxels).
 
@@ -144,6 +150,8 @@ def train_segmenter(
         scheduler.load_state_dict(state["scheduler"])
         start = int(state["epoch"])
         history = list(state["history"])
+    net.to(device)
+    optimiser_to(optimiser, device)
 
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
@@ -162,8 +170,9 @@ def train_segmenter(
             ]
             images = np.stack([p[0] for p in pairs])
             sequence_dropout(images, rng, config.sequence_dropout)
-            x = torch.from_numpy(images)
+            x = torch.from_numpy(images).to(device)
             y = torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.int64))[:, None]
+            y = y.to(device)
             loss = loss_fn(net(x), y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -189,5 +198,5 @@ def train_segmenter(
                 "config": asdict(config),
             },
         )
-    net.eval()
+    net.to("cpu").eval()
     return net, history

@@ -34,8 +34,6 @@ def test_help_lists_every_command() -> None:
     ("args", "issue"),
     [
         (["convert", "x", "--out", "y"], 3),
-        (["train", "embedder", "--data", "x"], 5),
-        (["evaluate", "--data", "x"], 5),
         (["index", "x"], 6),
         (["search", "x"], 6),
         (["reindex"], 6),
