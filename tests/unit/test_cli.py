@@ -34,9 +34,6 @@ def test_help_lists_every_command() -> None:
     ("args", "issue"),
     [
         (["convert", "x", "--out", "y"], 3),
-        (["index", "x"], 6),
-        (["search", "x"], 6),
-        (["reindex"], 6),
     ],
 )
 def test_unfinished_commands_say_so_and_fail(args: list[str], issue: int) -> None:
