@@ -33,7 +33,6 @@ def test_help_lists_every_command() -> None:
 @pytest.mark.parametrize(
     ("args", "issue"),
     [
-        (["convert", "x", "--out", "y"], 3),
         (["synth", "--out", "x"], 4),
         (["train", "embedder", "--data", "x"], 5),
         (["evaluate", "--data", "x"], 5),

@@ -99,8 +99,12 @@ def test_study_folder_matches_dcm2niix_per_series(tmp_path: Path) -> None:
     ):
         save_series(
             write_mr_series(
-                volume + number, affine, sequence=sequence, study=study,
-                series_number=number, series_description=description,
+                volume + number,
+                affine,
+                sequence=sequence,
+                study=study,
+                series_number=number,
+                series_description=description,
             ),
             tmp_path / "study" / f"s{number}",
         )
