@@ -27,6 +27,7 @@ from dicom_conversion.errors import (
     UnreadableFileError,
 )
 from dicom_conversion.files import FolderContents, read_dicom_file, read_dicom_folder
+from dicom_conversion.folder_conversion import FolderConversion, convert_folder
 from dicom_conversion.image_recognition import classify_by_image
 from dicom_conversion.mr_writing import StudyInfo, save_series, write_mr_series
 from dicom_conversion.nifti import (
@@ -53,6 +54,7 @@ __all__ = [
     "CorruptDatasetError",
     "DescriptionRule",
     "FolderContents",
+    "FolderConversion",
     "FrameOfReferenceMismatchError",
     "InconsistentSpacingError",
     "MRSequence",
@@ -74,6 +76,7 @@ __all__ = [
     "affine_lps_to_ras",
     "affine_ras_to_lps",
     "classify_by_image",
+    "convert_folder",
     "load_series",
     "load_study",
     "read_brats_case",

@@ -10,6 +10,7 @@ from typing import BinaryIO
 from pydicom import Dataset, dcmread
 
 from dicom_conversion.errors import UnreadableFileError
+from dicom_conversion.fast_reading import read_fast
 
 __all__ = ["FolderContents", "read_dicom_file", "read_dicom_folder"]
 
@@ -34,6 +35,10 @@ def read_dicom_file(source: Path | BinaryIO) -> Dataset:
     """
     name = str(source) if isinstance(source, Path) else getattr(source, "name", "<stream>")
     try:
+        if isinstance(source, Path):
+            fast = read_fast(source)
+            if fast is not None:
+                return fast
         return dcmread(source)
     except Exception as exc:  # pydicom raises many kinds on bad input; all mean unreadable
         raise UnreadableFileError(

@@ -28,15 +28,3 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for command in COMMANDS:
         assert command in result.output
-
-
-@pytest.mark.parametrize(
-    ("args", "issue"),
-    [
-        (["convert", "x", "--out", "y"], 3),
-    ],
-)
-def test_unfinished_commands_say_so_and_fail(args: list[str], issue: int) -> None:
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert f"issue {issue}" in result.output
