@@ -61,13 +61,21 @@ def _visit_datetime(plan: CasePlan) -> dt.datetime:
     )
 
 
-def case_datasets(case: SyntheticCase, plan: CasePlan) -> tuple[list[Dataset], Dataset]:
-    """The MR instances of the four series and the SEG of one case."""
+def case_datasets(
+    case: SyntheticCase, plan: CasePlan, *, vendor: str | None = None
+) -> tuple[list[Dataset], Dataset]:
+    """The MR instances of the four series and the SEG of one case.
+
+    ``vendor`` (a key of :data:`VENDORS`) overrides the case's own vendor style.
+    """
     study = case.study
     if study.study_instance_uid is None or study.mask is None:
         raise ValueError("Argument 'case' must carry a study UID and a mask.")
     vendors = sorted(VENDORS)
-    vendor = vendors[int(stream(plan.seed, plan.index, DICOM_STYLE).integers(len(vendors)))]
+    if vendor is None:
+        vendor = vendors[int(stream(plan.seed, plan.index, DICOM_STYLE).integers(len(vendors)))]
+    elif vendor not in VENDORS:
+        raise ValueError(f"Argument 'vendor' must be one of {vendors}, got {vendor!r}.")
     style = VENDORS[vendor]
     when = _visit_datetime(plan)
     birth = dt.date(when.year - case.age, 1 + plan.patient_index % 12, 1 + plan.patient_index % 28)

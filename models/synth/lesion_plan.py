@@ -156,7 +156,11 @@ def _meningioma(rng: np.random.Generator, tpl: Template, hard: str | None) -> li
     # brain is pushed inwards from the dura.
     centre = base - normal * radius * rng.uniform(0.1, 0.5)
     push_from = base + normal * radius * 0.6
-    with_oedema = hard == "meningioma_with_oedema"
+    # Peritumoral oedema: marked in the hard variant, mild in about a third of the others.
+    if hard == "meningioma_with_oedema":
+        oedema = float(rng.uniform(10.0, 18.0))
+    else:
+        oedema = float(rng.uniform(2.0, 8.0)) if rng.random() < 0.35 else 0.0
     return [
         Lesion(
             kind="meningioma",
@@ -167,7 +171,7 @@ def _meningioma(rng: np.random.Generator, tpl: Template, hard: str | None) -> li
             enhancing=True,
             shape_noise=float(rng.uniform(0.03, 0.08)),
             rim_noise=0.1,
-            oedema_mm=float(rng.uniform(7.0, 16.0)) if with_oedema else 0.0,
+            oedema_mm=oedema,
             mass_effect=float(rng.uniform(0.55, 0.8)),
             push_from_mm=_vec(push_from),
             dural_tail_mm=float(rng.uniform(5.0, 12.0)),
@@ -200,7 +204,7 @@ def _metastases(rng: np.random.Generator, tpl: Template, hard: str | None) -> li
                 enhancing=True,
                 shape_noise=float(rng.uniform(0.04, 0.1)),
                 rim_noise=float(rng.uniform(0.05, 0.15)),
-                oedema_mm=float(rng.uniform(6.0, 18.0)),
+                oedema_mm=float(rng.uniform(3.0, 18.0)),
                 mass_effect=float(rng.uniform(0.15, 0.35)),
                 push_from_mm=_vec(centre),
                 dural_tail_mm=0.0,
