@@ -20,10 +20,12 @@ __all__ = [
     "IntakeStudy",
     "ReceivedInstance",
     "StoredInstance",
+    "feed_position",
     "forget_study",
     "mark_study_complete",
     "pending_studies",
     "record_instance",
+    "save_feed_position",
     "study_files",
     "study_instances",
 ]
@@ -166,3 +168,19 @@ def forget_study(conn: psycopg.Connection[Any], study_instance_uid: str) -> int:
             "DELETE FROM intake_studies WHERE study_instance_uid = %s", (study_instance_uid,)
         )
     return n
+
+
+def feed_position(conn: psycopg.Connection[Any], feed: str) -> int | None:
+    """The last change sequence number processed from ``feed``, if any."""
+    row = conn.execute("SELECT last_seq FROM feed_positions WHERE feed = %s", (feed,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def save_feed_position(conn: psycopg.Connection[Any], feed: str, last_seq: int) -> None:
+    """Remember that ``feed`` has been processed up to ``last_seq``. Commits."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO feed_positions (feed, last_seq) VALUES (%s, %s)"
+            " ON CONFLICT (feed) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = now()",
+            (feed, last_seq),
+        )

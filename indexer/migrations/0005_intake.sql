@@ -11,3 +11,10 @@ CREATE TABLE intake_studies (
 );
 CREATE INDEX intake_studies_pending_idx ON intake_studies (last_received_at)
     WHERE completed_at IS NULL OR completed_at < last_received_at;
+
+-- Where simcase is in a PACS's change feed (Orthanc /changes): resume after a restart.
+CREATE TABLE feed_positions (
+    feed       text PRIMARY KEY,
+    last_seq   bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);

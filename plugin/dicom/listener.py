@@ -8,7 +8,6 @@ back; instances of any storage SOP class are kept, usable or not. A study is han
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from indexer.intake import ReceivedInstance
 from plugin.dicom.journal import InstanceJournal
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
+from plugin.dicom.tcp import set_tcp_nodelay
 from plugin.errors import PluginError
 from plugin.settings import DicomSettings
 
@@ -30,7 +30,6 @@ __all__ = [
     "STATUS_OUT_OF_RESOURCES",
     "DicomListener",
     "ListenerError",
-    "set_tcp_nodelay",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,16 +44,6 @@ class ListenerError(PluginError):
     """The DICOM listener could not start."""
 
     __module__ = "plugin"
-
-
-def set_tcp_nodelay(event: evt.Event) -> None:
-    """EVT_CONN_OPEN handler: turn Nagle's algorithm off on the association's socket."""
-    sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
-    if isinstance(sock, socket.socket):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError as exc:  # e.g. a non-TCP socket in tests
-            log.debug("TCP_NODELAY not set: %s", exc)
 
 
 def _failure(status: int, reason: str) -> Dataset:
