@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicom_conversion import StudyVolumes, read_brats_case
+from dicom_conversion import ConversionError, StudyVolumes, read_brats_case
 from models.errors import TrainingDataError
 
 __all__ = ["CaseRecord", "iter_studies", "read_cases_csv"]
@@ -49,9 +49,17 @@ def read_cases_csv(folder: Path) -> list[CaseRecord]:
 def iter_studies(
     folder: Path, records: list[CaseRecord]
 ) -> Iterator[tuple[CaseRecord, StudyVolumes]]:
-    """Read each listed case (with its ``-seg`` mask when present)."""
+    """Read each listed case (with its ``-seg`` mask when present).
+
+    Raises:
+        TrainingDataError: a listed case folder is missing or unreadable.
+    """
     for record in records:
         case_dir = Path(folder) / record.case_id
         if not case_dir.is_dir():
             raise TrainingDataError(f"case {record.case_id} is listed but {case_dir} is missing")
-        yield record, read_brats_case(case_dir)
+        try:
+            study = read_brats_case(case_dir)
+        except ConversionError as error:
+            raise TrainingDataError(f"case {record.case_id}: {error}") from error
+        yield record, study
