@@ -21,7 +21,7 @@ import numpy as np
 
 from dicom_conversion import StudyVolumes, load_study, read_brats_case, read_dicom_folder
 from indexer.errors import IndexerError
-from indexer.pipeline import ModelSet, embed_study, load_models
+from indexer.pipeline import ModelSet, embed_study, load_models, register_models
 from indexer.store import CaseEntry, PgVectorStore
 
 __all__ = [
@@ -289,7 +289,7 @@ def index_sources(
     todo = list(sources)
     summary.total += len(todo)
     version = models.model_version
-    store.register_model(version, models.embedder.dim)
+    register_models(store, models)
     done_ids = store.indexed_case_ids(version)
     pending = [s for s in todo if s.case_id not in done_ids]
     summary.already_indexed += len(todo) - len(pending)

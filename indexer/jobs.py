@@ -25,13 +25,14 @@ from indexer.bulk import CaseSource, embed_source, load_source
 from indexer.database import connect, create_pool
 from indexer.errors import CaseNotFoundError, DatabaseUnavailableError, IndexerError
 from indexer.job_status import record_error, set_progress
-from indexer.pipeline import ModelSet, embed_study, load_models
+from indexer.pipeline import ModelSet, embed_study, load_models, register_models
 from indexer.store import PgVectorStore
 
 __all__ = [
     "JOB_QUEUE",
     "JobResources",
     "create_job_app",
+    "defer_once",
     "enqueue_reindex",
     "job",
     "run_queued_jobs",
@@ -150,7 +151,7 @@ def index_case_task(context: JobContext, source: dict[str, Any]) -> str:
     resources = _resources(context)
     case = CaseSource(**source)
     models = resources.models
-    resources.store.register_model(models.model_version, models.embedder.dim)
+    register_models(resources.store, models)
     entry, vector = embed_source(case, models)
     resources.store.upsert(entry, models.model_version, vector)
     return case.case_id
@@ -167,7 +168,7 @@ def reindex_task(context: JobContext, case_id: str | None = None) -> dict[str, A
     resources = _resources(context)
     models, store = resources.models, resources.store
     version = models.model_version
-    store.register_model(version, models.embedder.dim)
+    register_models(store, models)
     todo = [case_id] if case_id else store.missing_case_ids(version)
     job_id = context.job.id
     failures: list[str] = []
@@ -205,13 +206,11 @@ def create_job_app(conninfo: str, **pool_kwargs: Any) -> procrastinate.App:
     return app
 
 
-def enqueue_reindex(app: procrastinate.App, conninfo: str, case_id: str | None = None) -> int:
-    """Queue a reindex (all cases, or one); a reindex already queued is reused."""
-    lock = "reindex" if case_id is None else f"reindex:{case_id}"
+def defer_once(app: procrastinate.App, conninfo: str, name: str, lock: str, **kwargs: Any) -> int:
+    """Queue task ``name`` unless a job with the same queueing lock is waiting; return
+    the id of the job that will do the work."""
     try:
-        job_id: int = app.configure_task(task_name("reindex"), queueing_lock=lock).defer(
-            case_id=case_id
-        )
+        job_id: int = app.configure_task(task_name(name), queueing_lock=lock).defer(**kwargs)
         return job_id
     except procrastinate.exceptions.AlreadyEnqueued:
         with connect(conninfo) as conn:
@@ -221,9 +220,15 @@ def enqueue_reindex(app: procrastinate.App, conninfo: str, case_id: str | None =
                 (lock,),
             ).fetchone()
         if row is None:  # it started in between: queue again
-            return enqueue_reindex(app, conninfo, case_id)
+            return defer_once(app, conninfo, name, lock, **kwargs)
         existing: int = row[0]
         return existing
+
+
+def enqueue_reindex(app: procrastinate.App, conninfo: str, case_id: str | None = None) -> int:
+    """Queue a reindex (all cases, or one); a reindex already queued is reused."""
+    lock = "reindex" if case_id is None else f"reindex:{case_id}"
+    return defer_once(app, conninfo, "reindex", lock, case_id=case_id)
 
 
 def run_queued_jobs(conninfo: str, model_dir: Path | None = None) -> None:

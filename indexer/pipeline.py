@@ -15,17 +15,23 @@ import numpy as np
 
 from dicom_conversion import StudyVolumes
 from indexer.errors import IndexerError
+from indexer.store import ModelVersionError, PgVectorStore
 from indexer.thumbnails import tumour_thumbnail
 from models import OnnxEmbedder, OnnxSegmenter, tumour_facts
+from models.registry import resolve_model_dir
 
 __all__ = [
     "CaseEmbedder",
     "CaseSegmenter",
     "EmbeddedStudy",
+    "LoadedModels",
     "ModelSet",
     "NoTumourError",
     "embed_study",
+    "embedder_from_weights",
     "load_models",
+    "models_for_search",
+    "register_models",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,15 +73,34 @@ class ModelSet:
         return self.embedder.model_version
 
 
-def load_models(model_dir: Path | None = None, *, threads: int = 0) -> ModelSet:
+@dataclass(frozen=True)
+class LoadedModels(ModelSet):
+    """A :class:`ModelSet` that knows where its embedder's ONNX weights are."""
+
+    embedder_onnx: Path
+
+
+def load_models(model_dir: Path | None = None, *, threads: int = 0) -> LoadedModels:
     """The shipped models (or those in ``model_dir``), ready for CPU inference.
 
     ``threads`` = 0 lets onnxruntime use every core; worker processes pass 1.
     """
-    return ModelSet(
+    return LoadedModels(
         embedder=OnnxEmbedder.load(model_dir, threads=threads),
         segmenter=OnnxSegmenter.load(model_dir, threads=threads),
+        embedder_onnx=resolve_model_dir(model_dir) / "embedder.onnx",
     )
+
+
+def embedder_from_weights(onnx: bytes, model_version: str, cache_dir: Path) -> OnnxEmbedder:
+    """An embedder from ONNX weights kept in the database (an older model version)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{model_version}.onnx"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(onnx)
+        tmp.replace(path)
+    return OnnxEmbedder(path, model_version)
 
 
 @dataclass(frozen=True)
@@ -116,4 +141,32 @@ def embed_study(
         facts=facts,
         model_version=models.model_version,
         thumbnail=tumour_thumbnail(study, mask),
+    )
+
+
+def register_models(store: PgVectorStore, models: ModelSet) -> str:
+    """Register the embedder's version with the store (and keep its weights there)."""
+    state = store.register_model(models.model_version, models.embedder.dim)
+    if isinstance(models, LoadedModels):
+        store.save_weights(models.model_version, models.embedder_onnx.read_bytes())
+    return state
+
+
+def models_for_search(store: PgVectorStore, models: ModelSet, cache_dir: Path) -> ModelSet:
+    """The models whose embeddings match the version searches use now.
+
+    While a newer model is being indexed, searches stay on the active version: the query
+    is then embedded with that version's weights, kept in the database.
+    """
+    active = store.active_model_version()
+    if active is None or active == models.model_version:
+        return models
+    weights = store.load_weights(active)
+    if weights is None:
+        raise ModelVersionError(
+            f"searches use model version {active}, whose weights are not in the database; "
+            f"re-index with the current model ({models.model_version})"
+        )
+    return ModelSet(
+        embedder=embedder_from_weights(weights, active, cache_dir), segmenter=models.segmenter
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dicom_conversion import StudyVolumes
-from indexer.pipeline import ModelSet, embed_study
+from indexer.pipeline import ModelSet, embed_study, models_for_search
 from indexer.store import PgVectorStore, SearchFilters, SearchHit
 
 __all__ = ["SearchRequest", "search_study"]
@@ -28,7 +30,11 @@ def _items(hits: list[SearchHit]) -> list[dict[str, Any]]:
 
 
 def search_study(
-    study: StudyVolumes, store: PgVectorStore, models: ModelSet, request: SearchRequest
+    study: StudyVolumes,
+    store: PgVectorStore,
+    models: ModelSet,
+    request: SearchRequest,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Embed the study's tumour and return the stable JSON shape of a search.
 
@@ -36,7 +42,10 @@ def search_study(
     "results": [{"rank", "case_id", "diagnosis", "similarity", ...}],
     "per_diagnosis": {"glioma": [...], ...}}``
     """
-    embedded = embed_study(study, models, use_given_mask=request.use_given_mask)
+    cache = cache_dir or Path(tempfile.gettempdir()) / "simcase-model-cache"
+    embedded = embed_study(
+        study, models_for_search(store, models, cache), use_given_mask=request.use_given_mask
+    )
     result = store.search(
         embedded.vector,
         request.k,

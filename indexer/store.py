@@ -205,6 +205,23 @@ class PgVectorStore:
             )
         return state
 
+    def save_weights(self, model_version: str, onnx: bytes) -> None:
+        """Keep a version's embedder weights, so queries can be embedded with it later."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE model_versions SET weights = %s WHERE model_version = %s"
+                " AND weights IS NULL",
+                (onnx, model_version),
+            )
+
+    def load_weights(self, model_version: str) -> bytes | None:
+        """A version's embedder weights (ONNX), if they were kept."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT weights FROM model_versions WHERE model_version = %s", (model_version,)
+            ).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
     def active_model_version(self) -> str | None:
         """The version searches use by default, or None when nothing is indexed yet."""
         with self.pool.connection() as conn:

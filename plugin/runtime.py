@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -14,9 +14,11 @@ from indexer.database import open_database
 from indexer.jobs import JOB_QUEUE, JobResources, create_job_app
 from indexer.migrate import migrate
 from plugin.api import create_app
+from plugin.dicom import DicomListener, PostgresJournal
+from plugin.processing import enqueue_process_study
 from plugin.settings import Settings
 
-__all__ = ["database", "serve"]
+__all__ = ["database", "running_listener", "serve", "study_complete_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,37 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(settings: Settings, conninfo: str, *, api: bool, worker: bool) -> None:
-    """Run the API and/or a worker until SIGINT or SIGTERM, then stop both cleanly."""
+def study_complete_handler(conninfo: str) -> tuple[Callable[[str], None], Callable[[], None]]:
+    """A listener callback that queues ``process_study`` for a complete study, and a
+    function that releases its resources."""
+    jobs = create_job_app(conninfo, min_size=1, max_size=2)
+    jobs.open()
+
+    def on_complete(study_uid: str) -> None:
+        job_id = enqueue_process_study(jobs, conninfo, study_uid, "spool")
+        log.info("study complete; processing queued", extra={"study_uid": study_uid, "job": job_id})
+
+    return on_complete, jobs.close
+
+
+@contextlib.contextmanager
+def running_listener(settings: Settings, conninfo: str) -> Iterator[DicomListener]:
+    """The DICOM listener, queueing ``process_study`` for every complete study."""
+    on_complete, release = study_complete_handler(conninfo)
+    journal = PostgresJournal(conninfo)
+    journal.open()
+    try:
+        with DicomListener(settings.dicom, settings.spool_dir, journal, on_complete) as listener:
+            yield listener
+    finally:
+        journal.close()
+        release()
+
+
+async def serve(
+    settings: Settings, conninfo: str, *, api: bool, worker: bool, listener: bool = False
+) -> None:
+    """Run the API, a worker and/or the listener until SIGINT or SIGTERM, then stop."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -48,6 +79,9 @@ async def serve(settings: Settings, conninfo: str, *, api: bool, worker: bool) -
     running: list[asyncio.Task[None]] = []
     server: _Server | None = None
     async with contextlib.AsyncExitStack() as stack:
+        if listener:
+            dicom = stack.enter_context(running_listener(settings, conninfo))
+            log.info("DICOM listener %s on port %s", settings.dicom.ae_title, dicom.port)
         if worker:
             job_app = create_job_app(conninfo)
             await stack.enter_async_context(job_app.open_async())
@@ -57,7 +91,11 @@ async def serve(settings: Settings, conninfo: str, *, api: bool, worker: bool) -
                         queues=[JOB_QUEUE],
                         concurrency=1,
                         install_signal_handlers=False,
-                        additional_context={"resources": JobResources(conninfo=conninfo)},
+                        additional_context={
+                            "resources": JobResources(
+                                conninfo=conninfo, model_dir=settings.model_dir
+                            )
+                        },
                     ),
                     name="worker",
                 )

@@ -27,6 +27,7 @@ from plugin.errors import ConfigurationError
 __all__ = [
     "DEFAULT_ADMIN_TOKEN",
     "ApiSettings",
+    "DemoSettings",
     "DicomSettings",
     "PacsSettings",
     "ResultsSettings",
@@ -91,6 +92,13 @@ class PacsSettings(BaseModel):
     dicomweb_url: str | None = None
 
 
+class DemoSettings(BaseModel):
+    """The synthetic demo archive that ``simcase run`` builds when the archive is empty."""
+
+    cases: int = Field(60, ge=0, le=5000)
+    resolution_mm: float = Field(2.0, ge=1.0, le=4.0)
+
+
 class ApiSettings(BaseModel):
     """The REST API (``simcase api``)."""
 
@@ -132,6 +140,7 @@ class Settings(BaseSettings):
     results: ResultsSettings = Field(default_factory=ResultsSettings)
     pacs: PacsSettings = Field(default_factory=PacsSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
 
     @classmethod
     def settings_customise_sources(

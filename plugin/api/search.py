@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import base64
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
 
 from indexer.bulk import load_source
 from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import SearchFilters
-from plugin.api.deps import ModelsDep, StoreDep
+from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
+from plugin.processing import enqueue_process_study
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 _NIFTI = (".nii", ".nii.gz")
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 
 def _data_uri(png: bytes) -> str:
@@ -90,3 +93,26 @@ def search(
         if hit["case_id"] in thumbs:
             hit["thumbnail"] = _data_uri(thumbs[hit["case_id"]])
     return result
+
+
+@router.post("/studies/{study_instance_uid}/search", status_code=status.HTTP_202_ACCEPTED)
+def search_pacs_study(
+    study_instance_uid: str,
+    _: AdminToken,
+    jobs: JobsDep,
+    request: Request,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Pull path: fetch the study from the PACS by WADO-RS and queue its processing.
+
+    Results are written back into the study. Called by the Orthanc integration.
+    """
+    if not settings.pacs.dicomweb_url:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "SIMCASE_PACS__DICOMWEB_URL is not configured"
+        )
+    if not _UID.fullmatch(study_instance_uid):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "not a DICOM UID")
+    conninfo: str = request.app.state.conninfo
+    job_id = enqueue_process_study(jobs, conninfo, study_instance_uid, "dicomweb")
+    return {"job_id": job_id, "study_instance_uid": study_instance_uid}

@@ -115,7 +115,7 @@ def _print_results(result: dict[str, object]) -> None:
             hit["case_id"],
             hit["diagnosis"],
             f"{hit['similarity']:.3f}",
-            f"{tumour.get('whole_tumour_ml', float('nan')):.1f}",
+            f"{tumour.get('volume_ml', float('nan')):.1f}",
             f"{tumour.get('hemisphere', '?')} {tumour.get('lobe', '')}",
         )
     Console().print(table)

@@ -5,18 +5,19 @@ import asyncio
 import typer
 
 from plugin.cli._app import app, fail
+from plugin.demo import ensure_demo_archive
 from plugin.errors import ConfigurationError
 from plugin.runtime import database, serve
-from plugin.settings import get_settings
+from plugin.settings import Settings, get_settings
 
 
-def _serve(*, api: bool, worker: bool) -> None:
+def _serve(*, api: bool, worker: bool, listener: bool = False) -> None:
     settings = get_settings()
     try:
         if api:
             settings.api.check_safe()
         with database(settings) as conninfo:
-            asyncio.run(serve(settings, conninfo, api=api, worker=worker))
+            asyncio.run(serve(settings, conninfo, api=api, worker=worker, listener=listener))
     except ConfigurationError as exc:
         fail(str(exc))
 
@@ -25,12 +26,36 @@ def _serve(*, api: bool, worker: bool) -> None:
 def run() -> None:
     """Run simcase: embedded PostgreSQL (unless configured), API and worker."""
     settings = get_settings()
-    typer.echo(
-        f"simcase: data in {settings.data_dir}; API on "
-        f"http://{settings.api.host}:{settings.api.port}; Ctrl-C stops everything. "
-        "Not for diagnostic use."
-    )
-    _serve(api=True, worker=True)
+    try:
+        settings.api.check_safe()
+        with database(settings) as conninfo:
+            demo = ensure_demo_archive(settings, conninfo)
+            typer.echo(
+                f"simcase: data in {settings.data_dir}\n"
+                f"  DICOM listener: AE {settings.dicom.ae_title} on port {settings.dicom.port}\n"
+                f"  API and upload page: http://{settings.api.host}:{settings.api.port}/"
+                " (OpenAPI at /docs)"
+            )
+            if demo and demo.query_dicom:
+                typer.echo(
+                    f"  demo archive: {demo.cases_indexed} synthetic cases; try it:\n"
+                    f"    TCP_NODELAY=1 storescu -R -aec {settings.dicom.ae_title} +sd +r "
+                    f"127.0.0.1 {settings.dicom.port} {demo.query_dicom}\n"
+                    f"  results go to {_destination(settings)}"
+                )
+            typer.echo("Ctrl-C stops everything. Not for diagnostic use.")
+            asyncio.run(serve(settings, conninfo, api=True, worker=True, listener=True))
+    except ConfigurationError as exc:
+        fail(str(exc))
+
+
+def _destination(settings: Settings) -> str:
+    results = settings.results
+    if results.stow_url:
+        return results.stow_url
+    if results.host:
+        return f"{results.ae_title}@{results.host}:{results.port}"
+    return f"{settings.data_dir / 'results'} (set SIMCASE_RESULTS__* to send them to a PACS)"
 
 
 @app.command()
@@ -47,39 +72,27 @@ def worker() -> None:
 
 @app.command()
 def listen() -> None:
-    """Run the DICOM listener only (C-ECHO, C-STORE into the spool) until Ctrl-C."""
-    import logging
+    """Run the DICOM listener only (C-ECHO, C-STORE into the spool) until Ctrl-C.
+
+    Every complete study is queued for ``process_study``; run workers beside it.
+    """
     import signal
     import threading
 
-    from plugin.dicom import DicomListener, ListenerError, PostgresJournal
+    from plugin.dicom import ListenerError
+    from plugin.runtime import running_listener
 
     settings = get_settings()
-    log = logging.getLogger("plugin.cli.listen")
-
-    def study_complete(study_uid: str) -> None:
-        # The journal has recorded the completion; processing is wired by the worker.
-        log.info("study complete", extra={"study_uid": study_uid})
-
     stop = threading.Event()
     try:
-        with database(settings) as conninfo:
-            journal = PostgresJournal(conninfo)
-            journal.open()
-            try:
-                listener = DicomListener(
-                    settings.dicom, settings.spool_dir, journal, study_complete
-                )
-                with listener:
-                    for sig in (signal.SIGINT, signal.SIGTERM):
-                        signal.signal(sig, lambda *_: stop.set())
-                    typer.echo(
-                        f"simcase: DICOM listener {settings.dicom.ae_title} on port "
-                        f"{listener.port}, spool {settings.spool_dir}; Ctrl-C stops it."
-                    )
-                    stop.wait()
-            finally:
-                journal.close()
+        with database(settings) as conninfo, running_listener(settings, conninfo) as listener:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            typer.echo(
+                f"simcase: DICOM listener {settings.dicom.ae_title} on port "
+                f"{listener.port}, spool {settings.spool_dir}; Ctrl-C stops it."
+            )
+            stop.wait()
     except (ConfigurationError, ListenerError) as exc:
         fail(str(exc))
 

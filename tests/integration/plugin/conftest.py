@@ -18,6 +18,6 @@ from tests.integration.plugin.orthanc_fixture import (
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
     """An Orthanc shared by the tests of one module (its own storage and ports)."""
     if not orthanc_available():
-        pytest.skip("the Orthanc binary is not installed")
+        pytest.fail("the Orthanc binary is not installed: run .ci/run (apt-get install orthanc)")
     with running_orthanc(Path(tmp_path_factory.mktemp("orthanc"))) as server:
         yield server

@@ -19,7 +19,7 @@ from plugin.results import build_results
 from plugin.results.sender import CStoreSender
 from tests.conftest import free_port
 from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
-from tests.integration.plugin.orthanc_fixture import orthanc_available, running_orthanc
+from tests.integration.plugin.orthanc_fixture import running_orthanc
 from tests.integration.plugin.test_orthanc_changes import last_seq, storescu, wait_for_stable
 from tests.unit.plugin.result_samples import hits_for, images_for, query_for
 from tests.unit.plugin.samples import mr_series
@@ -27,7 +27,6 @@ from tests.unit.plugin.samples import mr_series
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(not orthanc_available(), reason="the Orthanc binary is not installed"),
 ]
 
 

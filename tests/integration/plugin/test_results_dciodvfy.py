@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from tests.unit.plugin.samples import mr_series
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy not installed"),
 ]
 
 

@@ -1,0 +1,319 @@
+"""``process_study``: a query study in, similar-case results back into the same study.
+
+load (spool or DICOMweb) -> StudyVolumes -> mask (SEG in the study, else the segmenter)
+-> embedding -> search -> SC montage + Comprehensive SR -> send -> record and audit.
+A study that is not a brain MR, or has no tumour, gets a short SR saying so; re-running
+an unchanged study under the same model version sends nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import procrastinate
+import psycopg
+import pydicom
+from PIL import Image
+from procrastinate import JobContext
+from pydicom.dataset import Dataset
+
+from dicom_conversion import ConversionError, StudyVolumes, load_study
+from indexer import intake
+from indexer.cases import audit
+from indexer.database import connect
+from indexer.jobs import JobResources, defer_once, job
+from indexer.pipeline import NoTumourError, embed_study, models_for_search
+from indexer.store import SearchHit
+from indexer.thumbnails import tumour_slice_image
+from plugin.errors import PluginError
+from plugin.results import QueryFacts, ResultHit, build_results
+from plugin.results.sender import sender_from_settings
+from plugin.settings import Settings, get_settings
+
+__all__ = [
+    "ProcessOutcome",
+    "StudySourceError",
+    "enqueue_process_study",
+    "process_study",
+]
+
+log = logging.getLogger(__name__)
+
+#: Results shown per query: the overall top k and the top n of each diagnosis.
+TOP_K = 5
+PER_DIAGNOSIS = 2
+MONTAGE_TILE = 256
+SIMCASE_MANUFACTURER = "simcase"
+
+
+class StudySourceError(PluginError):
+    """The query study's instances could not be obtained."""
+
+    __module__ = "plugin"
+
+
+@dataclass
+class ProcessOutcome:
+    """What processing one study did (the job's result)."""
+
+    study_instance_uid: str
+    state: str  # "sent", "saved", "unchanged", "no-input"
+    model_version: str
+    sop_instance_uids: list[str] = field(default_factory=list)
+    shown_case_ids: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "study_instance_uid": self.study_instance_uid,
+            "state": self.state,
+            "model_version": self.model_version,
+            "sop_instance_uids": self.sop_instance_uids,
+            "shown_case_ids": self.shown_case_ids,
+            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+        }
+
+
+def _load_datasets(
+    study_uid: str, source: str, conn: psycopg.Connection[Any], settings: Settings
+) -> list[Dataset]:
+    if source == "spool":
+        files = intake.study_files(conn, study_uid)
+        return [pydicom.dcmread(p) for p in files if Path(p).exists()]
+    if source == "dicomweb":
+        if not settings.pacs.dicomweb_url:
+            raise StudySourceError("SIMCASE_PACS__DICOMWEB_URL is not set: cannot pull the study")
+        from dicomweb_client.api import DICOMwebClient
+
+        client = DICOMwebClient(url=settings.pacs.dicomweb_url.rstrip("/"))
+        return list(client.retrieve_study(study_uid))
+    raise StudySourceError(f"unknown study source {source!r}")
+
+
+def _is_own(ds: Dataset) -> bool:
+    return str(ds.get("Manufacturer", "")).lower() == SIMCASE_MANUFACTURER
+
+
+def _content_hash(datasets: list[Dataset]) -> str:
+    uids = sorted(str(ds.SOPInstanceUID) for ds in datasets)
+    return hashlib.sha256("\n".join(uids).encode()).hexdigest()[:32]
+
+
+def _location(tumour: dict[str, Any]) -> str | None:
+    parts = [str(tumour.get("hemisphere") or ""), str(tumour.get("lobe") or "")]
+    text = " ".join(p for p in parts if p and p != "None")
+    return text or None
+
+
+def _result_hit(hit: SearchHit) -> ResultHit:
+    volume = hit.tumour.get("volume_ml")
+    return ResultHit(
+        rank=hit.rank,
+        case_id=hit.case_id,
+        diagnosis=hit.diagnosis,
+        similarity=hit.similarity,
+        tumour_volume_ml=float(volume) if volume is not None else None,
+        location=_location(hit.tumour),
+        study_instance_uid=hit.study_instance_uid if hit.source in ("pacs", "dicom") else None,
+    )
+
+
+def _decode_png(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+
+
+def _previous_result(
+    conn: psycopg.Connection[Any], study_uid: str, version: str, content_hash: str
+) -> tuple[str | None, bool]:
+    """(SR SOPInstanceUID of the latest earlier result, whether this exact one was sent)."""
+    same = conn.execute(
+        "SELECT 1 FROM results WHERE study_instance_uid = %s AND model_version = %s"
+        " AND content_hash = %s AND state = 'sent'",
+        (study_uid, version, content_hash),
+    ).fetchone()
+    earlier = conn.execute(
+        "SELECT sop_instance_uids FROM results WHERE study_instance_uid = %s AND state = 'sent'"
+        " ORDER BY id DESC LIMIT 1",
+        (study_uid,),
+    ).fetchone()
+    supersedes = earlier[0][-1] if earlier and earlier[0] else None
+    return supersedes, same is not None
+
+
+def _query_facts(study_uid: str, study: StudyVolumes, facts: dict[str, Any], k: int) -> QueryFacts:
+    return QueryFacts(
+        study_instance_uid=study_uid,
+        sequences_used=tuple(s.value for s in study.arrays),
+        missing_sequences=tuple(s.value for s in study.missing),
+        tumour_volume_ml=float(facts["volume_ml"]),
+        location=_location(facts),
+        tumour_slice=k,
+        extra=(
+            ("lesions", str(facts.get("lesion_count", "?"))),
+            ("enhancing volume (ml)", f"{float(facts.get('enhancing_ml', 0.0)):.1f}"),
+            ("oedema volume (ml)", f"{float(facts.get('oedema_ml', 0.0)):.1f}"),
+        ),
+    )
+
+
+def process_study(
+    study_uid: str, source: str, resources: JobResources, settings: Settings
+) -> ProcessOutcome:
+    """Run the whole query path for one study and deliver the results."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    store = resources.store
+    models = models_for_search(store, resources.models, settings.data_dir / "model-cache")
+    version = models.model_version
+    with connect(resources.conninfo, autocommit=True) as conn:
+        everything = _load_datasets(study_uid, source, conn, settings)
+        datasets = [ds for ds in everything if not _is_own(ds)]
+        if not datasets:
+            return ProcessOutcome(study_uid, "no-input", version)
+        content_hash = _content_hash(datasets)
+        supersedes, already = _previous_result(conn, study_uid, version, content_hash)
+        if already:
+            log.info("results already sent for this content", extra={"study_uid": study_uid})
+            return ProcessOutcome(study_uid, "unchanged", version)
+        lap("load_files")
+
+        hits: list[SearchHit] = []
+        per_diagnosis: dict[str, list[SearchHit]] = {}
+        query_image: np.ndarray | None = None
+        try:
+            study = load_study([ds for ds in datasets if ds.get("Modality") in ("MR", "SEG")])
+            lap("load")
+            embedded = embed_study(study, models)
+            lap("segment_embed")
+            slice_index = int(np.argmax((embedded.mask > 0).sum(axis=(0, 1))))
+            query = _query_facts(study_uid, study, embedded.facts, slice_index)
+            patient = str(datasets[0].get("PatientID", "")) or None
+            result = store.search(
+                embedded.vector,
+                TOP_K,
+                version,
+                per_diagnosis=PER_DIAGNOSIS,
+                exclude_patient=patient,
+            )
+            hits, per_diagnosis = result.hits, result.per_diagnosis
+            query_image = tumour_slice_image(study, embedded.mask, MONTAGE_TILE)
+            lap("search")
+        except ConversionError as exc:
+            query = QueryFacts(study_instance_uid=study_uid, is_brain_mr=False, reason=str(exc))
+        except NoTumourError:
+            query = QueryFacts(
+                study_instance_uid=study_uid,
+                tumour_found=False,
+                reason="no tumour was found in this study",
+            )
+        shown = [*hits, *(h for group in per_diagnosis.values() for h in group)]
+        thumbs = store.thumbnails(sorted({h.case_id for h in shown}))
+        objects = build_results(
+            query,
+            [_result_hit(h) for h in hits],
+            per_diagnosis={d: [_result_hit(h) for h in g] for d, g in per_diagnosis.items()}
+            or None,
+            source_datasets=datasets,
+            model_version=version,
+            query_image=query_image,
+            hit_images={cid: _decode_png(png) for cid, png in thumbs.items()},
+            supersedes=supersedes,
+            uid_seed=f"{study_uid}|{version}|{content_hash}",
+        )
+        lap("build")
+        sender = sender_from_settings(settings.results, calling_ae_title=settings.dicom.ae_title)
+        if sender is not None:
+            report = sender.send(objects)
+            destination, state = report.destination, "sent"
+        else:
+            folder = settings.data_dir / "results" / study_uid
+            folder.mkdir(parents=True, exist_ok=True)
+            for ds in objects:
+                ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+            destination, state = str(folder), "sent"
+            log.warning(
+                "no results destination configured; results saved to the data directory",
+                extra={"study_uid": study_uid},
+            )
+        lap("send")
+        sop_uids = [str(ds.SOPInstanceUID) for ds in objects]
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO results (study_instance_uid, model_version, content_hash,"
+                " series_instance_uid, sop_instance_uids, destination, state, sent_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, now())"
+                " ON CONFLICT (study_instance_uid, model_version, content_hash) DO UPDATE SET"
+                " sop_instance_uids = excluded.sop_instance_uids, state = excluded.state,"
+                " sent_at = now(), destination = excluded.destination",
+                (
+                    study_uid,
+                    version,
+                    content_hash,
+                    str(objects[-1].SeriesInstanceUID),
+                    sop_uids,
+                    destination,
+                    state,
+                ),
+            )
+            audit(
+                conn,
+                "process_study",
+                "shown_cases",
+                study_uid,
+                {
+                    "case_ids": [h.case_id for h in shown],
+                    "model_version": version,
+                    "supersedes": supersedes,
+                },
+            )
+    log.info(
+        "results delivered",
+        extra={"study_uid": study_uid, "objects": len(objects), "destination": destination},
+    )
+    return ProcessOutcome(
+        study_uid,
+        "sent" if sender else "saved",
+        version,
+        sop_uids,
+        [h.case_id for h in shown],
+        timings,
+    )
+
+
+@job("process_study")
+def process_study_task(
+    context: JobContext, study_instance_uid: str, source: str = "spool"
+) -> dict[str, Any]:
+    """The PACS path's job: results for one study, back into the same study."""
+    resources = context.additional_context.get("resources")
+    if not isinstance(resources, JobResources):
+        raise RuntimeError("worker started without JobResources in additional_context")
+    return process_study(study_instance_uid, source, resources, get_settings()).to_dict()
+
+
+def enqueue_process_study(
+    app: procrastinate.App, conninfo: str, study_instance_uid: str, source: str
+) -> int:
+    """Queue ``process_study`` once per study (a study already waiting is not queued twice)."""
+    return defer_once(
+        app,
+        conninfo,
+        "process_study",
+        f"study:{study_instance_uid}",
+        study_instance_uid=study_instance_uid,
+        source=source,
+    )
