@@ -347,6 +347,11 @@ def _geometry(
     return orientation, spacing, positions
 
 
+def _transfer_syntax(ds: Dataset) -> str:
+    meta = getattr(ds, "file_meta", None)
+    return raw_text(meta, 0x00020010, "TransferSyntaxUID") if meta is not None else ""
+
+
 def _decode_all_fast(ordered: Sequence[Dataset]) -> tuple[np.ndarray, float, float] | None:
     """All stored frames as one (n, rows, columns) integer array, plus rescale slope/intercept.
 
@@ -357,7 +362,7 @@ def _decode_all_fast(ordered: Sequence[Dataset]) -> tuple[np.ndarray, float, flo
     shared = {tag: uniform_raw(ordered, tag) for tag in _PIXEL_TAGS}
     if not all(is_raw(v) for v in shared.values()) or shared[_MODALITY_LUT] is not None:
         return None
-    syntaxes = {str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")) for ds in ordered}
+    syntaxes = {_transfer_syntax(ds) for ds in ordered}
     if len(syntaxes) != 1 or syntaxes.pop() not in _RAW_SYNTAXES:
         return None
     first = ordered[0]

@@ -17,6 +17,7 @@ from dicom_conversion.errors import (
     NoUsableSeriesError,
 )
 from dicom_conversion.image_recognition import classify_by_image, post_contrast_score
+from dicom_conversion.raw_elements import raw_text
 from dicom_conversion.recognition import recognise_series
 from dicom_conversion.recognition_rules import RecognitionRules
 from dicom_conversion.resampling import resample_to_grid
@@ -37,12 +38,15 @@ def group_series(datasets: Iterable[Dataset]) -> dict[str, list[Dataset]]:
     """Datasets grouped by SeriesInstanceUID, in first-seen order."""
     groups: dict[str, list[Dataset]] = {}
     for ds in datasets:
-        groups.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(ds)
+        groups.setdefault(raw_text(ds, 0x0020000E, "SeriesInstanceUID"), []).append(ds)
     return groups
 
 
 def _is_seg(ds: Dataset) -> bool:
-    return bool(ds.get("SOPClassUID") == SegmentationStorage or ds.get("Modality") == "SEG")
+    return (
+        raw_text(ds, 0x00080016, "SOPClassUID") == SegmentationStorage
+        or raw_text(ds, 0x00080060, "Modality") == "SEG"
+    )
 
 
 def _voxels(series: Sequence[Dataset]) -> int:
