@@ -102,8 +102,7 @@ def main() -> None:
         exact_p50, exact_p99, exact_recall = run(40, True, args.exact_queries)
         print(f"n={args.n} dim={args.dim} load={load_s:.1f}s hnsw_build={build_s:.1f}s")
         print(
-            f"exact scan: p50 {exact_p50:.2f} ms  p99 {exact_p99:.2f} ms"
-            f"  recall {exact_recall:.3f}"
+            f"exact scan: p50 {exact_p50:.2f} ms  p99 {exact_p99:.2f} ms  recall {exact_recall:.3f}"
         )
         print("ef_search  recall@10  p50_ms  p99_ms  exact_p50/hnsw_p50")
         for ef in args.ef:

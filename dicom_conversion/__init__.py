@@ -12,6 +12,7 @@ orientation (i to the patient's right, j anterior, k superior). DICOM volumes
 from dicom_conversion.errors import (
     ConflictingDuplicateSliceError,
     ConversionError,
+    CorruptDatasetError,
     FrameOfReferenceMismatchError,
     InconsistentSpacingError,
     MissingSliceError,
@@ -23,8 +24,10 @@ from dicom_conversion.errors import (
     NoUsableSeriesError,
     PixelDataError,
     SegmentationError,
+    UnreadableFileError,
 )
-from dicom_conversion.files import FolderContents, read_dicom_folder
+from dicom_conversion.files import FolderContents, read_dicom_file, read_dicom_folder
+from dicom_conversion.folder_conversion import FolderConversion, convert_folder
 from dicom_conversion.image_recognition import classify_by_image
 from dicom_conversion.mr_writing import StudyInfo, save_series, write_mr_series
 from dicom_conversion.nifti import (
@@ -48,8 +51,10 @@ from dicom_conversion.volumes import SeriesVolume, StudyVolumes
 __all__ = [
     "ConflictingDuplicateSliceError",
     "ConversionError",
+    "CorruptDatasetError",
     "DescriptionRule",
     "FolderContents",
+    "FolderConversion",
     "FrameOfReferenceMismatchError",
     "InconsistentSpacingError",
     "MRSequence",
@@ -67,12 +72,15 @@ __all__ = [
     "SeriesVolume",
     "StudyInfo",
     "StudyVolumes",
+    "UnreadableFileError",
     "affine_lps_to_ras",
     "affine_ras_to_lps",
     "classify_by_image",
+    "convert_folder",
     "load_series",
     "load_study",
     "read_brats_case",
+    "read_dicom_file",
     "read_dicom_folder",
     "read_nifti",
     "read_seg",

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ConflictingDuplicateSliceError",
     "ConversionError",
+    "CorruptDatasetError",
     "FrameOfReferenceMismatchError",
     "InconsistentSpacingError",
     "MissingSliceError",
@@ -21,6 +22,7 @@ __all__ = [
     "NotAnImageError",
     "PixelDataError",
     "SegmentationError",
+    "UnreadableFileError",
 ]
 
 
@@ -32,6 +34,18 @@ class ConversionError(Exception):
 
 class NotAnImageError(ConversionError):
     """An instance has no pixel data or no patient geometry (SR, KO, PR, ...)."""
+
+    __module__ = "dicom_conversion"
+
+
+class UnreadableFileError(ConversionError):
+    """A file is not DICOM, or its DICOM structure cannot be parsed."""
+
+    __module__ = "dicom_conversion"
+
+
+class CorruptDatasetError(ConversionError):
+    """A dataset's attributes cannot be parsed (corrupt values or lengths)."""
 
     __module__ = "dicom_conversion"
 

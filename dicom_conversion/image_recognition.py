@@ -25,17 +25,36 @@ from dicom_conversion.sequences import MRSequence
 
 __all__ = ["ImageFeatures", "classify_by_image", "image_features", "post_contrast_score"]
 
-_CSF_BRIGHT = 1.25
 _GM_WM_MARGIN = 0.03
 
 
 @dataclass(frozen=True)
 class ImageFeatures:
-    """Relative intensities (to the brain median) the image decision uses."""
+    """Intensities relative to white matter that the image decision uses.
 
+    Attributes
+    ----------
+    deep_low, deep_high:
+        5th and 95th percentiles of the deep centre (ventricles and deep
+        white matter) over the white-matter median: the ventricles are the
+        extreme on the side CSF lies (low in T1 and FLAIR, high in T2).
+    cortex_to_white:
+        75th percentile of the cortical shell (grey matter, upper part to avoid
+        sulcal CSF) over the white-matter median.
+    bright_tail:
+        Per cent of brain voxels brighter than 1.5 times white matter
+        (enhancing vessels, dura, choroid plexus, lesions after contrast).
+    """
+
+    deep_low: float
+    deep_high: float
     cortex_to_white: float
-    deep_upper_tail: float
     bright_tail: float
+
+    @property
+    def csf_bright(self) -> bool:
+        """True when the ventricles are further above white matter than below it."""
+        return (self.deep_high - 1.0) > (1.0 - self.deep_low)
 
 
 def _brain_mask(array: np.ndarray) -> np.ndarray:
@@ -62,17 +81,20 @@ def image_features(array: np.ndarray, spacing: tuple[float, float, float]) -> Im
     if max_depth < 20.0:
         return None
     median = float(np.median(small[mask]))
-    if median <= 0:
+    shell = small[(depth > 0.5) & (depth <= 5.0)]
+    white_zone = small[(depth > 8.0) & (depth <= 0.45 * max_depth)]
+    deep = small[depth > 0.5 * max_depth]
+    if min(shell.size, white_zone.size, deep.size) < 20 or median <= 0:
         return None
-    cortex = small[(depth > 1.0) & (depth <= 6.0)]
-    white = small[(depth > 10.0) & (depth <= 0.5 * max_depth)]
-    deep = small[depth > 0.55 * max_depth]
-    if min(cortex.size, white.size, deep.size) < 20:
+    white = float(np.median(white_zone))
+    if white <= 0:
         return None
+    low, high = np.percentile(deep, [5, 95])
     return ImageFeatures(
-        cortex_to_white=float(np.median(cortex) / max(np.median(white), 1e-6)),
-        deep_upper_tail=float(np.percentile(deep, 95) / median),
-        bright_tail=float(np.percentile(small[mask], 99.5) / median),
+        deep_low=float(low) / white,
+        deep_high=float(high) / white,
+        cortex_to_white=float(np.percentile(shell, 75)) / white,
+        bright_tail=100.0 * float(np.mean(small[mask] > 1.5 * white)),
     )
 
 
@@ -87,10 +109,10 @@ def classify_by_image(
     if features is None:
         return None, "image-based: no brain-sized object found"
     facts = (
-        f"cortex/white {features.cortex_to_white:.2f}, "
-        f"deep CSF upper tail {features.deep_upper_tail:.2f}"
+        f"ventricles {features.deep_low:.2f}..{features.deep_high:.2f} of white matter, "
+        f"cortex/white {features.cortex_to_white:.2f}"
     )
-    if features.deep_upper_tail >= _CSF_BRIGHT:
+    if features.csf_bright:
         return MRSequence.T2, f"image-based: bright CSF in the ventricles ({facts})"
     if features.cortex_to_white >= 1.0 + _GM_WM_MARGIN:
         return MRSequence.FLAIR, f"image-based: dark CSF, grey brighter than white ({facts})"
@@ -100,6 +122,6 @@ def classify_by_image(
 
 
 def post_contrast_score(array: np.ndarray, spacing: tuple[float, float, float]) -> float | None:
-    """Heaviness of the bright tail (99.5th percentile / brain median); higher after contrast."""
+    """Per cent of brain voxels brighter than 1.5x white matter; higher after contrast."""
     features = image_features(array, spacing)
     return None if features is None else features.bright_tail

@@ -19,6 +19,9 @@ __all__ = [
     "LPS_TO_RAS",
     "affine_lps_to_ras",
     "affine_ras_to_lps",
+    "apply_transform",
+    "canonical_transforms",
+    "oriented_shape",
     "reorient",
     "to_canonical",
 ]
@@ -64,6 +67,31 @@ def reorient(
     out = orientations.apply_orientation(array, transform)
     new_affine = affine_ras @ orientations.inv_ornt_aff(transform, array.shape[:3])
     return out, np.asarray(new_affine, dtype=np.float64)
+
+
+def canonical_transforms(
+    affine_ras: np.ndarray, shape: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """nibabel orientation transforms to the canonical (R, A, S) order and back."""
+    current = orientations.io_orientation(np.asarray(affine_ras, dtype=np.float64))
+    target = orientations.axcodes2ornt(("R", "A", "S"))
+    return (
+        np.asarray(orientations.ornt_transform(current, target)),
+        np.asarray(orientations.ornt_transform(target, current)),
+    )
+
+
+def apply_transform(array: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """Flip and transpose ``array`` by a nibabel orientation transform (a view)."""
+    return np.asarray(orientations.apply_orientation(array, transform))
+
+
+def oriented_shape(shape: Sequence[int], transform: np.ndarray) -> tuple[int, ...]:
+    """The shape of an array of ``shape`` after ``apply_transform``."""
+    out = [0] * len(shape)
+    for axis, (target, _) in enumerate(transform):
+        out[int(target)] = int(shape[axis])
+    return tuple(out)
 
 
 def to_canonical(array: np.ndarray, affine_ras: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

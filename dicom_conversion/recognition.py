@@ -46,6 +46,13 @@ def _normalise(text: str) -> str:
     return re.sub(r"[_/\\]+", " ", text).strip()
 
 
+def _description_text(ds: Dataset) -> str:
+    parts = [str(ds.get("SeriesDescription") or ""), str(ds.get("ProtocolName") or "")]
+    if parts[0] == parts[1]:
+        parts = parts[:1]
+    return _normalise(" ".join(p for p in parts if p))
+
+
 def _image_type(ds: Dataset) -> list[str]:
     value = ds.get("ImageType") or []
     if isinstance(value, str):
@@ -78,7 +85,7 @@ def is_derived(ds: Dataset, rules: RecognitionRules | None = None) -> bool:
         return True
     if _DERIVED_VALUES.intersection(image_type):
         return True
-    text = _normalise(f"{ds.get('SeriesDescription', '')} {ds.get('ProtocolName', '')}")
+    text = _description_text(ds)
     return any(rule.search(text) for rule in rules.of_kind("derived"))
 
 
@@ -176,7 +183,7 @@ def recognise_series(ds: Dataset, rules: RecognitionRules | None = None) -> Sequ
     rules = rules or RecognitionRules()
     uid = str(ds.get("SeriesInstanceUID", ""))
     description = str(ds.get("SeriesDescription") or ds.get("ProtocolName") or "")
-    text = _normalise(f"{ds.get('SeriesDescription', '')} {ds.get('ProtocolName', '')}")
+    text = _description_text(ds)
     derived = is_derived(ds, rules)
 
     def decide(

@@ -64,7 +64,7 @@ class DescriptionRule:
 _DEFAULT_RULES: tuple[DescriptionRule, ...] = (
     # Not structural: localizers, diffusion, perfusion, susceptibility, angiography...
     DescriptionRule(
-        r"locali[sz]er|\bloc\b|scout|survey|3 ?pl(ane)?\b|aahead|aascout",
+        r"locali[sz]er|\blocator\b|\bloc\b|scout|survey|3[- ]?pl(ane)?\b|aahead|aascout",
         "exclude",
         name="localizer",
     ),
@@ -83,7 +83,7 @@ _DEFAULT_RULES: tuple[DescriptionRule, ...] = (
         name="perfusion",
     ),
     DescriptionRule(
-        r"\bswi\b|\bswan\b|\bsw[ip]?\b|t2 ?\*|t2 ?star|\bhemo|\bffe ?t2|\bminip\b|"
+        r"\bswi|\bswan\b|\bsw[ip]?\b|t2 ?\*|t2 ?star|\bhemo|\bffe ?t2|\bt2w? ?ffe\b|\bminip\b|"
         r"\bpha(se)?\b|\bmag(nitude)?\b",
         "exclude",
         name="susceptibility / T2*",
@@ -110,7 +110,7 @@ _DEFAULT_RULES: tuple[DescriptionRule, ...] = (
         name="T1-weighted FLAIR",
     ),
     DescriptionRule(
-        r"flair|\btirm\b|dark ?fluid|\bda ?fl\b|\bfl ?t2\b|\bt2 ?fl\b|\bfluid ?att",
+        r"flair|\btirm\b|dark[- ]?fluid|\bda[- ]?fl\b|\bfl ?t2\b|\bt2 ?fl\b|\bfluid ?att",
         "weighting",
         MRSequence.FLAIR,
         name="FLAIR",

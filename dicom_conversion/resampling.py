@@ -47,7 +47,7 @@ def resample_to_grid(
         offset=voxel_to_voxel[:3, 3],
         output_shape=tuple(shape),
         order=order,
-        mode="constant",
+        mode="grid-constant",
         cval=cval,
         prefilter=False,
     )

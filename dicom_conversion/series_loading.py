@@ -24,6 +24,7 @@ from pydicom.uid import (
 from dicom_conversion.errors import (
     ConflictingDuplicateSliceError,
     ConversionError,
+    CorruptDatasetError,
     InconsistentSpacingError,
     MissingSliceError,
     MixedOrientationError,
@@ -32,6 +33,13 @@ from dicom_conversion.errors import (
     NotAnImageError,
     PixelDataError,
 )
+from dicom_conversion.orientation import (
+    affine_lps_to_ras,
+    apply_transform,
+    canonical_transforms,
+    oriented_shape,
+)
+from dicom_conversion.raw_elements import is_raw, raw_text, raw_values, uniform_raw
 from dicom_conversion.sequences import MRSequence
 from dicom_conversion.volumes import SeriesVolume
 
@@ -39,6 +47,29 @@ __all__ = ["decode_frame", "load_series", "series_description"]
 
 logger = logging.getLogger(__name__)
 
+_SERIES_UID = 0x0020000E
+_STUDY_UID = 0x0020000D
+_FRAME_UID = 0x00200052
+_ORIENTATION = 0x00200037
+_POSITION = 0x00200032
+_PIXEL_SPACING = 0x00280030
+_ROWS = 0x00280010
+_COLUMNS = 0x00280011
+_PIXEL_DATA = 0x7FE00010
+_MODALITY_LUT = 0x00283000
+_PIXEL_TAGS = (
+    _ROWS,
+    _COLUMNS,
+    0x00280002,  # SamplesPerPixel
+    0x00280004,  # PhotometricInterpretation
+    0x00280008,  # NumberOfFrames
+    0x00280100,  # BitsAllocated
+    0x00280101,  # BitsStored
+    0x00280103,  # PixelRepresentation
+    0x00281052,  # RescaleIntercept
+    0x00281053,  # RescaleSlope
+    _MODALITY_LUT,
+)
 _RAW_SYNTAXES = {ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian}
 _ORIENTATION_TOL = 1e-4
 _POSITION_TOL = 1e-2  # mm
@@ -157,6 +188,13 @@ def _floats(ds: Dataset, keyword: str, n: int) -> np.ndarray:
 
 def _check_same_series(datasets: Sequence[Dataset]) -> tuple[str, str | None, str]:
     first = datasets[0]
+    if is_raw(uniform_raw(datasets, _SERIES_UID)) and is_raw(uniform_raw(datasets, _FRAME_UID)):
+        frame_text = raw_text(first, _FRAME_UID, "FrameOfReferenceUID")
+        return (
+            raw_text(first, _SERIES_UID, "SeriesInstanceUID"),
+            frame_text or None,
+            raw_text(first, _STUDY_UID, "StudyInstanceUID"),
+        )
     series_uid = _uid(first)
     series = {_uid(ds) for ds in datasets}
     if len(series) > 1:
@@ -210,6 +248,24 @@ def load_series(datasets: Sequence[Dataset], *, sequence: MRSequence | None = No
     """
     if not datasets:
         raise ConversionError("load_series needs at least one dataset")
+    try:
+        return _load_series(datasets, sequence)
+    except ConversionError:
+        raise
+    except Exception as exc:  # corrupt values surface lazily from pydicom as many kinds
+        raise CorruptDatasetError(
+            f"Series {_safe_uid(datasets[0])} has corrupt attributes ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _safe_uid(ds: Dataset) -> str:
+    try:
+        return _uid(ds)
+    except Exception:  # the UID itself may be the corrupt element
+        return "<unreadable SeriesInstanceUID>"
+
+
+def _load_series(datasets: Sequence[Dataset], sequence: MRSequence | None) -> SeriesVolume:
     series_uid, frame_uid, study_uid = _check_same_series(datasets)
     description = series_description(datasets[0])
     if sequence is None:
@@ -231,9 +287,41 @@ def load_series(datasets: Sequence[Dataset], *, sequence: MRSequence | None = No
     )
 
 
-def _load_single_frames(
-    datasets: Sequence[Dataset], series_uid: str, frame_uid: str | None
-) -> hd.Volume:
+def _parse_ds(raw: bytes, n: int) -> np.ndarray | None:
+    try:
+        values = np.array([float(v) for v in raw.split(b"\\")], dtype=np.float64)
+    except ValueError:
+        return None
+    return values if values.shape == (n,) else None
+
+
+def _geometry_fast(
+    datasets: Sequence[Dataset],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Orientation, pixel spacing and positions from raw bytes, when uniform and clean."""
+    orientation_raw = uniform_raw(datasets, _ORIENTATION)
+    spacing_raw = uniform_raw(datasets, _PIXEL_SPACING)
+    if not (isinstance(orientation_raw, bytes) and isinstance(spacing_raw, bytes)):
+        return None
+    if not (is_raw(uniform_raw(datasets, _ROWS)) and is_raw(uniform_raw(datasets, _COLUMNS))):
+        return None
+    positions_raw = raw_values(datasets, _POSITION)
+    if positions_raw is None or any(v is None for v in positions_raw):
+        return None
+    orientation = _parse_ds(orientation_raw, 6)
+    spacing = _parse_ds(spacing_raw, 2)
+    positions = [_parse_ds(v, 3) for v in positions_raw if v is not None]
+    if orientation is None or spacing is None or any(p is None for p in positions):
+        return None
+    return orientation, spacing, np.array(positions, dtype=np.float64)
+
+
+def _geometry(
+    datasets: Sequence[Dataset], series_uid: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fast = _geometry_fast(datasets)
+    if fast is not None:
+        return fast
     orientation = _floats(datasets[0], "ImageOrientationPatient", 6)
     spacing = _floats(datasets[0], "PixelSpacing", 2)
     shape = (int(datasets[0].get("Rows", 0)), int(datasets[0].get("Columns", 0)))
@@ -256,7 +344,59 @@ def _load_single_frames(
                     f"{other_spacing.tolist()}"
                 )
         positions[index] = _floats(ds, "ImagePositionPatient", 3)
+    return orientation, spacing, positions
 
+
+def _transfer_syntax(ds: Dataset) -> str:
+    meta = getattr(ds, "file_meta", None)
+    return raw_text(meta, 0x00020010, "TransferSyntaxUID") if meta is not None else ""
+
+
+def _decode_all_fast(ordered: Sequence[Dataset]) -> tuple[np.ndarray, float, float] | None:
+    """All stored frames as one (n, rows, columns) integer array, plus rescale slope/intercept.
+
+    Only when every instance is uncompressed little endian with the same raw
+    pixel attributes; otherwise ``None`` (the per-frame path decides and names
+    any problem).
+    """
+    shared = {tag: uniform_raw(ordered, tag) for tag in _PIXEL_TAGS}
+    if not all(is_raw(v) for v in shared.values()) or shared[_MODALITY_LUT] is not None:
+        return None
+    syntaxes = {_transfer_syntax(ds) for ds in ordered}
+    if len(syntaxes) != 1 or syntaxes.pop() not in _RAW_SYNTAXES:
+        return None
+    first = ordered[0]
+    rows, columns = int(first.Rows), int(first.Columns)
+    bits = int(first.BitsAllocated)
+    if (
+        int(first.get("SamplesPerPixel", 1)) != 1
+        or bits not in (8, 16, 32)
+        or int(first.get("BitsStored", bits)) != bits
+        or int(first.get("NumberOfFrames", 1) or 1) != 1
+        or first.get("PhotometricInterpretation", "MONOCHROME2") != "MONOCHROME2"
+    ):
+        return None
+    signed = int(first.get("PixelRepresentation", 0)) == 1
+    dtype = np.dtype(f"{'i' if signed else 'u'}{bits // 8}").newbyteorder("<")
+    count = rows * columns
+    pixels = raw_values(ordered, _PIXEL_DATA)
+    if pixels is None:
+        return None
+    out = np.empty((len(ordered), rows, columns), dtype=dtype.newbyteorder("="))
+    flat = out.reshape(len(ordered), count)
+    for index, data in enumerate(pixels):
+        if data is None or len(data) < count * dtype.itemsize:
+            return None
+        flat[index] = np.frombuffer(data, dtype=dtype, count=count)
+    slope = float(first.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(first.get("RescaleIntercept", 0.0) or 0.0)
+    return out, slope, intercept
+
+
+def _load_single_frames(
+    datasets: Sequence[Dataset], series_uid: str, frame_uid: str | None
+) -> hd.Volume:
+    orientation, spacing, positions = _geometry(datasets, series_uid)
     row_dir, col_dir = orientation[:3], orientation[3:]
     # highdicom stacks (slices, rows, columns) right-handed: slices run along
     # column direction x row direction, i.e. against the usual row x column normal.
@@ -268,10 +408,16 @@ def _load_single_frames(
     along = positions @ normal
     order = np.argsort(along, kind="stable")
     along = along[order]
-    frames = [decode_frame(datasets[i]) for i in order]
-    kept, along = _drop_duplicates(frames, along, series_uid)
+    ordered = [datasets[i] for i in order]
+    fast = _decode_all_fast(ordered)
+    if fast is None:
+        array, slope, intercept = np.stack([decode_frame(ds) for ds in ordered]), 1.0, 0.0
+    else:
+        array, slope, intercept = fast
+    kept, along = _drop_duplicates(array, along, series_uid)
     positions = positions[order][kept]
-    frames = [frames[i] for i in kept]
+    if len(kept) != len(ordered):
+        array = array[kept]
 
     in_plane = positions - np.outer(along, normal)
     if np.abs(in_plane - in_plane[0]).max() > max(_POSITION_TOL, 0.01 * float(spacing.min())):
@@ -280,20 +426,52 @@ def _load_single_frames(
             "(gantry tilt or mixed stacks)"
         )
     slice_spacing = _slice_spacing(datasets[0], along, series_uid)
-    array = np.stack(frames)
-    return hd.Volume.from_attributes(
-        array=array,
+    geometry = hd.VolumeGeometry.from_attributes(
         image_position=positions[0].tolist(),
         image_orientation=orientation.tolist(),
         pixel_spacing=spacing.tolist(),
         spacing_between_slices=slice_spacing,
+        number_of_frames=array.shape[0],
+        rows=array.shape[1],
+        columns=array.shape[2],
+        coordinate_system="PATIENT",
+        frame_of_reference_uid=frame_uid,
+    )
+    return _float_volume(array, slope, intercept, geometry.affine, frame_uid)
+
+
+def _float_volume(
+    stored: np.ndarray,
+    slope: float,
+    intercept: float,
+    affine_lps: np.ndarray,
+    frame_uid: str | None,
+) -> hd.Volume:
+    """A float32 Volume over ``stored`` (slices, rows, columns), rescale applied.
+
+    The float32 copy is laid out C-contiguous in simcase's canonical (R, A, S)
+    order and the Volume's array is a view of it in (slices, rows, columns)
+    order, so that ``SeriesVolume.canonical()`` costs no further copy.
+    """
+    to_ras, from_ras = canonical_transforms(affine_lps_to_ras(affine_lps), stored.shape)
+    canonical = np.empty(oriented_shape(stored.shape, to_ras), dtype=np.float32)
+    view = apply_transform(stored, to_ras)
+    if slope != 1.0:
+        np.multiply(view, np.float32(slope), out=canonical, dtype=np.float32, casting="unsafe")
+    else:
+        np.copyto(canonical, view, casting="unsafe")
+    if intercept != 0.0:
+        canonical += np.float32(intercept)
+    return hd.Volume(
+        array=apply_transform(canonical, from_ras),
+        affine=affine_lps,
         coordinate_system="PATIENT",
         frame_of_reference_uid=frame_uid,
     )
 
 
 def _drop_duplicates(
-    frames: list[np.ndarray], along: np.ndarray, series_uid: str
+    frames: np.ndarray, along: np.ndarray, series_uid: str
 ) -> tuple[list[int], np.ndarray]:
     """Drop exact duplicate slices (same position and pixels); refuse conflicting ones."""
     kept = [0]

@@ -12,10 +12,12 @@ from pydicom.uid import SegmentationStorage
 
 from dicom_conversion.errors import (
     ConversionError,
+    CorruptDatasetError,
     FrameOfReferenceMismatchError,
     NoUsableSeriesError,
 )
 from dicom_conversion.image_recognition import classify_by_image, post_contrast_score
+from dicom_conversion.raw_elements import raw_text
 from dicom_conversion.recognition import recognise_series
 from dicom_conversion.recognition_rules import RecognitionRules
 from dicom_conversion.resampling import resample_to_grid
@@ -28,18 +30,23 @@ __all__ = ["group_series", "load_study"]
 logger = logging.getLogger(__name__)
 
 _T1_FAMILY = (MRSequence.T1, MRSequence.T1C)
+# Post-contrast: at least this many more per cent of brain voxels far above white matter.
+_MIN_ENHANCEMENT_PERCENT = 0.05
 
 
 def group_series(datasets: Iterable[Dataset]) -> dict[str, list[Dataset]]:
     """Datasets grouped by SeriesInstanceUID, in first-seen order."""
     groups: dict[str, list[Dataset]] = {}
     for ds in datasets:
-        groups.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(ds)
+        groups.setdefault(raw_text(ds, 0x0020000E, "SeriesInstanceUID"), []).append(ds)
     return groups
 
 
 def _is_seg(ds: Dataset) -> bool:
-    return bool(ds.get("SOPClassUID") == SegmentationStorage or ds.get("Modality") == "SEG")
+    return (
+        raw_text(ds, 0x00080016, "SOPClassUID") == SegmentationStorage
+        or raw_text(ds, 0x00080060, "Modality") == "SEG"
+    )
 
 
 def _voxels(series: Sequence[Dataset]) -> int:
@@ -80,7 +87,19 @@ def load_study(
     FrameOfReferenceMismatchError
         The chosen series do not share one FrameOfReferenceUID.
     """
-    rules = rules or RecognitionRules()
+    try:
+        return _load_study(datasets, reference, rules or RecognitionRules())
+    except ConversionError:
+        raise
+    except Exception as exc:  # corrupt values surface lazily from pydicom as many kinds
+        raise CorruptDatasetError(
+            f"Study has corrupt attributes ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _load_study(
+    datasets: Iterable[Dataset], reference: MRSequence, rules: RecognitionRules
+) -> StudyVolumes:
     images: list[Dataset] = []
     segs: list[Dataset] = []
     for ds in datasets:
@@ -215,7 +234,7 @@ def _decide_from_images(
         if len(scores) >= 2:
             ranked = sorted(scores, key=scores.__getitem__)
             low, high = scores[ranked[0]], scores[ranked[-1]]
-            if high > 1.05 * low:
+            if high - low >= _MIN_ENHANCEMENT_PERCENT and high >= 1.5 * low:
                 for uid in family:
                     if uid not in scores:
                         continue
@@ -224,9 +243,9 @@ def _decide_from_images(
                         out[uid],
                         sequence=MRSequence.T1C if post else MRSequence.T1,
                         source="image",
-                        reason=f"{out[uid].reason}; image-based pre/post pair: bright tail "
-                        f"{scores[uid]:.2f} vs {high if not post else low:.2f}"
-                        f" -> {'post' if post else 'pre'}-contrast",
+                        reason=f"{out[uid].reason}; image-based pre/post pair: "
+                        f"{scores[uid]:.2f}% vs {high if not post else low:.2f}% of brain "
+                        f"far above white matter -> {'post' if post else 'pre'}-contrast",
                     )
     return out
 

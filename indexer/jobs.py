@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import procrastinate
@@ -19,11 +21,22 @@ import psycopg
 from procrastinate import JobContext, RetryStrategy
 
 from indexer import cases
-from indexer.database import connect
-from indexer.errors import CaseNotFoundError, DatabaseUnavailableError
-from indexer.job_status import record_error
+from indexer.bulk import CaseSource, embed_source, load_source
+from indexer.database import connect, create_pool
+from indexer.errors import CaseNotFoundError, DatabaseUnavailableError, IndexerError
+from indexer.job_status import record_error, set_progress
+from indexer.pipeline import ModelSet, embed_study, load_models
+from indexer.store import PgVectorStore
 
-__all__ = ["JOB_QUEUE", "JobResources", "create_job_app", "job", "task_name"]
+__all__ = [
+    "JOB_QUEUE",
+    "JobResources",
+    "create_job_app",
+    "enqueue_reindex",
+    "job",
+    "run_queued_jobs",
+    "task_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +54,34 @@ DEFAULT_RETRY = RetryStrategy(
 _TASKS: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
 
 
-@dataclass(frozen=True)
+@dataclass
 class JobResources:
-    """What tasks need from the process that runs the worker."""
+    """What tasks need from the process that runs the worker (models load on first use)."""
 
     conninfo: str
+    model_dir: Path | None = None
+    _store: PgVectorStore | None = field(default=None, repr=False)
+    _models: ModelSet | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def store(self) -> PgVectorStore:
+        with self._lock:
+            if self._store is None:
+                self._store = PgVectorStore(create_pool(self.conninfo, max_size=4))
+            return self._store
+
+    @property
+    def models(self) -> ModelSet:
+        with self._lock:
+            if self._models is None:
+                self._models = load_models(self.model_dir)
+            return self._models
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.pool.close()
+            self._store = None
 
 
 def _resources(context: JobContext) -> JobResources:
@@ -108,6 +144,58 @@ def delete_case_task(context: JobContext, case_id: str, actor: str) -> int:
     return removed
 
 
+@job("index_case")
+def index_case_task(context: JobContext, source: dict[str, Any]) -> str:
+    """Index one archive case (load, mask, embed, store) under the current model."""
+    resources = _resources(context)
+    case = CaseSource(**source)
+    models = resources.models
+    resources.store.register_model(models.model_version, models.embedder.dim)
+    entry, vector = embed_source(case, models)
+    resources.store.upsert(entry, models.model_version, vector)
+    return case.case_id
+
+
+@job("reindex", lock="reindex")
+def reindex_task(context: JobContext, case_id: str | None = None) -> dict[str, Any]:
+    """Embed every case (or one) with the current model version, then switch to it.
+
+    Searches keep using the previous complete version until the new one covers every
+    case; the switch is atomic and the old vectors are dropped after it. A retried or
+    re-run job resumes where it stopped (only cases without a vector are embedded).
+    """
+    resources = _resources(context)
+    models, store = resources.models, resources.store
+    version = models.model_version
+    store.register_model(version, models.embedder.dim)
+    todo = [case_id] if case_id else store.missing_case_ids(version)
+    job_id = context.job.id
+    failures: list[str] = []
+    with connect(resources.conninfo, autocommit=True) as conn:
+        for done, cid in enumerate(todo, start=1):
+            try:
+                uri, given_mask = store.case_source(cid)
+                if uri is None:
+                    raise IndexerError(f"case {cid} has no recorded image source")
+                embedded = embed_study(load_source(uri), models, use_given_mask=given_mask)
+                store.add_vector(cid, version, embedded.vector)
+            except Exception as exc:  # one broken case never stops the others
+                failures.append(f"{cid}: {type(exc).__name__}: {exc}")
+                if job_id is not None:
+                    record_error(conn, job_id, context.job.attempts + 1, failures[-1])
+            if job_id is not None:
+                set_progress(conn, job_id, done, len(todo))
+    have, total = store.coverage(version)
+    if have == total:
+        store.activate(version, actor="reindex")
+    if failures:
+        raise IndexerError(
+            f"{len(failures)} of {len(todo)} case(s) could not be re-embedded; "
+            f"searches stay on the previous model version ({have}/{total} covered)"
+        )
+    return {"model_version": version, "embedded": len(todo), "covered": have, "total": total}
+
+
 def create_job_app(conninfo: str, **pool_kwargs: Any) -> procrastinate.App:
     """A procrastinate app on ``conninfo`` with simcase's tasks."""
     connector = procrastinate.PsycopgConnector(conninfo=conninfo, **pool_kwargs)  # type: ignore[no-untyped-call]
@@ -115,3 +203,40 @@ def create_job_app(conninfo: str, **pool_kwargs: Any) -> procrastinate.App:
     for name, func, settings in _TASKS:
         app.task(name=task_name(name), **settings)(func)  # type: ignore[no-untyped-call]
     return app
+
+
+def enqueue_reindex(app: procrastinate.App, conninfo: str, case_id: str | None = None) -> int:
+    """Queue a reindex (all cases, or one); a reindex already queued is reused."""
+    lock = "reindex" if case_id is None else f"reindex:{case_id}"
+    try:
+        job_id: int = app.configure_task(task_name("reindex"), queueing_lock=lock).defer(
+            case_id=case_id
+        )
+        return job_id
+    except procrastinate.exceptions.AlreadyEnqueued:
+        with connect(conninfo) as conn:
+            row = conn.execute(
+                "SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'todo'"
+                " ORDER BY id DESC LIMIT 1",
+                (lock,),
+            ).fetchone()
+        if row is None:  # it started in between: queue again
+            return enqueue_reindex(app, conninfo, case_id)
+        existing: int = row[0]
+        return existing
+
+
+def run_queued_jobs(conninfo: str, model_dir: Path | None = None) -> None:
+    """Run a worker in this process until the queue is empty (CLI and tests)."""
+    app = create_job_app(conninfo)
+    resources = JobResources(conninfo=conninfo, model_dir=model_dir)
+    try:
+        with app.open():
+            app.run_worker(
+                queues=[JOB_QUEUE],
+                wait=False,
+                install_signal_handlers=False,
+                additional_context={"resources": resources},
+            )
+    finally:
+        resources.close()

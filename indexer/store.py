@@ -62,6 +62,7 @@ class CaseEntry:
     given_mask: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     tumour: dict[str, Any] = field(default_factory=dict)
+    thumbnail: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -321,14 +322,15 @@ class PgVectorStore:
             case_vector = _as_halfvec(vector, dim)
             conn.execute(
                 "INSERT INTO cases (case_id, source, source_uri, patient_id, study_instance_uid,"
-                " diagnosis, age, sex, given_mask, metadata, tumour)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " diagnosis, age, sex, given_mask, metadata, tumour, thumbnail)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (case_id) DO UPDATE SET source = excluded.source,"
                 " source_uri = excluded.source_uri, patient_id = excluded.patient_id,"
                 " study_instance_uid = excluded.study_instance_uid,"
                 " diagnosis = excluded.diagnosis, age = excluded.age, sex = excluded.sex,"
                 " given_mask = excluded.given_mask, metadata = excluded.metadata,"
-                " tumour = excluded.tumour, indexed_at = now()",
+                " tumour = excluded.tumour,"
+                " thumbnail = coalesce(excluded.thumbnail, cases.thumbnail), indexed_at = now()",
                 (
                     entry.case_id,
                     entry.source,
@@ -341,6 +343,7 @@ class PgVectorStore:
                     entry.given_mask,
                     Jsonb(entry.metadata),
                     Jsonb(entry.tumour),
+                    entry.thumbnail,
                 ),
             )
             conn.execute(
@@ -388,6 +391,16 @@ class PgVectorStore:
         if row is None:
             raise IndexerError(f"no archive case {case_id!r}")
         return row[0], bool(row[1])
+
+    def thumbnails(self, case_ids: list[str]) -> dict[str, bytes]:
+        """PNG thumbnails of these cases (those that have one)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT case_id, thumbnail FROM cases WHERE case_id = ANY(%s)"
+                " AND thumbnail IS NOT NULL",
+                (case_ids,),
+            ).fetchall()
+        return {r[0]: bytes(r[1]) for r in rows}
 
     def delete_case(self, case_id: str, actor: str) -> bool:
         """Erase a case and all its vectors; audited. False when there was no such case."""

@@ -3,6 +3,41 @@
 Imports only :mod:`dicom_conversion` from simcase's own packages.
 """
 
-from models.errors import ModelError
+from models.embedder import Embedder, OnnxEmbedder, TorchEmbedder, combine_rows
+from models.errors import (
+    ChecksumMismatchError,
+    EmptyMaskError,
+    InvalidStudyError,
+    ModelError,
+    TrainingDataError,
+    WeightsNotFoundError,
+)
+from models.facts import TumourFacts, tumour_facts
+from models.registry import SHIPPED_MODEL_DIR, ModelCard, load_card
+from models.segmenter import OnnxSegmenter, Segmenter, TorchSegmenter
+from models.slices import TumourSlices, select_tumour_slices
+from models.study_arrays import CHANNELS
 
-__all__ = ["ModelError"]
+__all__ = [
+    "CHANNELS",
+    "SHIPPED_MODEL_DIR",
+    "ChecksumMismatchError",
+    "Embedder",
+    "EmptyMaskError",
+    "InvalidStudyError",
+    "ModelCard",
+    "ModelError",
+    "OnnxEmbedder",
+    "OnnxSegmenter",
+    "Segmenter",
+    "TorchEmbedder",
+    "TorchSegmenter",
+    "TrainingDataError",
+    "TumourFacts",
+    "TumourSlices",
+    "WeightsNotFoundError",
+    "combine_rows",
+    "load_card",
+    "select_tumour_slices",
+    "tumour_facts",
+]

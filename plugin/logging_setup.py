@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 __all__ = ["configure_logging"]
@@ -33,7 +34,7 @@ def configure_logging(level: str | int = "INFO", *, rich: bool = True) -> None:
         return
     handler: logging.Handler
     if rich:
-        handler = RichHandler(show_path=False, rich_tracebacks=False)
+        handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
         handler.setFormatter(_ExtraFormatter("%(name)s: %(message)s"))
     else:
         handler = logging.StreamHandler()

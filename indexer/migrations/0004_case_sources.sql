@@ -7,3 +7,6 @@ ALTER TABLE cases ADD COLUMN given_mask boolean NOT NULL DEFAULT false;
 -- The embedder's weights (ONNX) of every version that has vectors, so any worker can
 -- embed a query with the version searches use, also while a newer one is building.
 ALTER TABLE model_versions ADD COLUMN weights bytea;
+-- A small PNG of the tumour's largest axial slice (post-contrast T1 when present), shown
+-- in search results and in the result montage written back to the PACS.
+ALTER TABLE cases ADD COLUMN thumbnail bytea;

@@ -5,13 +5,30 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel
 
 from indexer import cases
 from indexer.job_status import JobStatus, get_job, list_jobs
-from plugin.api.deps import AdminToken, ConnDep
+from indexer.jobs import enqueue_reindex
+from plugin.api.deps import AdminToken, ConnDep, JobsDep
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+class ReindexRequest(BaseModel):
+    """Reindex every case (default) or one case, with the current model version."""
+
+    case_id: str | None = None
+
+
+@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
+def reindex(
+    _: AdminToken, jobs: JobsDep, request: Request, body: ReindexRequest | None = None
+) -> dict[str, int]:
+    """Queue a reindex; searches stay on the previous model until the new one is complete."""
+    conninfo: str = request.app.state.conninfo
+    return {"job_id": enqueue_reindex(jobs, conninfo, body.case_id if body else None)}
 
 
 @router.get("/jobs")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from indexer.database import create_pool
-from plugin.api import admin, health
+from indexer.jobs import create_job_app
+from indexer.pipeline import ModelSet, load_models
+from indexer.store import PgVectorStore
+from plugin.api import admin, health, pages, search
 from plugin.settings import Settings
 
 __all__ = ["create_app"]
@@ -21,9 +26,14 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = create_pool(conninfo)
         app.state.pool = pool
+        app.state.store = PgVectorStore(pool)
+        jobs = create_job_app(conninfo, min_size=1, max_size=2)
+        jobs.open()
+        app.state.jobs = jobs
         try:
             yield
         finally:
+            jobs.close()
             pool.close()
 
     app = FastAPI(
@@ -33,6 +43,20 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.conninfo = conninfo
+    lock = threading.Lock()
+
+    @functools.cache
+    def _load() -> ModelSet:
+        return load_models(settings.model_dir)
+
+    def models() -> ModelSet:
+        with lock:  # loaded once, on the first request that needs them
+            return _load()
+
+    app.state.models = models
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(search.router)
+    app.include_router(pages.router)
     return app

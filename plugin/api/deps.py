@@ -10,9 +10,11 @@ import psycopg
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from indexer.pipeline import ModelSet
+from indexer.store import PgVectorStore
 from plugin.settings import Settings
 
-__all__ = ["AdminToken", "ConnDep", "SettingsDep"]
+__all__ = ["AdminToken", "ConnDep", "JobsDep", "ModelsDep", "SettingsDep", "StoreDep"]
 
 
 def _settings(request: Request) -> Settings:
@@ -24,6 +26,20 @@ def _conn(request: Request) -> Iterator[psycopg.Connection[Any]]:
     pool = request.app.state.pool
     with pool.connection() as conn:
         yield conn
+
+
+def _store(request: Request) -> PgVectorStore:
+    store: PgVectorStore = request.app.state.store
+    return store
+
+
+def _models(request: Request) -> ModelSet:
+    models: ModelSet = request.app.state.models()
+    return models
+
+
+def _jobs(request: Request) -> Any:
+    return request.app.state.jobs
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -47,3 +63,6 @@ def _admin(
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ConnDep = Annotated[psycopg.Connection[Any], Depends(_conn)]
 AdminToken = Annotated[str, Depends(_admin)]
+StoreDep = Annotated[PgVectorStore, Depends(_store)]
+ModelsDep = Annotated[ModelSet, Depends(_models)]
+JobsDep = Annotated[Any, Depends(_jobs)]

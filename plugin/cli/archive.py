@@ -1,33 +1,197 @@
 """``simcase index``, ``simcase search`` and ``simcase reindex``."""
 
+import json
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from plugin.cli._app import app, not_yet
+from indexer.bulk import ImportSummary, discover, index_sources, load_source
+from indexer.database import create_pool
+from indexer.errors import IndexerError
+from indexer.job_status import get_job
+from indexer.jobs import create_job_app, enqueue_reindex, run_queued_jobs
+from indexer.pacs_source import discover_pacs
+from indexer.pipeline import load_models
+from indexer.search_service import SearchRequest, search_study
+from indexer.store import PgVectorStore, SearchFilters
+from plugin.cli._app import app, fail
+from plugin.runtime import database
+from plugin.settings import get_settings
+
+console = Console(stderr=True)
 
 
 @app.command()
 def index(
-    path: Path | None = typer.Argument(None, help="BraTS-layout folder or DICOM tree."),
-    pacs: str | None = typer.Option(None, "--pacs", help="DICOMweb URL of a PACS."),
+    path: Path | None = typer.Argument(
+        None, help="BraTS-layout folder with cases.csv, or a folder tree of DICOM studies."
+    ),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="CSV of diagnoses keyed by study_instance_uid or accession_number."
+    ),
+    pacs: str | None = typer.Option(None, "--pacs", help="DICOMweb URL of a PACS to index."),
+    pacs_filter: list[str] = typer.Option(
+        [], "--filter", help="QIDO-RS filter for --pacs, e.g. ModalitiesInStudy=MR (repeatable)."
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="Parallel processes."),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Index archive cases (bulk, with a progress bar)."""
-    not_yet("index", 6)
+    """Index archive cases in bulk (resumable: cases already indexed are skipped)."""
+    if (path is None) == (pacs is None):
+        fail("give either a PATH or --pacs URL")
+    settings = get_settings()
+    summary = ImportSummary()
+    try:
+        if path is not None:
+            if not path.is_dir():
+                fail(f"{path} is not a folder")
+            sources = discover(path, summary, labels)
+        else:
+            assert pacs is not None
+            cache = settings.data_dir / "pacs-cache"
+            sources = discover_pacs(pacs, cache, summary, pacs_filter, labels)
+    except IndexerError as exc:
+        fail(str(exc))
+    models = load_models(settings.model_dir)
+    with database(settings) as conninfo:
+        pool = create_pool(conninfo, max_size=2)
+        try:
+            store = PgVectorStore(pool)
+            with Progress(
+                TextColumn("[bold]indexing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[case]}"),
+                console=console,
+                disable=json_output,
+            ) as bar:
+                task = bar.add_task("index", total=len(sources), case="")
+
+                def progress(done: int, total: int, case_id: str) -> None:
+                    bar.update(task, completed=done, total=total, case=case_id)
+
+                index_sources(
+                    sources,
+                    store,
+                    models,
+                    workers=workers,
+                    model_dir=settings.model_dir,
+                    summary=summary,
+                    progress=progress,
+                )
+            have, total = store.coverage(models.model_version)
+            if store.active_model_version() != models.model_version and have == total:
+                store.activate(models.model_version, actor="cli-index")
+        finally:
+            pool.close()
+    if json_output:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    typer.echo(
+        f"indexed {summary.indexed}, already indexed {summary.already_indexed}, "
+        f"failed {len(summary.failed)}, skipped {len(summary.skipped)} "
+        f"(model {models.model_version})"
+    )
+    for case_id, reason in summary.failed + summary.skipped:
+        typer.echo(f"  {case_id}: {reason}")
+    if summary.failed and not summary.indexed and not summary.already_indexed:
+        raise typer.Exit(1)
+
+
+def _print_results(result: dict[str, object]) -> None:
+    table = Table(title=f"similar cases (model {result['model_version']}) — not for diagnostic use")
+    for column in ("rank", "case", "diagnosis", "similarity", "volume ml", "location"):
+        table.add_column(column)
+    results = result["results"]
+    assert isinstance(results, list)
+    for hit in results:
+        tumour = hit.get("tumour") or {}
+        table.add_row(
+            str(hit["rank"]),
+            hit["case_id"],
+            hit["diagnosis"],
+            f"{hit['similarity']:.3f}",
+            f"{tumour.get('whole_tumour_ml', float('nan')):.1f}",
+            f"{tumour.get('hemisphere', '?')} {tumour.get('lobe', '')}",
+        )
+    Console().print(table)
 
 
 @app.command()
 def search(
-    path: Path = typer.Argument(..., help="A DICOM study folder or a BraTS-layout case."),
-    k: int = typer.Option(5, "--k", min=1),
-    per_diagnosis: int = typer.Option(0, "--per-diagnosis", min=0),
-    json_output: bool = typer.Option(False, "--json"),
+    path: Path = typer.Argument(..., help="A DICOM study folder or a BraTS-layout case folder."),
+    k: int = typer.Option(5, "--k", min=1, help="Overall number of results."),
+    per_diagnosis: int = typer.Option(0, "--per-diagnosis", min=0, help="Top n per diagnosis."),
+    diagnosis: list[str] = typer.Option([], "--diagnosis", help="Only these diagnoses."),
+    exclude_patient: str | None = typer.Option(
+        None, "--exclude-patient", help="Patient id whose cases must not be returned."
+    ),
+    use_given_mask: bool = typer.Option(
+        True, "--use-given-mask/--segment", help="Use a SEG/seg file in the input if present."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
     """Search the archive for cases similar to a study."""
-    not_yet("search", 6)
+    settings = get_settings()
+    try:
+        study = load_source(str(path))
+    except Exception as exc:
+        fail(f"cannot read {path}: {exc}")
+    models = load_models(settings.model_dir)
+    request = SearchRequest(
+        k=k,
+        per_diagnosis=per_diagnosis,
+        filters=SearchFilters(diagnoses=diagnosis or None),
+        exclude_patient=exclude_patient,
+        use_given_mask=use_given_mask,
+    )
+    with database(settings) as conninfo:
+        pool = create_pool(conninfo, max_size=1)
+        try:
+            result = search_study(study, PgVectorStore(pool), models, request)
+        except IndexerError as exc:
+            fail(str(exc))
+        finally:
+            pool.close()
+    if json_output:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    else:
+        _print_results(result)
 
 
 @app.command()
-def reindex() -> None:
+def reindex(
+    case_id: str | None = typer.Option(None, "--case", help="Only this case."),
+) -> None:
     """Re-embed every case with the current model version, without downtime."""
-    not_yet("reindex", 6)
+    settings = get_settings()
+    with database(settings) as conninfo:
+        jobs = create_job_app(conninfo)
+        with jobs.open():
+            job_id = enqueue_reindex(jobs, conninfo, case_id)
+        console.print(f"reindex job {job_id} queued; running it here")
+        run_queued_jobs(conninfo, settings.model_dir)
+        pool = create_pool(conninfo, max_size=1)
+        with pool.connection() as conn:
+            status = get_job(conn, job_id)
+        pool.close()
+    if status is None:
+        fail(f"job {job_id} vanished")
+    typer.echo(
+        json.dumps(
+            {
+                "job_id": status.job_id,
+                "state": status.state,
+                "done": status.done,
+                "total": status.total,
+                "errors": status.errors,
+            },
+            indent=2,
+        )
+    )
+    if status.state == "failed":
+        raise typer.Exit(1)

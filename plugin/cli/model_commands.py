@@ -1,25 +1,166 @@
 """``simcase train`` and ``simcase evaluate``."""
 
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from plugin.cli._app import app, not_yet
+from plugin.cli._app import app, fail
+
+
+class Trainable(StrEnum):
+    """What ``simcase train`` can train."""
+
+    segmenter = "segmenter"
+    embedder = "embedder"
+
+
+class Device(StrEnum):
+    """Where training runs."""
+
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf become null so the JSON is valid."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _model_dir(model_dir: Path | None) -> Path | None:
+    if model_dir is not None:
+        return model_dir
+    from plugin.settings import get_settings
+
+    return get_settings().model_dir
 
 
 @app.command()
 def train(
-    what: str = typer.Argument(..., help="segmenter or embedder"),
-    data: Path = typer.Option(..., "--data", help="BraTS-layout training folder."),
+    what: Trainable = typer.Argument(..., help="segmenter or embedder"),
+    data: Path = typer.Option(..., "--data", help="Labelled BraTS-layout training folder."),
+    out: Path = typer.Option(Path("runs/weights"), "--out", help="Where the weights go."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs (default per model)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (training is deterministic)."),
+    device: Device = typer.Option(Device.cpu, "--device", help="cpu or cuda."),
+    threads: int = typer.Option(2, "--threads", min=1, help="CPU threads."),
+    work_dir: Path | None = typer.Option(
+        None, "--work-dir", help="Checkpoints (default: OUT/<model>-work)."
+    ),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue a checkpoint."),
+    max_cases: int | None = typer.Option(
+        None, "--max-cases", min=1, help="Segmenter: use the first N cases only."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
 ) -> None:
-    """Train the segmenter or the embedder."""
-    not_yet("train", 5)
+    """Train the segmenter or the embedder; writes <model>.{onnx,pt,json,md} into --out."""
+    from models import ModelError
+    from models.training import EmbedderConfig, SegmenterConfig
+    from models.training.pipeline import train_embedder_folder, train_segmenter_folder
+
+    if not data.is_dir():
+        fail(f"training folder {data} does not exist")
+    command = "simcase " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    work = work_dir or out / f"{what.value}-work"
+    try:
+        if what is Trainable.embedder:
+            e_config = EmbedderConfig(seed=seed, threads=threads)
+            if epochs is not None:
+                e_config = EmbedderConfig(epochs=epochs, seed=seed, threads=threads)
+            card = train_embedder_folder(
+                data,
+                out,
+                e_config,
+                work_dir=work,
+                resume=resume,
+                progress=progress,
+                command=command,
+                device=device.value,
+            )
+        else:
+            s_config = SegmenterConfig(seed=seed, threads=threads)
+            if epochs is not None:
+                s_config = SegmenterConfig(epochs=epochs, seed=seed, threads=threads)
+            card = train_segmenter_folder(
+                data,
+                out,
+                s_config,
+                work_dir=work,
+                max_cases=max_cases,
+                resume=resume,
+                progress=progress,
+                command=command,
+                device=device.value,
+            )
+    except ModelError as error:
+        fail(str(error))
+    typer.echo(f"{card.model_version} written to {out} (sha256 {card.onnx_sha256})")
 
 
 @app.command()
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Labelled BraTS-layout folder."),
     json_output: bool = typer.Option(False, "--json", help="JSON on stdout."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the t-SNE view as PNG."),
+    model_dir: Path | None = typer.Option(
+        None, "--model-dir", help="Weights folder (default: SIMCASE_MODEL_DIR or shipped)."
+    ),
+    use_given_masks: bool = typer.Option(
+        False, "--use-given-masks", help="Queries use the folder's seg files, not the segmenter."
+    ),
+    threads: int = typer.Option(2, "--threads", min=1, help="CPU threads."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
 ) -> None:
-    """Retrieval quality of the current model, with baselines."""
-    not_yet("evaluate", 5)
+    """Retrieval quality of the current model (leave-one-patient-out), with baselines."""
+    import torch
+
+    from models import ModelError, OnnxEmbedder, OnnxSegmenter
+    from models.evaluation.evaluate import evaluate_folder
+
+    torch.set_num_threads(threads)
+    directory = _model_dir(model_dir)
+    try:
+        embedder = OnnxEmbedder.load(directory, threads=threads)
+        segmenter = None if use_given_masks else OnnxSegmenter.load(directory, threads=threads)
+        result = evaluate_folder(
+            data,
+            embedder,
+            segmenter,
+            use_given_masks=use_given_masks,
+            plot=plot,
+            progress=progress and not json_output,
+        )
+    except ModelError as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"cannot read {data}: {error}")
+    result = _finite(result)
+    if json_output:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    metrics = result["metrics"]
+    typer.echo(f"model {result['model_version']} on {result['n_cases']} cases")
+    typer.echo(
+        f"  mAP@R {metrics['map_at_r']:.3f}  P@1 {metrics['p_at_1']:.3f}  "
+        f"P@5 {metrics['p_at_5']:.3f}  P@10 {metrics['p_at_10']:.3f}"
+    )
+    for diagnosis, scores in metrics["per_diagnosis"].items():
+        typer.echo(f"  {diagnosis:<12} mAP@R {scores['map_at_r']:.3f}  P@5 {scores['p_at_5']:.3f}")
+    for name, scores in result["baselines"].items():
+        typer.echo(f"  baseline {name:<22} mAP@R {scores['map_at_r']:.3f}")
+    dice = result["segmentation"]["dice_whole_tumour"]
+    if dice is not None:
+        typer.echo(f"  segmentation Dice (whole tumour) {dice:.3f}")

@@ -4,7 +4,7 @@ import asyncio
 
 import typer
 
-from plugin.cli._app import app, fail, not_yet
+from plugin.cli._app import app, fail
 from plugin.errors import ConfigurationError
 from plugin.runtime import database, serve
 from plugin.settings import get_settings
@@ -47,8 +47,41 @@ def worker() -> None:
 
 @app.command()
 def listen() -> None:
-    """Run the DICOM listener only."""
-    not_yet("listen", 7)
+    """Run the DICOM listener only (C-ECHO, C-STORE into the spool) until Ctrl-C."""
+    import logging
+    import signal
+    import threading
+
+    from plugin.dicom import DicomListener, ListenerError, PostgresJournal
+
+    settings = get_settings()
+    log = logging.getLogger("plugin.cli.listen")
+
+    def study_complete(study_uid: str) -> None:
+        # The journal has recorded the completion; processing is wired by the worker.
+        log.info("study complete", extra={"study_uid": study_uid})
+
+    stop = threading.Event()
+    try:
+        with database(settings) as conninfo:
+            journal = PostgresJournal(conninfo)
+            journal.open()
+            try:
+                listener = DicomListener(
+                    settings.dicom, settings.spool_dir, journal, study_complete
+                )
+                with listener:
+                    for sig in (signal.SIGINT, signal.SIGTERM):
+                        signal.signal(sig, lambda *_: stop.set())
+                    typer.echo(
+                        f"simcase: DICOM listener {settings.dicom.ae_title} on port "
+                        f"{listener.port}, spool {settings.spool_dir}; Ctrl-C stops it."
+                    )
+                    stop.wait()
+            finally:
+                journal.close()
+    except (ConfigurationError, ListenerError) as exc:
+        fail(str(exc))
 
 
 @app.command()

@@ -7,7 +7,10 @@ database is migrated once; each test gets its own database cloned from it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,18 +26,35 @@ TEMPLATE = "simcase_test_template"
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """Connection URI of the server (maintenance database)."""
     external = os.environ.get("SIMCASE_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "pgdata")
-    uri = embedded.start()
+    with service_dir("pg") as folder:
+        embedded = EmbeddedPostgres(folder / "pgdata")
+        uri = embedded.start()
+        try:
+            yield uri
+        finally:
+            embedded.stop()
+
+
+@contextlib.contextmanager
+def service_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder that the embedded server's own user can reach.
+
+    pytest keeps its temporary folders mode 0700 (and resets that when another pytest
+    starts), but the embedded PostgreSQL runs as the user ``pgserver`` when simcase
+    runs as root.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"simcase-{prefix}-"))
+    folder.chmod(0o755)
     try:
-        yield uri
+        yield folder
     finally:
-        embedded.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def with_dbname(uri: str, dbname: str) -> str:

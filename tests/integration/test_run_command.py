@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from tests.conftest import free_port
+from tests.integration.conftest import service_dir
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,12 @@ def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
     return found
 
 
-def test_run_starts_embedded_postgres_and_stops_cleanly(tmp_path: Path) -> None:
+def test_run_starts_embedded_postgres_and_stops_cleanly() -> None:
+    with service_dir("run") as tmp_path:
+        _run_and_interrupt(tmp_path)
+
+
+def _run_and_interrupt(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMCASE_")} | {
         "SIMCASE_DATA_DIR": str(tmp_path / "data"),

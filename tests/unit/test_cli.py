@@ -28,21 +28,3 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for command in COMMANDS:
         assert command in result.output
-
-
-@pytest.mark.parametrize(
-    ("args", "issue"),
-    [
-        (["convert", "x", "--out", "y"], 3),
-        (["train", "embedder", "--data", "x"], 5),
-        (["evaluate", "--data", "x"], 5),
-        (["index", "x"], 6),
-        (["search", "x"], 6),
-        (["reindex"], 6),
-        (["listen"], 7),
-    ],
-)
-def test_unfinished_commands_say_so_and_fail(args: list[str], issue: int) -> None:
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert f"issue {issue}" in result.output

@@ -1,0 +1,186 @@
+"""The listener's durable journal: received instances and the studies they belong to.
+
+Every instance the DICOM listener acknowledges is first written to the spool, then
+recorded here (table ``received_instances``, de-duplicated by SOPInstanceUID), and
+its study is tracked in ``intake_studies`` so that a study received but never
+declared complete (a crash, a restart) is found again by :func:`pending_studies`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+__all__ = [
+    "IntakeStudy",
+    "ReceivedInstance",
+    "StoredInstance",
+    "feed_position",
+    "forget_study",
+    "mark_study_complete",
+    "pending_studies",
+    "record_instance",
+    "save_feed_position",
+    "study_files",
+    "study_instances",
+]
+
+
+@dataclass(frozen=True)
+class ReceivedInstance:
+    """One instance acknowledged by the listener, as it is written to the journal."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_class_uid: str
+    path: Path
+    modality: str | None = None
+    calling_ae: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    """A row of ``received_instances``."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_class_uid: str
+    modality: str | None
+    calling_ae: str | None
+    path: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class IntakeStudy:
+    """A row of ``intake_studies``."""
+
+    study_instance_uid: str
+    first_received_at: datetime
+    last_received_at: datetime
+    instances: int
+    completed_at: datetime | None
+
+
+_RECORD = """
+INSERT INTO received_instances AS r
+    (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid,
+     modality, calling_ae, path)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (sop_instance_uid) DO UPDATE SET
+    study_instance_uid = EXCLUDED.study_instance_uid,
+    series_instance_uid = EXCLUDED.series_instance_uid,
+    sop_class_uid = EXCLUDED.sop_class_uid,
+    modality = EXCLUDED.modality,
+    calling_ae = EXCLUDED.calling_ae,
+    path = EXCLUDED.path,
+    received_at = clock_timestamp()
+RETURNING (xmax = 0) AS inserted
+"""
+
+_TOUCH_STUDY = """
+INSERT INTO intake_studies AS s (study_instance_uid, instances)
+VALUES (%s, %s)
+ON CONFLICT (study_instance_uid) DO UPDATE SET
+    last_received_at = clock_timestamp(),
+    instances = s.instances + EXCLUDED.instances
+"""
+
+
+def record_instance(conn: psycopg.Connection[Any], instance: ReceivedInstance) -> bool:
+    """Journal one received instance; ``True`` if its SOPInstanceUID is new.
+
+    A repeated SOPInstanceUID replaces the earlier row (same instance sent again, or a
+    corrected copy) and still counts as activity of its study, but not as a new
+    instance. Commits.
+    """
+    with conn.transaction():
+        row = conn.execute(
+            _RECORD,
+            (
+                instance.sop_instance_uid,
+                instance.study_instance_uid,
+                instance.series_instance_uid,
+                instance.sop_class_uid,
+                instance.modality,
+                instance.calling_ae,
+                str(instance.path),
+            ),
+        ).fetchone()
+        inserted = bool(row and row[0])
+        conn.execute(_TOUCH_STUDY, (instance.study_instance_uid, 1 if inserted else 0))
+    return inserted
+
+
+def study_instances(conn: psycopg.Connection[Any], study_instance_uid: str) -> list[StoredInstance]:
+    """The journalled instances of a study, by series then SOPInstanceUID."""
+    with conn.cursor(row_factory=class_row(StoredInstance)) as cur:
+        cur.execute(
+            "SELECT sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid,"
+            " modality, calling_ae, path, received_at FROM received_instances"
+            " WHERE study_instance_uid = %s ORDER BY series_instance_uid, sop_instance_uid",
+            (study_instance_uid,),
+        )
+        return cur.fetchall()
+
+
+def study_files(conn: psycopg.Connection[Any], study_instance_uid: str) -> list[Path]:
+    """The spooled files of a study (the paths recorded for its instances)."""
+    return [Path(i.path) for i in study_instances(conn, study_instance_uid)]
+
+
+def mark_study_complete(conn: psycopg.Connection[Any], study_instance_uid: str) -> None:
+    """Record that the study was declared complete with what has arrived so far. Commits."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE intake_studies SET completed_at = last_received_at"
+            " WHERE study_instance_uid = %s",
+            (study_instance_uid,),
+        )
+
+
+def pending_studies(conn: psycopg.Connection[Any]) -> list[IntakeStudy]:
+    """Studies with instances newer than their last completion (or never completed)."""
+    with conn.cursor(row_factory=class_row(IntakeStudy)) as cur:
+        cur.execute(
+            "SELECT study_instance_uid, first_received_at, last_received_at, instances,"
+            " completed_at FROM intake_studies"
+            " WHERE completed_at IS NULL OR completed_at < last_received_at"
+            " ORDER BY last_received_at"
+        )
+        return cur.fetchall()
+
+
+def forget_study(conn: psycopg.Connection[Any], study_instance_uid: str) -> int:
+    """Remove a study's journal rows (not its files); the number of instances removed."""
+    with conn.transaction():
+        n = conn.execute(
+            "DELETE FROM received_instances WHERE study_instance_uid = %s", (study_instance_uid,)
+        ).rowcount
+        conn.execute(
+            "DELETE FROM intake_studies WHERE study_instance_uid = %s", (study_instance_uid,)
+        )
+    return n
+
+
+def feed_position(conn: psycopg.Connection[Any], feed: str) -> int | None:
+    """The last change sequence number processed from ``feed``, if any."""
+    row = conn.execute("SELECT last_seq FROM feed_positions WHERE feed = %s", (feed,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def save_feed_position(conn: psycopg.Connection[Any], feed: str, last_seq: int) -> None:
+    """Remember that ``feed`` has been processed up to ``last_seq``. Commits."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO feed_positions (feed, last_seq) VALUES (%s, %s)"
+            " ON CONFLICT (feed) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = now()",
+            (feed, last_seq),
+        )

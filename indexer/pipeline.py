@@ -1,0 +1,119 @@
+"""From a study's volumes to what the store keeps: mask, tumour facts and embedding.
+
+One function, :func:`embed_study`, serves bulk indexing, re-indexing and queries, so
+the archive and the query side always see the same preprocessing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from dicom_conversion import StudyVolumes
+from indexer.errors import IndexerError
+from indexer.thumbnails import tumour_thumbnail
+from models import OnnxEmbedder, OnnxSegmenter, tumour_facts
+
+__all__ = [
+    "CaseEmbedder",
+    "CaseSegmenter",
+    "EmbeddedStudy",
+    "ModelSet",
+    "NoTumourError",
+    "embed_study",
+    "load_models",
+]
+
+log = logging.getLogger(__name__)
+
+
+class NoTumourError(IndexerError):
+    """No tumour was found in the study."""
+
+    __module__ = "indexer"
+
+
+class CaseEmbedder(Protocol):
+    """The part of :class:`models.Embedder` the indexer uses."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_case(self, study: StudyVolumes, mask: np.ndarray) -> np.ndarray: ...
+
+
+class CaseSegmenter(Protocol):
+    """The part of :class:`models.Segmenter` the indexer uses."""
+
+    def segment(self, study: StudyVolumes) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """The models one process uses."""
+
+    embedder: CaseEmbedder
+    segmenter: CaseSegmenter
+
+    @property
+    def model_version(self) -> str:
+        return self.embedder.model_version
+
+
+def load_models(model_dir: Path | None = None, *, threads: int = 0) -> ModelSet:
+    """The shipped models (or those in ``model_dir``), ready for CPU inference.
+
+    ``threads`` = 0 lets onnxruntime use every core; worker processes pass 1.
+    """
+    return ModelSet(
+        embedder=OnnxEmbedder.load(model_dir, threads=threads),
+        segmenter=OnnxSegmenter.load(model_dir, threads=threads),
+    )
+
+
+@dataclass(frozen=True)
+class EmbeddedStudy:
+    """A study's tumour as simcase indexes and searches it."""
+
+    vector: np.ndarray
+    mask: np.ndarray
+    mask_source: Literal["given", "segmenter"]
+    facts: dict[str, Any]
+    model_version: str
+    thumbnail: bytes
+
+
+def embed_study(
+    study: StudyVolumes, models: ModelSet, *, use_given_mask: bool = True
+) -> EmbeddedStudy:
+    """Mask (given or segmented), tumour facts and the case embedding of one study."""
+    given = study.mask is not None and bool(np.any(study.mask > 0))
+    if use_given_mask and given:
+        assert study.mask is not None
+        mask = np.asarray(study.mask, dtype=np.uint8)
+        source: Literal["given", "segmenter"] = "given"
+    else:
+        mask = np.asarray(models.segmenter.segment(study), dtype=np.uint8)
+        source = "segmenter"
+    if not np.any(mask > 0):
+        raise NoTumourError(
+            f"no tumour found in study {study.study_instance_uid or study.case_id or '?'}"
+            f" (mask from {source})"
+        )
+    facts = tumour_facts(study, mask).to_dict()
+    vector = np.asarray(models.embedder.embed_case(study, mask), dtype=np.float32).reshape(-1)
+    return EmbeddedStudy(
+        vector=vector,
+        mask=mask,
+        mask_source=source,
+        facts=facts,
+        model_version=models.model_version,
+        thumbnail=tumour_thumbnail(study, mask),
+    )

@@ -1,0 +1,60 @@
+"""The one search function behind ``simcase search`` and ``POST /api/v1/search``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dicom_conversion import StudyVolumes
+from indexer.pipeline import ModelSet, embed_study
+from indexer.store import PgVectorStore, SearchFilters, SearchHit
+
+__all__ = ["SearchRequest", "search_study"]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What to search for and how many results."""
+
+    k: int = 5
+    per_diagnosis: int = 0
+    filters: SearchFilters | None = None
+    exclude_patient: str | None = None
+    use_given_mask: bool = True
+
+
+def _items(hits: list[SearchHit]) -> list[dict[str, Any]]:
+    return [h.to_dict() for h in hits]
+
+
+def search_study(
+    study: StudyVolumes, store: PgVectorStore, models: ModelSet, request: SearchRequest
+) -> dict[str, Any]:
+    """Embed the study's tumour and return the stable JSON shape of a search.
+
+    ``{"model_version", "query": {tumour facts, mask source, sequences},
+    "results": [{"rank", "case_id", "diagnosis", "similarity", ...}],
+    "per_diagnosis": {"glioma": [...], ...}}``
+    """
+    embedded = embed_study(study, models, use_given_mask=request.use_given_mask)
+    result = store.search(
+        embedded.vector,
+        request.k,
+        embedded.model_version,
+        per_diagnosis=request.per_diagnosis,
+        filters=request.filters,
+        exclude_patient=request.exclude_patient,
+    )
+    return {
+        "model_version": result.model_version,
+        "query": {
+            **embedded.facts,
+            "mask_source": embedded.mask_source,
+            "sequences": [s.value for s in study.arrays],
+            "missing_sequences": [s.value for s in study.missing],
+            "study_instance_uid": study.study_instance_uid,
+        },
+        "results": _items(result.hits),
+        "per_diagnosis": {d: _items(h) for d, h in result.per_diagnosis.items()},
+        "notice": "Not for diagnostic use.",
+    }

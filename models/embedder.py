@@ -1,0 +1,160 @@
+"""Embedders: a tumour (study + mask) or single crops to L2-normalised vectors.
+
+:class:`OnnxEmbedder` (onnxruntime) is what the indexer uses; :class:`TorchEmbedder`
+runs the same network in torch (training, evaluation of checkpoints, the ONNX check).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from models.errors import InvalidStudyError, WeightsNotFoundError
+from models.networks.embedding_net import EmbeddingNet
+from models.registry import load_card, resolve_model_dir
+from models.slices import select_tumour_slices
+from models.study_arrays import StudyLike
+
+__all__ = ["Embedder", "OnnxEmbedder", "TorchEmbedder", "combine_rows"]
+
+_BATCH = 64
+
+
+def combine_rows(rows: np.ndarray) -> np.ndarray:
+    """The case vector: the normalised mean of the per-slice rows."""
+    mean = np.asarray(rows, dtype=np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if norm == 0.0:
+        raise InvalidStudyError("the slice embeddings cancel out; no case vector")
+    return np.asarray(mean / norm, dtype=np.float32)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns a tumour into vectors for similarity search."""
+
+    @property
+    def model_version(self) -> str:
+        """Identifies the weights (recorded with every indexed vector)."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Length of each vector."""
+        ...
+
+    def embed(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
+        """Per-slice vectors float32 ``[n, dim]``, L2-normalised (central slice in the middle)."""
+        ...
+
+    def embed_case(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
+        """One vector float32 ``[dim]`` for the case, L2-normalised."""
+        ...
+
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Vectors for ready crops ``[n, 4, S, S]`` (e.g. one uploaded slice)."""
+        ...
+
+
+class _CropEmbedder:
+    """Shared study -> crops -> vectors logic."""
+
+    model_version: str
+    dim: int
+
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(crops, dtype=np.float32)
+        if batch.ndim != 4 or batch.shape[1] != 4:
+            raise InvalidStudyError(f"crops must be [n, 4, S, S], got shape {batch.shape}")
+        parts = [self._run(batch[i : i + _BATCH]) for i in range(0, len(batch), _BATCH)]
+        if not parts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.concatenate(parts).astype(np.float32)
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    def embed(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
+        return self.embed_crops(select_tumour_slices(study, mask).crops)
+
+    def embed_case(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
+        return combine_rows(self.embed(study, mask))
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TorchEmbedder(_CropEmbedder):
+    """The embedding network in eager torch.
+
+    Args:
+        net: the network (put in eval mode here).
+        model_version: version string to report.
+    """
+
+    def __init__(self, net: EmbeddingNet, model_version: str) -> None:
+        self.net = net.eval()
+        self.model_version = model_version
+        self.dim = net.dim
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None) -> TorchEmbedder:
+        """Load ``embedder.pt`` (with its card) from ``model_dir`` (None: shipped)."""
+        directory = resolve_model_dir(model_dir)
+        card = load_card(directory, "embedder")
+        path = directory / "embedder.pt"
+        if not path.is_file():
+            raise WeightsNotFoundError(f"no torch weights {path}")
+        arch = card.architecture
+        net = EmbeddingNet(
+            in_channels=int(arch.get("in_channels", 4)),
+            dim=int(arch.get("dim", 128)),
+            widths=tuple(arch.get("widths", (16, 32, 64, 128))),  # type: ignore[arg-type]
+        )
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return cls(net, card.model_version)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return np.asarray(self.net(torch.from_numpy(batch)).numpy())
+
+
+class OnnxEmbedder(_CropEmbedder):
+    """The embedding network in onnxruntime (CPU).
+
+    Args:
+        onnx_path: the ``embedder.onnx`` file.
+        model_version: version string to report.
+        threads: intra-op threads (0: onnxruntime's default).
+    """
+
+    def __init__(self, onnx_path: Path, model_version: str, *, threads: int = 0) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+        self.model_version = model_version
+        self.dim = int(self._session.get_outputs()[0].shape[1])
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None, *, threads: int = 0) -> OnnxEmbedder:
+        """Load ``embedder.onnx`` from ``model_dir`` (None: the shipped weights).
+
+        Raises:
+            WeightsNotFoundError: no weights or card there.
+            ChecksumMismatchError: the weights differ from their card.
+        """
+        directory = resolve_model_dir(model_dir)
+        card = load_card(directory, "embedder")
+        return cls(directory / "embedder.onnx", card.model_version, threads=threads)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        result = self._session.run(None, {self._input: batch})[0]
+        return np.asarray(result, dtype=np.float32)

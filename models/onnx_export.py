@@ -1,0 +1,57 @@
+"""Export the torch networks to ONNX for onnxruntime inference."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.slices import CROP_SIZE_PX
+
+__all__ = ["ONNX_OPSET", "export_embedder", "export_segmenter"]
+
+ONNX_OPSET = 17
+
+
+def _export(
+    net: nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    input_name: str,
+    output_name: str,
+    dynamic: dict[int, str],
+) -> None:
+    was_training = net.training
+    net.eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The torch.export-based exporter needs onnxscript, which simcase does not install;
+    # the TorchScript exporter is deprecated but exact for these plain conv nets (the
+    # tests compare ONNX and torch outputs). Its deprecation notice and the tracer's
+    # warnings about MONAI's shape checks are expected, so all are silenced here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            (example,),
+            str(path),
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_axes={input_name: dynamic, output_name: {0: dynamic[0]}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+    net.train(was_training)
+
+
+def export_embedder(net: nn.Module, path: Path, *, size_px: int = CROP_SIZE_PX) -> None:
+    """Write the embedder as ONNX: input ``crops`` ``[B, 4, S, S]``, output ``embeddings``."""
+    example = torch.zeros(2, 4, size_px, size_px)
+    _export(net, example, path, "crops", "embeddings", {0: "batch"})
+
+
+def export_segmenter(net: nn.Module, path: Path) -> None:
+    """Write the segmenter as ONNX: input ``image`` ``[B, 4, X, Y, Z]``, output ``logits``."""
+    example = torch.zeros(1, 4, 32, 32, 32)
+    _export(net, example, path, "image", "logits", {0: "batch", 2: "x", 3: "y", 4: "z"})

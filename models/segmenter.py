@@ -1,0 +1,150 @@
+"""Segmenters: a study's four sequences to BraTS labels on the study grid.
+
+The network runs on an isotropic ``SEGMENTER_SPACING_MM`` grid; the class scores
+are interpolated back to the study grid before the arg-max, and voxels outside the
+brain (zero in every sequence) are background. A missing sequence is a zero channel
+(the network is trained with sequence dropout).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from models.errors import WeightsNotFoundError
+from models.networks.segmentation_net import (
+    SEGMENTER_MULTIPLE,
+    SEGMENTER_SPACING_MM,
+    build_segmentation_net,
+)
+from models.registry import load_card, resolve_model_dir
+from models.study_arrays import StudyLike, normalised_channels, voxel_spacing
+
+__all__ = [
+    "OnnxSegmenter",
+    "Segmenter",
+    "TorchSegmenter",
+    "resample_channels",
+    "segmenter_grid_shape",
+]
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Finds the tumour in a study without a SEG."""
+
+    @property
+    def model_version(self) -> str:
+        """Identifies the weights."""
+        ...
+
+    def segment(self, study: StudyLike) -> np.ndarray:
+        """uint8 BraTS labels (0, 1, 2, 3) with the shape of the study's arrays."""
+        ...
+
+
+def segmenter_grid_shape(shape: tuple[int, ...], spacing: np.ndarray) -> tuple[int, int, int]:
+    """Shape of a ``shape`` volume of voxel size ``spacing`` resampled to the segmenter grid."""
+    sizes = [
+        max(1, round(n * s / SEGMENTER_SPACING_MM)) for n, s in zip(shape, spacing, strict=True)
+    ]
+    return (sizes[0], sizes[1], sizes[2])
+
+
+def resample_channels(channels: np.ndarray, target: tuple[int, int, int]) -> np.ndarray:
+    """Trilinear resampling of ``[C, X, Y, Z]`` to ``[C, *target]``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(channels, dtype=np.float32))[None]
+    out = functional.interpolate(tensor, size=target, mode="trilinear", align_corners=False)
+    return out[0].numpy()
+
+
+def _pad_to_multiple(array: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+    shape = array.shape[1:]
+    padded = [int(np.ceil(n / SEGMENTER_MULTIPLE) * SEGMENTER_MULTIPLE) for n in shape]
+    out = np.zeros((array.shape[0], *padded), dtype=np.float32)
+    out[:, : shape[0], : shape[1], : shape[2]] = array
+    return out, (int(shape[0]), int(shape[1]), int(shape[2]))
+
+
+class _LogitsSegmenter:
+    model_version: str
+
+    def segment(self, study: StudyLike) -> np.ndarray:
+        channels = normalised_channels(study)
+        original = channels.shape[1:]
+        grid = segmenter_grid_shape(original, voxel_spacing(study.affine))
+        small, valid = _pad_to_multiple(resample_channels(channels, grid))
+        logits = self._run(small[None])[0][:, : valid[0], : valid[1], : valid[2]]
+        full = functional.interpolate(
+            torch.from_numpy(np.ascontiguousarray(logits))[None],
+            size=tuple(int(n) for n in original),
+            mode="trilinear",
+            align_corners=False,
+        )[0]
+        labels = torch.argmax(full, dim=0).numpy().astype(np.uint8)
+        labels[~np.any(channels != 0, axis=0)] = 0
+        return labels
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TorchSegmenter(_LogitsSegmenter):
+    """The segmentation network in eager torch."""
+
+    def __init__(self, net: nn.Module, model_version: str) -> None:
+        self.net = net.eval()
+        self.model_version = model_version
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None) -> TorchSegmenter:
+        """Load ``segmenter.pt`` (with its card) from ``model_dir`` (None: shipped)."""
+        directory = resolve_model_dir(model_dir)
+        card = load_card(directory, "segmenter")
+        path = directory / "segmenter.pt"
+        if not path.is_file():
+            raise WeightsNotFoundError(f"no torch weights {path}")
+        channels = tuple(card.architecture.get("channels", (8, 16, 32, 64)))
+        net = build_segmentation_net(channels)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return cls(net, card.model_version)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return np.asarray(self.net(torch.from_numpy(batch)).numpy())
+
+
+class OnnxSegmenter(_LogitsSegmenter):
+    """The segmentation network in onnxruntime (CPU)."""
+
+    def __init__(self, onnx_path: Path, model_version: str, *, threads: int = 0) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+        self.model_version = model_version
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None, *, threads: int = 0) -> OnnxSegmenter:
+        """Load ``segmenter.onnx`` from ``model_dir`` (None: the shipped weights).
+
+        Raises:
+            WeightsNotFoundError: no weights or card there.
+            ChecksumMismatchError: the weights differ from their card.
+        """
+        directory = resolve_model_dir(model_dir)
+        card = load_card(directory, "segmenter")
+        return cls(directory / "segmenter.onnx", card.model_version, threads=threads)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32)

@@ -1,0 +1,247 @@
+"""Tumour slice selection and crops.
+
+From a tumour mask, the axial slice with the largest tumour area is chosen together
+with its neighbours (2.5D), and each is cut out of the four normalised sequences at a
+fixed physical size centred on the tumour. The seed prototype's variants are kept for
+comparison: ``"whole"`` (the entire slice), ``"masked"`` (tumour only) and ``"boxed"``
+(the tumour's bounding box, stretched to the output size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+from models.errors import EmptyMaskError, InvalidStudyError
+from models.study_arrays import (
+    StudyLike,
+    normalised_channels,
+    present_channels,
+    study_shape,
+    voxel_spacing,
+)
+
+__all__ = [
+    "CROP_FIELD_MM",
+    "CROP_SIZE_PX",
+    "CropVariant",
+    "TumourSlices",
+    "crop_at",
+    "select_tumour_slices",
+    "tumour_centre_in_slice",
+]
+
+CropVariant = Literal["crop", "masked", "boxed", "whole"]
+
+#: Output crops are ``CROP_SIZE_PX`` pixels square ...
+CROP_SIZE_PX = 64
+#: ... covering ``CROP_FIELD_MM`` millimetres (1.5 mm pixels).
+CROP_FIELD_MM = 96.0
+#: Distance between the central slice and its neighbours.
+NEIGHBOUR_MM = 4.0
+
+
+@dataclass(frozen=True)
+class TumourSlices:
+    """The chosen axial slices of a tumour and their crops.
+
+    Attributes:
+        indices: axial slice indices ``k`` of the crops, central slice in the middle.
+        centre_index: the slice with the largest tumour area.
+        areas_mm2: tumour area of each slice in ``indices``.
+        centre_voxel: ``(i, j)`` voxel position of the crop centre in those slices.
+        centroid_ras_mm: centroid of the whole tumour, RAS+ millimetres.
+        crops: float32 ``[n, 4, size, size]``, channels in ``CHANNELS`` order,
+            first crop axis along ``i`` (towards Right), second along ``j`` (Anterior).
+        variant: which of the crop variants was made.
+        pixel_mm: pixel size of ``crops`` (``nan`` for the stretched ``"boxed"`` variant).
+        sequences: the sequences present in the study (missing ones are zero channels).
+    """
+
+    indices: tuple[int, ...]
+    centre_index: int
+    areas_mm2: tuple[float, ...]
+    centre_voxel: tuple[float, float]
+    centroid_ras_mm: tuple[float, float, float]
+    crops: np.ndarray
+    variant: str
+    pixel_mm: float
+    sequences: tuple[str, ...]
+
+    @property
+    def centroid_lps_mm(self) -> tuple[float, float, float]:
+        """The tumour centroid in DICOM patient coordinates (LPS)."""
+        x, y, z = self.centroid_ras_mm
+        return (-x, -y, z)
+
+
+def _check_mask(study: StudyLike, mask: np.ndarray) -> np.ndarray:
+    shape = study_shape(study)
+    if tuple(mask.shape) != shape:
+        raise InvalidStudyError(f"mask shape {tuple(mask.shape)} differs from the study's {shape}")
+    tumour = np.asarray(mask) > 0
+    if not tumour.any():
+        raise EmptyMaskError("the tumour mask is empty")
+    return tumour
+
+
+def tumour_centre_in_slice(tumour_slice: np.ndarray) -> tuple[float, float]:
+    """Centroid ``(i, j)`` of the largest connected tumour region of a 2-D slice."""
+    labels, count = ndimage.label(tumour_slice)
+    if count == 0:
+        raise EmptyMaskError("the slice holds no tumour")
+    sizes = ndimage.sum_labels(tumour_slice, labels, index=np.arange(1, count + 1))
+    largest = int(np.argmax(sizes)) + 1
+    ci, cj = ndimage.center_of_mass(labels == largest)
+    return (float(ci), float(cj))
+
+
+def crop_at(
+    planes: np.ndarray,
+    centre: tuple[float, float],
+    spacing_ij: tuple[float, float],
+    *,
+    size_px: int,
+    pixel_mm: float,
+    order: int = 1,
+) -> np.ndarray:
+    """Resample ``planes`` ``[C, X, Y]`` on a square grid centred on ``centre``.
+
+    Args:
+        planes: stacked 2-D planes sharing one grid.
+        centre: ``(i, j)`` voxel position of the crop centre.
+        spacing_ij: voxel size in mm along ``i`` and ``j``.
+        size_px: output side in pixels.
+        pixel_mm: output pixel size in mm.
+        order: spline order (1 linear, 0 nearest for labels).
+
+    Returns:
+        float32 ``[C, size_px, size_px]``; outside the image is 0.
+    """
+    offsets = (np.arange(size_px, dtype=np.float64) - (size_px - 1) / 2.0) * pixel_mm
+    ii = centre[0] + offsets / spacing_ij[0]
+    jj = centre[1] + offsets / spacing_ij[1]
+    grid_i, grid_j = np.meshgrid(ii, jj, indexing="ij")
+    coords = np.stack([grid_i, grid_j])
+    out = np.empty((planes.shape[0], size_px, size_px), dtype=np.float32)
+    for c in range(planes.shape[0]):
+        out[c] = ndimage.map_coordinates(
+            planes[c], coords, order=order, mode="constant", cval=0.0, prefilter=False
+        )
+    return out
+
+
+def _neighbour_indices(centre: int, depth: int, n_neighbours: int, step: int) -> tuple[int, ...]:
+    offsets = range(-n_neighbours, n_neighbours + 1)
+    return tuple(int(np.clip(centre + o * step, 0, depth - 1)) for o in offsets)
+
+
+def select_tumour_slices(
+    study: StudyLike,
+    mask: np.ndarray,
+    *,
+    variant: CropVariant = "crop",
+    n_neighbours: int = 1,
+    neighbour_mm: float = NEIGHBOUR_MM,
+    size_px: int = CROP_SIZE_PX,
+    field_mm: float = CROP_FIELD_MM,
+    channels: np.ndarray | None = None,
+) -> TumourSlices:
+    """Choose the largest-area axial slice and its neighbours and crop them.
+
+    Args:
+        study: the study (canonical RAS ``(X, Y, Z)`` arrays).
+        mask: BraTS label mask on the study grid (any non-zero label is tumour).
+        variant: ``"crop"`` (default, fixed physical field centred on the tumour),
+            ``"masked"`` (the same with everything outside the tumour zeroed),
+            ``"boxed"`` (the tumour's bounding box with a 10 % margin, stretched) or
+            ``"whole"`` (the whole slice).
+        n_neighbours: slices taken on each side of the central slice.
+        neighbour_mm: distance between neighbouring crops (at least one voxel).
+        size_px: crop side in pixels.
+        field_mm: physical side of ``"crop"`` and ``"masked"`` crops.
+        channels: precomputed :func:`normalised_channels` of ``study`` (saves time).
+
+    Returns:
+        The chosen slices and their crops.
+
+    Raises:
+        EmptyMaskError: the mask holds no tumour.
+        InvalidStudyError: shapes disagree or no sequence is present.
+    """
+    tumour = _check_mask(study, mask)
+    spacing = voxel_spacing(study.affine)
+    if channels is None:
+        channels = normalised_channels(study)
+    depth = tumour.shape[2]
+    areas = tumour.sum(axis=(0, 1)).astype(np.float64) * spacing[0] * spacing[1]
+    centre_index = int(np.argmax(areas))
+    step = max(1, round(neighbour_mm / spacing[2]))
+    indices = _neighbour_indices(centre_index, depth, n_neighbours, step)
+    centre = tumour_centre_in_slice(tumour[:, :, centre_index])
+    spacing_ij = (float(spacing[0]), float(spacing[1]))
+
+    crops = []
+    pixel_mm = field_mm / size_px
+    for k in indices:
+        planes = channels[:, :, :, k]
+        if variant in ("crop", "masked"):
+            crop = crop_at(planes, centre, spacing_ij, size_px=size_px, pixel_mm=pixel_mm)
+            if variant == "masked":
+                inside = crop_at(
+                    tumour[None, :, :, k].astype(np.float32),
+                    centre,
+                    spacing_ij,
+                    size_px=size_px,
+                    pixel_mm=pixel_mm,
+                    order=0,
+                )
+                crop = crop * inside
+        elif variant == "boxed":
+            crop, pixel_mm = _boxed(planes, tumour[:, :, centre_index], spacing_ij, size_px)
+        elif variant == "whole":
+            crop, pixel_mm = _whole(planes, spacing_ij, size_px)
+        else:
+            raise ValueError(
+                f"Argument 'variant' must be crop, masked, boxed or whole: {variant!r}"
+            )
+        crops.append(crop)
+
+    vox = np.argwhere(tumour).mean(axis=0)
+    ras = np.asarray(study.affine, dtype=np.float64) @ np.append(vox, 1.0)
+    return TumourSlices(
+        indices=indices,
+        centre_index=centre_index,
+        areas_mm2=tuple(float(areas[k]) for k in indices),
+        centre_voxel=centre,
+        centroid_ras_mm=(float(ras[0]), float(ras[1]), float(ras[2])),
+        crops=np.stack(crops).astype(np.float32),
+        variant=variant,
+        pixel_mm=float(pixel_mm),
+        sequences=present_channels(study),
+    )
+
+
+def _boxed(
+    planes: np.ndarray, tumour_slice: np.ndarray, spacing_ij: tuple[float, float], size_px: int
+) -> tuple[np.ndarray, float]:
+    where = np.argwhere(tumour_slice)
+    lo, hi = where.min(axis=0), where.max(axis=0) + 1
+    centre = ((lo[0] + hi[0] - 1) / 2.0, (lo[1] + hi[1] - 1) / 2.0)
+    extent_mm = max((hi[0] - lo[0]) * spacing_ij[0], (hi[1] - lo[1]) * spacing_ij[1]) * 1.1
+    pixel_mm = max(extent_mm, 1e-3) / size_px
+    crop = crop_at(planes, centre, spacing_ij, size_px=size_px, pixel_mm=pixel_mm)
+    return crop, float("nan")
+
+
+def _whole(
+    planes: np.ndarray, spacing_ij: tuple[float, float], size_px: int
+) -> tuple[np.ndarray, float]:
+    extent_i = planes.shape[1] * spacing_ij[0]
+    extent_j = planes.shape[2] * spacing_ij[1]
+    pixel_mm = max(extent_i, extent_j) / size_px
+    centre = ((planes.shape[1] - 1) / 2.0, (planes.shape[2] - 1) / 2.0)
+    return crop_at(planes, centre, spacing_ij, size_px=size_px, pixel_mm=pixel_mm), pixel_mm

@@ -1,0 +1,59 @@
+"""Crop augmentation for embedder training: shifts, flips, contrast, sequence dropout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.slices import CROP_SIZE_PX
+
+__all__ = ["augment_crops", "centre_crops", "sequence_dropout"]
+
+
+def centre_crops(crops: np.ndarray, size: int = CROP_SIZE_PX) -> np.ndarray:
+    """The centred ``size`` x ``size`` part of larger training crops (= inference crops)."""
+    margin = (crops.shape[-1] - size) // 2
+    return np.ascontiguousarray(crops[..., margin : margin + size, margin : margin + size])
+
+
+def sequence_dropout(batch: np.ndarray, rng: np.random.Generator, probability: float) -> None:
+    """Zero 1 to C-1 random channels of each crop with ``probability`` (in place)."""
+    n, c = batch.shape[:2]
+    for i in range(n):
+        if rng.random() < probability:
+            drop = int(rng.integers(1, c))
+            batch[i, rng.choice(c, size=drop, replace=False)] = 0.0
+
+
+def augment_crops(
+    crops: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    dropout: float = 0.5,
+    size: int = CROP_SIZE_PX,
+) -> np.ndarray:
+    """Random shift (within the margin), left-right flip, per-channel contrast and noise.
+
+    Args:
+        crops: ``[B, C, S + 2m, S + 2m]`` training crops.
+        rng: the random generator (seeded by the caller for determinism).
+        dropout: probability of sequence dropout per crop.
+        size: output side.
+
+    Returns:
+        float32 ``[B, C, size, size]``.
+    """
+    n, c, side, _ = crops.shape
+    out = np.empty((n, c, size, size), dtype=np.float32)
+    span = side - size
+    for i in range(n):
+        di, dj = (int(v) for v in rng.integers(0, span + 1, size=2))
+        crop = crops[i, :, di : di + size, dj : dj + size].astype(np.float32)
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1, :]
+        brain = crop != 0
+        gain = rng.uniform(0.75, 1.33, size=(c, 1, 1)).astype(np.float32)
+        shift = rng.uniform(-0.3, 0.3, size=(c, 1, 1)).astype(np.float32)
+        noise = rng.normal(0.0, rng.uniform(0.0, 0.1), size=crop.shape).astype(np.float32)
+        out[i] = np.where(brain, crop * gain + shift + noise, 0.0)
+    sequence_dropout(out, rng, dropout)
+    return out

@@ -1,0 +1,109 @@
+"""Training crops for the embedder: several slices per case, with room to jitter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.errors import TrainingDataError
+from models.slices import (
+    CROP_FIELD_MM,
+    CROP_SIZE_PX,
+    NEIGHBOUR_MM,
+    crop_at,
+    tumour_centre_in_slice,
+)
+from models.study_arrays import StudyLike, normalised_channels, voxel_spacing
+
+__all__ = ["TRAIN_MARGIN_PX", "CropSet", "build_crop_set", "case_training_crops"]
+
+#: Training crops are this many pixels larger on each side, for random shifts.
+TRAIN_MARGIN_PX = 8
+
+
+@dataclass
+class CropSet:
+    """Crops with labels for training or validation.
+
+    Attributes:
+        crops: float16 ``[N, 4, S + 2m, S + 2m]`` (``m = TRAIN_MARGIN_PX``).
+        labels: int64 ``[N]`` class index into ``classes``.
+        case_index: int64 ``[N]`` which case each crop comes from.
+        classes: diagnosis names.
+    """
+
+    crops: np.ndarray
+    labels: np.ndarray
+    case_index: np.ndarray
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def case_training_crops(
+    study: StudyLike,
+    mask: np.ndarray,
+    *,
+    n_offsets: int = 2,
+    neighbour_mm: float = NEIGHBOUR_MM,
+) -> np.ndarray:
+    """Crops of the largest-area slice and ``n_offsets`` neighbours each side.
+
+    The crops have the inference pixel size, ``TRAIN_MARGIN_PX`` wider on each side,
+    so that a centred crop of ``CROP_SIZE_PX`` equals the inference crop.
+    """
+    tumour = np.asarray(mask) > 0
+    if not tumour.any():
+        raise TrainingDataError("a training case has an empty mask")
+    spacing = voxel_spacing(study.affine)
+    channels = normalised_channels(study)
+    areas = tumour.sum(axis=(0, 1))
+    centre_index = int(np.argmax(areas))
+    centre = tumour_centre_in_slice(tumour[:, :, centre_index])
+    step = max(1, round(neighbour_mm / spacing[2]))
+    size = CROP_SIZE_PX + 2 * TRAIN_MARGIN_PX
+    pixel_mm = CROP_FIELD_MM / CROP_SIZE_PX
+    out = []
+    for offset in range(-n_offsets, n_offsets + 1):
+        k = centre_index + offset * step
+        if 0 <= k < tumour.shape[2] and areas[k] > 0:
+            out.append(
+                crop_at(
+                    channels[:, :, :, k],
+                    centre,
+                    (float(spacing[0]), float(spacing[1])),
+                    size_px=size,
+                    pixel_mm=pixel_mm,
+                )
+            )
+    return np.stack(out)
+
+
+def build_crop_set(
+    cases: Iterable[tuple[StudyLike, np.ndarray, str]],
+    classes: tuple[str, ...],
+    *,
+    n_offsets: int = 2,
+) -> CropSet:
+    """Training crops of ``(study, mask, diagnosis)`` cases."""
+    crops: list[np.ndarray] = []
+    labels: list[int] = []
+    owners: list[int] = []
+    for index, (study, mask, diagnosis) in enumerate(cases):
+        if diagnosis not in classes:
+            raise TrainingDataError(f"diagnosis {diagnosis!r} is not one of {classes}")
+        case_crops = case_training_crops(study, mask, n_offsets=n_offsets)
+        crops.append(case_crops.astype(np.float16))
+        labels += [classes.index(diagnosis)] * len(case_crops)
+        owners += [index] * len(case_crops)
+    if not crops:
+        raise TrainingDataError("no training case")
+    return CropSet(
+        crops=np.concatenate(crops),
+        labels=np.asarray(labels, dtype=np.int64),
+        case_index=np.asarray(owners, dtype=np.int64),
+        classes=classes,
+    )

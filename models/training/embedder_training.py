@@ -1,0 +1,171 @@
+"""Triplet-loss training of the embedding network (pytorch-metric-learning)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pytorch_metric_learning import losses, miners
+from tqdm import tqdm
+
+from models.errors import TrainingDataError
+from models.networks.embedding_net import EmbeddingNet
+from models.training.augment import augment_crops
+from models.training.checkpoints import (
+    load_checkpoint,
+    optimiser_to,
+    save_checkpoint,
+    seed_everything,
+)
+from models.training.crops import CropSet
+
+__all__ = ["EmbedderConfig", "balanced_batches", "train_embedder"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """Hyper-parameters of embedder training (all recorded in the model card)."""
+
+    epochs: int = 30
+    seed: int = 0
+    per_class: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    margin: float = 0.2
+    miner: str = "semihard"
+    sequence_dropout: float = 0.5
+    widths: tuple[int, int, int, int] = (16, 32, 64, 128)
+    dim: int = 128
+    threads: int = 2
+
+
+def balanced_batches(
+    labels: np.ndarray, per_class: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """One epoch of batches with ``per_class`` items of every class each."""
+    classes = np.unique(labels)
+    pools = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+    n_batches = max(1, int(np.ceil(len(labels) / (per_class * len(classes)))))
+    cursors = [0] * len(classes)
+    for _ in range(n_batches):
+        batch = []
+        for index, pool in enumerate(pools):
+            take = [pool[(cursors[index] + j) % len(pool)] for j in range(per_class)]
+            cursors[index] += per_class
+            batch += take
+        yield np.asarray(batch, dtype=np.int64)
+
+
+def train_embedder(
+    train: CropSet,
+    config: EmbedderConfig,
+    work_dir: Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    on_epoch: Callable[[int, EmbeddingNet, dict[str, float]], dict[str, float]] | None = None,
+    device: str = "cpu",
+) -> tuple[EmbeddingNet, list[dict[str, Any]]]:
+    """Train the embedder with a triplet margin loss and a triplet miner.
+
+    Args:
+        train: training crops (several per case, labelled by diagnosis).
+        config: hyper-parameters and seed.
+        work_dir: ``checkpoint.pt`` is written there after every epoch.
+        resume: continue from ``checkpoint.pt`` if it exists.
+        progress: show a progress bar.
+        on_epoch: called after each epoch with the network in eval mode; returns
+            extra numbers (e.g. validation mAP@R) to log.
+        device: ``"cpu"`` or ``"cuda"``; the returned network is on the CPU.
+
+    Returns:
+        The trained network (eval mode) and the per-epoch history.
+    """
+    if len(np.unique(train.labels)) < 2:
+        raise TrainingDataError("triplet training needs at least two diagnoses")
+    torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    net = EmbeddingNet(dim=config.dim, widths=config.widths)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, config.epochs))
+    loss_fn = losses.TripletMarginLoss(margin=config.margin)
+    if config.miner == "distance":
+        miner: Any = miners.DistanceWeightedMiner(cutoff=0.5, nonzero_loss_cutoff=1.4)
+    else:
+        miner = miners.TripletMarginMiner(margin=config.margin, type_of_triplets=config.miner)
+
+    history: list[dict[str, Any]] = []
+    start = 0
+    checkpoint_path = work_dir / "checkpoint.pt"
+    state = load_checkpoint(checkpoint_path) if resume else None
+    if state is not None:
+        if state.get("config") != asdict(config):
+            raise TrainingDataError(
+                f"{checkpoint_path} was made with other settings; remove it or use --no-resume"
+            )
+        net.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        start = int(state["epoch"])
+        history = list(state["history"])
+    net.to(device)
+    optimiser_to(optimiser, device)
+
+    for epoch in range(start, config.epochs):
+        began = time.perf_counter()
+        rng = np.random.default_rng([config.seed, epoch])
+        torch.manual_seed(config.seed * 1000 + epoch)
+        net.train()
+        batches = list(balanced_batches(train.labels, config.per_class, rng))
+        total, triplets = 0.0, 0
+        bar = tqdm(
+            batches, desc=f"embedder epoch {epoch + 1}/{config.epochs}", disable=not progress
+        )
+        for batch in bar:
+            x = torch.from_numpy(
+                augment_crops(train.crops[batch], rng, dropout=config.sequence_dropout)
+            )
+            x = x.to(device)
+            y = torch.from_numpy(train.labels[batch]).to(device)
+            embeddings = net(x)
+            mined = miner(embeddings, y)
+            loss = loss_fn(embeddings, y, mined)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += float(loss.item())
+            triplets += int(mined[0].numel())
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        scheduler.step()
+        net.eval()
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "loss": total / len(batches),
+            "triplets_per_batch": triplets / len(batches),
+            "seconds": time.perf_counter() - began,
+        }
+        if on_epoch is not None:
+            record.update(on_epoch(epoch + 1, net, record))
+        history.append(record)
+        logger.info("embedder epoch %d: %s", epoch + 1, record)
+        save_checkpoint(
+            checkpoint_path,
+            {
+                "epoch": epoch + 1,
+                "model": net.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "history": history,
+                "config": asdict(config),
+            },
+        )
+    net.to("cpu").eval()
+    return net, history

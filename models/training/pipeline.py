@@ -1,0 +1,215 @@
+"""From a labelled BraTS-layout folder to shipped-format weights (ONNX + model card)."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from models.corpus import CaseRecord, iter_studies, read_cases_csv
+from models.errors import TrainingDataError
+from models.evaluation.retrieval_metrics import rank_references, retrieval_scores
+from models.networks.embedding_net import EmbeddingNet
+from models.onnx_export import export_embedder, export_segmenter
+from models.registry import ModelCard, file_sha256, model_version_for, write_card
+from models.slices import CROP_FIELD_MM, CROP_SIZE_PX, NEIGHBOUR_MM
+from models.training.augment import centre_crops
+from models.training.crops import CropSet, build_crop_set
+from models.training.embedder_training import EmbedderConfig, train_embedder
+from models.training.segmenter_training import SegmenterConfig, build_volume_set, train_segmenter
+
+__all__ = ["DIAGNOSES", "split_by_patient", "train_embedder_folder", "train_segmenter_folder"]
+
+logger = logging.getLogger(__name__)
+
+#: The diagnoses the embedder is trained to separate, in label order.
+DIAGNOSES: tuple[str, ...] = ("glioma", "meningioma", "metastasis")
+
+
+def split_by_patient(
+    records: list[CaseRecord], fraction: float, seed: int
+) -> tuple[list[CaseRecord], list[CaseRecord]]:
+    """Split cases into training and validation sets with no patient in both."""
+    patients = sorted({r.patient_id for r in records})
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.choice(patients, size=round(len(patients) * fraction), replace=False))
+    train = [r for r in records if r.patient_id not in chosen]
+    valid = [r for r in records if r.patient_id in chosen]
+    return train, valid
+
+
+def _load(data_dir: Path, records: list[CaseRecord], what: str, progress: bool) -> list[Any]:
+    out = []
+    for record, study in tqdm(
+        iter_studies(data_dir, records),
+        total=len(records),
+        desc=f"reading {what}",
+        disable=not progress,
+    ):
+        if study.mask is None:
+            raise TrainingDataError(f"training case {record.case_id} has no -seg mask")
+        out.append((record, study))
+    return out
+
+
+def _validation_hook(valid: CropSet, valid_records: list[CaseRecord]) -> Any:
+    centred = centre_crops(valid.crops.astype(np.float32))
+    patients = [valid_records[i].patient_id for i in range(len(valid_records))]
+    diagnoses = [valid_records[i].diagnosis for i in range(len(valid_records))]
+
+    def hook(epoch: int, net: EmbeddingNet, record: dict[str, float]) -> dict[str, float]:
+        device = next(net.parameters()).device
+        with torch.inference_mode():
+            rows = net(torch.from_numpy(centred).to(device)).cpu().numpy()
+        vectors = np.zeros((len(valid_records), rows.shape[1]))
+        np.add.at(vectors, valid.case_index, rows)
+        orders = rank_references(vectors, vectors, patients)
+        scores = retrieval_scores(orders, diagnoses)
+        return {"valid_map_at_r": scores.map_at_r, "valid_p_at_1": scores.p_at_1}
+
+    return hook
+
+
+def _finish(
+    name: str, net: torch.nn.Module, out_dir: Path, card: ModelCard, export: Any
+) -> ModelCard:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), out_dir / f"{name}.pt")
+    export(net, out_dir / f"{name}.onnx")
+    onnx_sha = file_sha256(out_dir / f"{name}.onnx")
+    card.onnx_sha256 = onnx_sha
+    card.torch_sha256 = file_sha256(out_dir / f"{name}.pt")
+    card.model_version = model_version_for(name, onnx_sha)
+    write_card(out_dir, card)
+    return card
+
+
+def _environment() -> dict[str, str]:
+    return {"torch": torch.__version__, "python": platform.python_version()}
+
+
+def train_embedder_folder(
+    data_dir: Path,
+    out_dir: Path,
+    config: EmbedderConfig,
+    *,
+    work_dir: Path,
+    validation_fraction: float = 0.1,
+    resume: bool = True,
+    progress: bool = True,
+    command: str = "",
+    device: str = "cpu",
+) -> ModelCard:
+    """Train the embedder on a labelled folder and write ``embedder.{pt,onnx,json,md}``."""
+    began = time.perf_counter()
+    records = [r for r in read_cases_csv(data_dir) if r.diagnosis in DIAGNOSES]
+    train_records, valid_records = split_by_patient(records, validation_fraction, config.seed)
+    train_cases = _load(data_dir, train_records, "training cases", progress)
+    train_set = build_crop_set(((s, s.mask, r.diagnosis) for r, s in train_cases), DIAGNOSES)
+    hook = None
+    if valid_records:
+        valid_cases = _load(data_dir, valid_records, "validation cases", progress)
+        valid_set = build_crop_set(
+            ((s, s.mask, r.diagnosis) for r, s in valid_cases), DIAGNOSES, n_offsets=1
+        )
+        hook = _validation_hook(valid_set, valid_records)
+    logger.info("embedder: %d training crops from %d cases", len(train_set), len(train_records))
+    net, history = train_embedder(
+        train_set, config, work_dir, resume=resume, progress=progress, on_epoch=hook, device=device
+    )
+    card = ModelCard(
+        name="embedder",
+        model_version="",
+        onnx_sha256="",
+        torch_sha256="",
+        architecture={
+            "class": "models.networks.EmbeddingNet",
+            "in_channels": 4,
+            "dim": config.dim,
+            "widths": list(config.widths),
+            "parameters": sum(p.numel() for p in net.parameters()),
+        },
+        preprocessing={
+            "channels": ["T1", "T1C", "T2", "FLAIR"],
+            "normalisation": "z-score over non-zero voxels per sequence, clipped to +-5",
+            "crop_size_px": CROP_SIZE_PX,
+            "crop_field_mm": CROP_FIELD_MM,
+            "neighbour_mm": NEIGHBOUR_MM,
+            "slices": "largest tumour area axial slice and one neighbour each side",
+            "case_vector": "normalised mean of the slice vectors",
+        },
+        training={
+            "command": command,
+            "data_dir": str(data_dir),
+            "cases": len(train_records),
+            "validation_cases": len(valid_records),
+            "crops": len(train_set),
+            "config": asdict(config),
+            "loss": f"TripletMarginLoss(margin={config.margin}) + {config.miner} miner",
+            "history": history,
+            "wall_seconds": round(time.perf_counter() - began, 1),
+            "environment": _environment(),
+        },
+    )
+    return _finish("embedder", net, out_dir, card, export_embedder)
+
+
+def train_segmenter_folder(
+    data_dir: Path,
+    out_dir: Path,
+    config: SegmenterConfig,
+    *,
+    work_dir: Path,
+    max_cases: int | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    command: str = "",
+    device: str = "cpu",
+) -> ModelCard:
+    """Train the segmenter on a labelled folder and write ``segmenter.{pt,onnx,json,md}``."""
+    began = time.perf_counter()
+    records = read_cases_csv(data_dir)
+    if max_cases is not None:
+        records = records[:max_cases]
+    cases = _load(data_dir, records, "training cases", progress)
+    volumes = build_volume_set((s, s.mask) for _, s in cases)
+    del cases
+    net, history = train_segmenter(
+        volumes, config, work_dir, resume=resume, progress=progress, device=device
+    )
+    card = ModelCard(
+        name="segmenter",
+        model_version="",
+        onnx_sha256="",
+        torch_sha256="",
+        architecture={
+            "class": "monai.networks.nets.UNet (3-D, instance norm, 1 residual unit)",
+            "channels": list(config.channels),
+            "in_channels": 4,
+            "classes": ["background", "necrotic core", "oedema", "enhancing"],
+            "parameters": sum(p.numel() for p in net.parameters()),
+        },
+        preprocessing={
+            "channels": ["T1", "T1C", "T2", "FLAIR"],
+            "normalisation": "z-score over non-zero voxels per sequence, clipped to +-5",
+            "grid": "isotropic 2 mm (trilinear), scores interpolated back to the study grid",
+        },
+        training={
+            "command": command,
+            "data_dir": str(data_dir),
+            "cases": len(records),
+            "config": asdict(config),
+            "loss": "monai DiceCELoss (softmax, one-hot)",
+            "history": history,
+            "wall_seconds": round(time.perf_counter() - began, 1),
+            "environment": _environment(),
+        },
+    )
+    return _finish("segmenter", net, out_dir, card, export_segmenter)

@@ -1,0 +1,92 @@
+"""``POST /api/v1/search``: upload a study (DICOM files or a NIfTI case), get similar cases."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+
+from indexer.bulk import load_source
+from indexer.errors import IndexerError
+from indexer.search_service import SearchRequest, search_study
+from indexer.store import SearchFilters
+from plugin.api.deps import ModelsDep, StoreDep
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+_NIFTI = (".nii", ".nii.gz")
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _case_name(filename: str) -> str:
+    """``BraTS-GLI-00001-000-t1c.nii.gz`` -> ``BraTS-GLI-00001-000`` (the reader wants the
+    folder named like the files' prefix)."""
+    stem = Path(filename).name.removesuffix(".gz").removesuffix(".nii")
+    for sep in ("-", "_"):
+        head, found, _ = stem.rpartition(sep)
+        if found and head:
+            return head
+    return "query"
+
+
+def _save_uploads(files: list[UploadFile], folder: Path) -> Path:
+    """Write the uploads; a NIfTI case keeps its file names inside a case folder."""
+    nifti = [f for f in files if (f.filename or "").endswith(_NIFTI)]
+    target = folder / _case_name(nifti[0].filename or "") if nifti else folder
+    target.mkdir(parents=True, exist_ok=True)
+    for i, upload in enumerate(files):
+        name = Path(upload.filename or f"file{i}").name or f"file{i}"
+        if not nifti:
+            name = f"{i:05d}_{name}"
+        (target / name).write_bytes(upload.file.read())
+    return target
+
+
+@router.post("/search")
+def search(
+    store: StoreDep,
+    models: ModelsDep,
+    files: Annotated[
+        list[UploadFile],
+        File(
+            description="DICOM files of one study, or a "
+            "BraTS-style NIfTI case (t1n/t1c/t2w/t2f[/seg])"
+        ),
+    ],
+    k: Annotated[int, Query(ge=1, le=100)] = 5,
+    per_diagnosis: Annotated[int, Query(ge=0, le=20)] = 0,
+    diagnosis: Annotated[list[str] | None, Query()] = None,
+    use_given_mask: bool = True,
+) -> dict[str, Any]:
+    """Similar archive cases for an uploaded study. Not for diagnostic use."""
+    with tempfile.TemporaryDirectory(prefix="simcase-query-") as tmp:
+        folder = _save_uploads(files, Path(tmp))
+        try:
+            study = load_source(str(folder))
+        except Exception as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"cannot read the upload: {exc}"
+            ) from exc
+        request = SearchRequest(
+            k=k,
+            per_diagnosis=per_diagnosis,
+            filters=SearchFilters(diagnoses=diagnosis or None),
+            use_given_mask=use_given_mask,
+        )
+        try:
+            result = search_study(study, store, models, request)
+        except IndexerError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    ids = [h["case_id"] for h in result["results"]]
+    ids += [h["case_id"] for hits in result["per_diagnosis"].values() for h in hits]
+    thumbs = store.thumbnails(sorted(set(ids)))
+    for hit in [*result["results"], *(h for g in result["per_diagnosis"].values() for h in g)]:
+        if hit["case_id"] in thumbs:
+            hit["thumbnail"] = _data_uri(thumbs[hit["case_id"]])
+    return result

@@ -1,0 +1,84 @@
+"""Where the listener records what it received: the database journal, or memory."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+from psycopg_pool import ConnectionPool
+
+from indexer.intake import ReceivedInstance, mark_study_complete, pending_studies, record_instance
+
+__all__ = ["InstanceJournal", "MemoryJournal", "PostgresJournal"]
+
+
+class InstanceJournal(Protocol):
+    """Records acknowledged instances and completed studies durably."""
+
+    def record(self, instance: ReceivedInstance) -> bool:
+        """Record one instance; ``True`` if its SOPInstanceUID is new."""
+        ...
+
+    def study_completed(self, study_uid: str) -> None:
+        """Note that a study was declared complete."""
+        ...
+
+    def pending(self) -> list[str]:
+        """Studies received but not declared complete since their last instance."""
+        ...
+
+
+class PostgresJournal:
+    """The journal in PostgreSQL (tables ``received_instances`` and ``intake_studies``).
+
+    Holds a small connection pool: one connection per concurrent association at most.
+    """
+
+    def __init__(self, conninfo: str, *, max_size: int = 8) -> None:
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            conninfo, min_size=1, max_size=max_size, open=False, name="simcase-listener"
+        )
+
+    def open(self) -> None:
+        """Open the pool (waits for the first connection)."""
+        self._pool.open(wait=True, timeout=30)
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()
+
+    def record(self, instance: ReceivedInstance) -> bool:
+        with self._pool.connection() as conn:
+            return record_instance(conn, instance)
+
+    def study_completed(self, study_uid: str) -> None:
+        with self._pool.connection() as conn:
+            mark_study_complete(conn, study_uid)
+
+    def pending(self) -> list[str]:
+        with self._pool.connection() as conn:
+            return [s.study_instance_uid for s in pending_studies(conn)]
+
+
+class MemoryJournal:
+    """A journal in memory (for tools and tests that run without a database)."""
+
+    def __init__(self) -> None:
+        self.instances: dict[str, ReceivedInstance] = {}
+        self.completed: list[str] = []
+        self._lock = threading.Lock()
+
+    def record(self, instance: ReceivedInstance) -> bool:
+        with self._lock:
+            new = instance.sop_instance_uid not in self.instances
+            self.instances[instance.sop_instance_uid] = instance
+            return new
+
+    def study_completed(self, study_uid: str) -> None:
+        with self._lock:
+            self.completed.append(study_uid)
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            studies = {i.study_instance_uid for i in self.instances.values()}
+            return sorted(studies - set(self.completed))

@@ -1,0 +1,251 @@
+"""simcase's DICOM listener: a pynetdicom SCP for C-ECHO and C-STORE.
+
+Every instance is spooled (fsynced) and journalled before the success status goes
+back; instances of any storage SOP class are kept, usable or not. A study is handed on
+(``on_study_complete``) once its sender has finished (see :mod:`plugin.dicom.study_tracker`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydicom import Dataset
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import ThreadedAssociationServer
+
+from indexer.intake import ReceivedInstance
+from plugin.dicom.journal import InstanceJournal
+from plugin.dicom.spool import Spool
+from plugin.dicom.study_tracker import StudyTracker
+from plugin.dicom.tcp import set_tcp_nodelay
+from plugin.errors import PluginError
+from plugin.settings import DicomSettings
+
+__all__ = [
+    "STATUS_CANNOT_UNDERSTAND",
+    "STATUS_OUT_OF_RESOURCES",
+    "DicomListener",
+    "ListenerError",
+]
+
+log = logging.getLogger(__name__)
+
+#: C-STORE failure: the data set could not be parsed or lacks its identifying UIDs.
+STATUS_CANNOT_UNDERSTAND = 0xC210
+#: C-STORE failure: the instance could not be written or recorded.
+STATUS_OUT_OF_RESOURCES = 0xA700
+
+
+class ListenerError(PluginError):
+    """The DICOM listener could not start."""
+
+    __module__ = "plugin"
+
+
+def _failure(status: int, reason: str) -> Dataset:
+    ds = Dataset()
+    ds.Status = status
+    ds.ErrorComment = reason[:64]
+    return ds
+
+
+class DicomListener:
+    """The SCP: C-ECHO, C-STORE of every storage SOP class, study-complete callbacks.
+
+    Parameters
+    ----------
+    settings
+        AE title, port, allowed calling AE titles (empty: any), debounce and timeout.
+    spool_dir
+        Root of the spool.
+    journal
+        Where received instances and completed studies are recorded.
+    on_study_complete
+        Called once per quiet period of a study with its StudyInstanceUID.
+    host
+        Address to bind; ``""`` for all interfaces.
+    port
+        Overrides ``settings.port`` (``0``: any free port; see :attr:`port`).
+    """
+
+    def __init__(
+        self,
+        settings: DicomSettings,
+        spool_dir: Path,
+        journal: InstanceJournal,
+        on_study_complete: Callable[[str], None],
+        *,
+        host: str = "",
+        port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.spool = Spool(spool_dir)
+        self.journal = journal
+        self._on_study_complete = on_study_complete
+        self.tracker = StudyTracker(
+            self._study_complete,
+            debounce_seconds=settings.debounce_seconds,
+            stable_seconds=settings.stable_seconds,
+        )
+        self._host = host
+        self._port = settings.port if port is None else port
+        self._server: ThreadedAssociationServer | None = None
+        self.ae = self._make_ae()
+
+    def _make_ae(self) -> AE:
+        ae = AE(ae_title=self.settings.ae_title)
+        ae.maximum_associations = 16
+        ae.network_timeout = 60
+        ae.acse_timeout = 30
+        ae.dimse_timeout = 60
+        ae.maximum_pdu_size = 0  # no limit on what we receive
+        ae.add_supported_context(Verification)
+        for context in AllStoragePresentationContexts:
+            if context.abstract_syntax is not None:
+                ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        if self.settings.allowed_aes:
+            # The association is rejected (A-ASSOCIATE-RJ, reason 3: calling AE title
+            # not recognised) for any other caller.
+            ae.require_calling_aet = list(self.settings.allowed_aes)
+        return ae
+
+    @property
+    def port(self) -> int:
+        """The TCP port the listener is bound to."""
+        if self._server is None:
+            return self._port
+        return int(self._server.server_address[1])
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting associations."""
+        return self._server is not None
+
+    def start(self) -> None:
+        """Start listening (non-blocking) and the study-complete timer."""
+        if self._server is not None:
+            return
+        handlers: list[Any] = [
+            (evt.EVT_CONN_OPEN, set_tcp_nodelay),
+            (evt.EVT_C_STORE, self._handle_store),
+            (evt.EVT_C_ECHO, self._handle_echo),
+            (evt.EVT_RELEASED, self._handle_ended),
+            (evt.EVT_ABORTED, self._handle_ended),
+            (evt.EVT_CONN_CLOSE, self._handle_ended),
+            (evt.EVT_REJECTED, self._handle_rejected),
+        ]
+        try:
+            server = self.ae.start_server(
+                (self._host, self._port), block=False, evt_handlers=handlers
+            )
+        except OSError as exc:
+            raise ListenerError(
+                f"cannot listen on {self._host or '*'}:{self._port}: {exc}"
+            ) from exc
+        assert server is not None
+        self._server = server
+        for study_uid in self.journal.pending():
+            log.info("study pending from an earlier run", extra={"study_uid": study_uid})
+            self.tracker.mark_pending(study_uid)
+        self.tracker.start()
+        log.info(
+            "DICOM listener %s on %s:%s (allowed callers: %s)",
+            self.settings.ae_title,
+            self._host or "*",
+            self.port,
+            ", ".join(self.settings.allowed_aes) or "any",
+        )
+
+    def stop(self) -> None:
+        """Stop accepting associations, end the active ones and stop the timer."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        self.tracker.stop()
+
+    def __enter__(self) -> DicomListener:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- handlers ---------------------------------------------------------------
+    def _study_complete(self, study_uid: str) -> None:
+        try:
+            self.journal.study_completed(study_uid)
+        except Exception:
+            log.exception("could not record study completion", extra={"study_uid": study_uid})
+        self._on_study_complete(study_uid)
+
+    def _handle_echo(self, event: evt.Event) -> int:
+        log.debug("C-ECHO from %s", event.assoc.requestor.ae_title)
+        return 0x0000
+
+    def _handle_rejected(self, event: evt.Event) -> None:
+        log.warning(
+            "association from %s (%s) rejected: calling AE title not allowed",
+            event.assoc.requestor.ae_title,
+            event.assoc.requestor.address,
+        )
+
+    def _handle_ended(self, event: evt.Event) -> None:
+        self.tracker.association_ended(id(event.assoc))
+
+    def _handle_store(self, event: evt.Event) -> int | Dataset:
+        calling_ae = event.assoc.requestor.ae_title
+        try:
+            ds = event.dataset
+            study_uid = str(ds.get("StudyInstanceUID") or "").strip()
+            series_uid = str(ds.get("SeriesInstanceUID") or "").strip()
+            request = event.request
+            sop_uid = str(
+                ds.get("SOPInstanceUID") or getattr(request, "AffectedSOPInstanceUID", "")
+            ).strip()
+            sop_class_uid = str(
+                ds.get("SOPClassUID") or getattr(request, "AffectedSOPClassUID", "")
+            ).strip()
+            modality = str(ds.get("Modality") or "").strip() or None
+        except Exception as exc:
+            log.warning("C-STORE from %s refused: unreadable data set: %s", calling_ae, exc)
+            return _failure(STATUS_CANNOT_UNDERSTAND, f"cannot read data set: {exc}")
+        missing = [
+            name
+            for name, value in (
+                ("StudyInstanceUID", study_uid),
+                ("SeriesInstanceUID", series_uid),
+                ("SOPInstanceUID", sop_uid),
+            )
+            if not value
+        ]
+        if missing:
+            log.warning("C-STORE from %s refused: no %s", calling_ae, ", ".join(missing))
+            return _failure(STATUS_CANNOT_UNDERSTAND, f"missing {', '.join(missing)}")
+        try:
+            path = self.spool.write(study_uid, series_uid, sop_uid, event.encoded_dataset())
+            self.journal.record(
+                ReceivedInstance(
+                    sop_instance_uid=sop_uid,
+                    study_instance_uid=study_uid,
+                    series_instance_uid=series_uid,
+                    sop_class_uid=sop_class_uid,
+                    path=path,
+                    modality=modality,
+                    calling_ae=calling_ae,
+                )
+            )
+        except Exception as exc:
+            log.error(
+                "C-STORE could not be kept: %s",
+                exc,
+                extra={"study_uid": study_uid, "sop_uid": sop_uid},
+            )
+            return _failure(STATUS_OUT_OF_RESOURCES, f"cannot store: {type(exc).__name__}")
+        self.tracker.instance_received(study_uid, id(event.assoc))
+        log.debug("stored", extra={"study_uid": study_uid, "sop_uid": sop_uid})
+        return 0x0000

@@ -1,0 +1,231 @@
+"""``build_results``: the DICOM objects simcase writes into the query's study.
+
+* a Secondary Capture montage (highdicom ``SCImage``, RGB, text burned in) and
+* a Comprehensive SR (one container per similar case and a summary), or, when the
+  study is not a brain MR or shows no tumour, only a short SR saying so.
+
+Each kind goes into a new series of the query's study; Manufacturer is ``simcase``,
+the model version is in SoftwareVersions and in the SR, and every object says it is
+not for diagnostic use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import highdicom as hd
+import numpy as np
+from pydicom import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from plugin.results import codes
+from plugin.results.facts import QueryFacts, ResultHit
+from plugin.results.montage import NOT_FOR_DIAGNOSTIC_USE, MontageRow, render_montage
+from plugin.results.report import no_result_content, report_content
+
+__all__ = [
+    "MANUFACTURER",
+    "SC_SERIES_NUMBER",
+    "SR_SERIES_NUMBER",
+    "build_montage",
+    "build_report",
+    "build_results",
+]
+
+MANUFACTURER = "simcase"
+SC_SERIES_NUMBER = 9901
+SR_SERIES_NUMBER = 9902
+
+
+class _Uids:
+    """New UIDs, reproducible from ``seed`` when one is given (same content, same UIDs)."""
+
+    def __init__(self, seed: str | None) -> None:
+        self._seed = seed
+
+    def __call__(self, role: str) -> str:
+        if self._seed is None:
+            return str(generate_uid())
+        return str(generate_uid(entropy_srcs=[self._seed, role]))
+
+
+def _check_sources(query: QueryFacts, source_datasets: Sequence[Dataset]) -> Dataset:
+    if not source_datasets:
+        raise ValueError("Argument 'source_datasets' must hold at least one query instance.")
+    ref = source_datasets[0]
+    if str(ref.StudyInstanceUID) != query.study_instance_uid:
+        raise ValueError(
+            "Argument 'source_datasets' must come from the query study "
+            f"{query.study_instance_uid}, got {ref.StudyInstanceUID}."
+        )
+    return ref
+
+
+def _common(ds: Dataset, when: dt.datetime, description: str, model_version: str) -> None:
+    ds.SeriesDate = when.strftime("%Y%m%d")
+    ds.SeriesTime = when.strftime("%H%M%S")
+    ds.SeriesDescription = description[:64]
+    ds.Manufacturer = MANUFACTURER
+    ds.ManufacturerModelName = "simcase"
+    ds.SoftwareVersions = model_version[:64]
+
+
+def build_montage(
+    query: QueryFacts,
+    hits: Sequence[ResultHit],
+    *,
+    per_diagnosis: dict[str, list[ResultHit]] | None,
+    source_datasets: Sequence[Dataset],
+    model_version: str,
+    query_image: np.ndarray,
+    hit_images: dict[str, np.ndarray],
+    uid_seed: str | None = None,
+    now: dt.datetime | None = None,
+) -> hd.sc.SCImage:
+    """The Secondary Capture montage (query slice beside the similar cases)."""
+    ref = _check_sources(query, source_datasets)
+    when = now or dt.datetime.now()
+    uids = _Uids(uid_seed)
+    rows = [MontageRow("Most similar cases" if per_diagnosis else None, list(hits))]
+    for diagnosis, group in (per_diagnosis or {}).items():
+        if group:
+            rows.append(MontageRow(f"Most similar {diagnosis} cases", group))
+    pixels = render_montage(
+        query_image,
+        rows,
+        hit_images,
+        title="simcase similar cases",
+        footer=f"model {model_version}",
+    )
+    sc = hd.sc.SCImage.from_ref_dataset(
+        ref_dataset=ref,
+        pixel_array=pixels,
+        photometric_interpretation=hd.PhotometricInterpretationValues.RGB,
+        bits_allocated=8,
+        coordinate_system=hd.CoordinateSystemNames.PATIENT,
+        series_instance_uid=uids("sc-series"),
+        series_number=SC_SERIES_NUMBER,
+        sop_instance_uid=uids("sc-instance"),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        patient_orientation=("L", "P"),
+        transfer_syntax_uid=ExplicitVRLittleEndian,
+        content_date=when.date(),
+        content_time=when.time().replace(microsecond=0),
+    )
+    _common(sc, when, "simcase similar cases (not for diagnostic use)", model_version)
+    sc.BurnedInAnnotation = "YES"
+    # An unpaired body part: General Series' Laterality (type 2C) is then not required.
+    sc.BodyPartExamined = "BRAIN"
+    sc.ImageComments = (
+        f"{NOT_FOR_DIAGNOSTIC_USE}. Similar archive cases by pseudonymous case id; "
+        f"model {model_version}."
+    )
+    sc.ConversionType = "WSD"
+    return sc
+
+
+def build_report(
+    query: QueryFacts,
+    hits: Sequence[ResultHit],
+    *,
+    per_diagnosis: dict[str, list[ResultHit]] | None,
+    source_datasets: Sequence[Dataset],
+    model_version: str,
+    supersedes: str | None = None,
+    uid_seed: str | None = None,
+    now: dt.datetime | None = None,
+) -> hd.sr.ComprehensiveSR:
+    """The Comprehensive SR: the full report, or the short one when nothing was searched."""
+    _check_sources(query, source_datasets)
+    when = now or dt.datetime.now()
+    uids = _Uids(uid_seed)
+    if query.searchable:
+        content = report_content(query, hits, per_diagnosis, model_version, supersedes)
+        description = "simcase similar cases report (not for diagnostic use)"
+    else:
+        content = no_result_content(query, model_version, supersedes)
+        description = "simcase: no similar-case search (not for diagnostic use)"
+    sr = hd.sr.ComprehensiveSR(
+        evidence=list(source_datasets),
+        content=content,
+        series_instance_uid=uids("sr-series"),
+        series_number=SR_SERIES_NUMBER,
+        sop_instance_uid=uids("sr-instance"),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        is_final=False,
+        series_description=description,
+        coding_schemes=[codes.CODING_SCHEME],
+        content_date=when.date(),
+        content_time=when.time().replace(microsecond=0),
+    )
+    _common(sr, when, description, model_version)
+    return sr
+
+
+def build_results(
+    query: QueryFacts,
+    hits: list[ResultHit],
+    *,
+    per_diagnosis: dict[str, list[ResultHit]] | None,
+    source_datasets: list[Dataset],
+    model_version: str,
+    query_image: np.ndarray | None,
+    hit_images: dict[str, np.ndarray],
+    supersedes: str | None,
+    uid_seed: str | None = None,
+) -> list[Dataset]:
+    """All result objects for one query: ``[montage, report]`` or ``[short report]``.
+
+    Parameters
+    ----------
+    query
+        Facts about the query study (``query.searchable`` decides which objects).
+    hits
+        The overall most similar cases, best first.
+    per_diagnosis
+        The most similar cases of each diagnosis, or ``None``.
+    source_datasets
+        Instances of the query study (patient and study attributes, SR evidence).
+    model_version
+        The embedding model's version.
+    query_image
+        The query's tumour slice (2D grey or RGB); required when searchable.
+    hit_images
+        The archive cases' tumour slices by case id (missing ones show as empty tiles).
+    supersedes
+        SOPInstanceUID of the earlier report this one replaces, if any.
+    uid_seed
+        When given, UIDs derive from it, so the same seed yields the same objects' UIDs
+        (e.g. study, model version and content hash: re-sending replaces, never adds).
+    """
+    now = dt.datetime.now().replace(microsecond=0)
+    report = build_report(
+        query,
+        hits,
+        per_diagnosis=per_diagnosis,
+        source_datasets=source_datasets,
+        model_version=model_version,
+        supersedes=supersedes,
+        uid_seed=uid_seed,
+        now=now,
+    )
+    if not query.searchable:
+        return [report]
+    if query_image is None:
+        raise ValueError("Argument 'query_image' is required when the query is searchable.")
+    montage = build_montage(
+        query,
+        hits,
+        per_diagnosis=per_diagnosis,
+        source_datasets=source_datasets,
+        model_version=model_version,
+        query_image=query_image,
+        hit_images=hit_images,
+        uid_seed=uid_seed,
+        now=now,
+    )
+    return [montage, report]

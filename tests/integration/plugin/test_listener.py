@@ -1,0 +1,276 @@
+"""The DICOM listener against real SCUs (dcmtk and pynetdicom) and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from pydicom import Dataset, dcmread
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian, generate_uid
+from pynetdicom import AE, evt
+from pynetdicom import _config as pynetdicom_config
+from pynetdicom.sop_class import MRImageStorage, Verification  # type: ignore[attr-defined]
+
+from plugin.dicom import STATUS_CANNOT_UNDERSTAND, DicomListener
+from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
+from tests.unit.plugin.samples import mr_series
+
+pytestmark = pytest.mark.integration
+
+DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}
+
+
+@pytest.fixture
+def callback() -> CollectingCallback:
+    return CollectingCallback()
+
+
+@pytest.fixture
+def listener(
+    database_url: str, tmp_path: Path, callback: CollectingCallback
+) -> Iterator[DicomListener]:
+    with running_listener(database_url, tmp_path / "spool", callback) as running:
+        yield running
+
+
+def write_files(datasets: list[Dataset], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ds in datasets:
+        path = folder / f"{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def scu(ae_title: str = "TESTSCU") -> AE:
+    ae = AE(ae_title=ae_title)
+    ae.add_requested_context(Verification)
+    ae.add_requested_context(MRImageStorage, ExplicitVRLittleEndian)
+    ae.add_requested_context(EncapsulatedPDFStorage, ExplicitVRLittleEndian)
+    return ae
+
+
+def journal_rows(database_url: str, study_uid: str) -> list[tuple[str, str, str]]:
+    with psycopg.connect(database_url) as conn:
+        return [
+            (r[0], r[1], r[2])
+            for r in conn.execute(
+                "SELECT sop_instance_uid, path, calling_ae FROM received_instances"
+                " WHERE study_instance_uid = %s",
+                (study_uid,),
+            )
+        ]
+
+
+def test_c_echo_with_dcmtk(listener: DicomListener) -> None:
+    done = subprocess.run(
+        ["echoscu", "-aet", "ECHOSCU", "-aec", "SIMCASE", "127.0.0.1", str(listener.port)],
+        env=DCMTK_ENV,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_unknown_calling_ae_is_rejected_with_a_reason(listener: DicomListener) -> None:
+    done = subprocess.run(
+        ["echoscu", "-aet", "INTRUDER", "-aec", "SIMCASE", "127.0.0.1", str(listener.port)],
+        env=DCMTK_ENV,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode != 0
+    assert "Calling AE Title Not Recognized" in done.stderr + done.stdout
+
+    reasons: list[int] = []
+    ae = scu("INTRUDER")
+    assoc = ae.associate(
+        "127.0.0.1",
+        listener.port,
+        ae_title="SIMCASE",
+        evt_handlers=[(evt.EVT_REJECTED, lambda e: reasons.append(1))],
+    )
+    assert assoc.is_rejected
+    # and the listener still serves allowed callers
+    assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    assert assoc.is_established
+    assert assoc.send_c_echo().Status == 0x0000
+    assoc.release()
+
+
+def test_storescu_series_is_spooled_journalled_and_completed_once(
+    listener: DicomListener, callback: CollectingCallback, database_url: str, tmp_path: Path
+) -> None:
+    series = mr_series(6)
+    study_uid = series[0].StudyInstanceUID
+    files = write_files(series, tmp_path / "in")
+    done = subprocess.run(
+        ["storescu", "-aet", "STORESCU", "-aec", "SIMCASE", "127.0.0.1", str(listener.port)]
+        + [str(f) for f in files],
+        env=DCMTK_ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = journal_rows(database_url, study_uid)
+    assert {r[0] for r in rows} == {ds.SOPInstanceUID for ds in series}
+    assert {r[2] for r in rows} == {"STORESCU"}
+    for sop_uid, path, _ in rows:
+        spooled = dcmread(path)
+        assert spooled.SOPInstanceUID == sop_uid
+        assert Path(path).parent.name == series[0].SeriesInstanceUID
+        assert spooled.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    assert callback.wait_for(1) == [study_uid]
+    time.sleep(1.0)  # no second call for the same quiet period
+    assert callback.studies == [study_uid]
+
+
+def test_file_and_row_exist_before_success_and_late_instance_retriggers(
+    listener: DicomListener, callback: CollectingCallback, database_url: str
+) -> None:
+    series = mr_series(3)
+    study_uid = series[0].StudyInstanceUID
+    assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    assert assoc.is_established
+    for ds in series[:2]:
+        status = assoc.send_c_store(ds)
+        assert status.Status == 0x0000
+        rows = {r[0]: r[1] for r in journal_rows(database_url, study_uid)}
+        assert ds.SOPInstanceUID in rows
+        assert Path(rows[ds.SOPInstanceUID]).is_file()
+    time.sleep(0.6)  # association still open: no completion yet
+    assert callback.studies == []
+    assoc.release()
+    assert callback.wait_for(1) == [study_uid]
+
+    late = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    assert late.send_c_store(series[2]).Status == 0x0000
+    late.release()
+    assert callback.wait_for(2) == [study_uid, study_uid]
+    assert len(journal_rows(database_url, study_uid)) == 3
+
+
+def test_duplicate_sop_instance_is_one_row(listener: DicomListener, database_url: str) -> None:
+    series = mr_series(2)
+    for _ in range(2):
+        assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        for ds in series:
+            assert assoc.send_c_store(ds).Status == 0x0000
+        assoc.release()
+    assert len(journal_rows(database_url, series[0].StudyInstanceUID)) == 2
+
+
+def test_non_image_objects_are_stored_not_refused(
+    listener: DicomListener, database_url: str
+) -> None:
+    study_uid = mr_series(1)[0].StudyInstanceUID
+    pdf = Dataset()
+    pdf.file_meta = FileMetaDataset()
+    pdf.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    pdf.SOPClassUID = EncapsulatedPDFStorage
+    pdf.SOPInstanceUID = generate_uid()
+    pdf.StudyInstanceUID = study_uid
+    pdf.SeriesInstanceUID = generate_uid()
+    pdf.Modality = "DOC"
+    pdf.MIMETypeOfEncapsulatedDocument = "application/pdf"
+    pdf.EncapsulatedDocument = b"%PDF-1.4\n%%EOF\n"
+    assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    assert assoc.send_c_store(pdf).Status == 0x0000
+    assoc.release()
+    assert len(journal_rows(database_url, study_uid)) == 1
+
+
+def test_malformed_instances_fail_and_the_listener_stays_up(
+    listener: DicomListener,
+    callback: CollectingCallback,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 1. a data set without its StudyInstanceUID
+    no_study = mr_series(1)[0]
+    del no_study.StudyInstanceUID
+    assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    status = assoc.send_c_store(no_study)
+    assert status.Status == STATUS_CANNOT_UNDERSTAND
+    assert "StudyInstanceUID" in str(status.get("ErrorComment", ""))
+    assoc.release()
+
+    # 2. bytes that are not a data set at all, behind a valid file meta header
+    good = mr_series(1)[0]
+    path = write_files([good], tmp_path / "bad")[0]
+    raw = path.read_bytes()
+    header_end = 132 + int.from_bytes(raw[140:144], "little") + 12  # end of group 0002
+    # an element that claims 32 KiB but holds 7 bytes, then nothing
+    path.write_bytes(raw[:header_end] + b"\x08\x00\x18\x00UI\xff\x7f" + b"\x01" * 7)
+    monkeypatch.setattr(pynetdicom_config, "STORE_SEND_CHUNKED_DATASET", True)  # send as is
+    assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    status = assoc.send_c_store(path)
+    assert status.Status in (STATUS_CANNOT_UNDERSTAND, 0xA700)
+    assoc.release()
+
+    # the next association works and nothing of the bad ones was journalled or completed
+    series = mr_series(2)
+    assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    assert all(assoc.send_c_store(ds).Status == 0x0000 for ds in series)
+    assoc.release()
+    assert callback.wait_for(1) == [series[0].StudyInstanceUID]
+    assert journal_rows(database_url, good.StudyInstanceUID) == []
+
+
+def test_concurrent_associations(
+    listener: DicomListener, callback: CollectingCallback, database_url: str
+) -> None:
+    studies = [mr_series(5, seed=i) for i in range(4)]
+    errors: list[str] = []
+
+    def send(series: list[Dataset]) -> None:
+        assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        if not assoc.is_established:
+            errors.append("not established")
+            return
+        for ds in series:
+            status = assoc.send_c_store(ds)
+            if status.Status != 0x0000:
+                errors.append(f"status {status.Status:#06x}")
+        assoc.release()
+
+    threads = [threading.Thread(target=send, args=(s,)) for s in studies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    for series in studies:
+        assert len(journal_rows(database_url, series[0].StudyInstanceUID)) == 5
+    assert sorted(callback.wait_for(4)) == sorted(s[0].StudyInstanceUID for s in studies)
+
+
+def test_pending_study_from_an_earlier_run_is_completed_at_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    series = mr_series(2)
+    first = CollectingCallback()
+    with running_listener(database_url, tmp_path / "spool", first, debounce_seconds=30) as lst:
+        assoc = scu().associate("127.0.0.1", lst.port, ae_title="SIMCASE")
+        assert all(assoc.send_c_store(ds).Status == 0x0000 for ds in series)
+        assoc.release()
+    assert first.studies == []  # stopped before the debounce was over
+    second = CollectingCallback()
+    with running_listener(database_url, tmp_path / "spool", second, debounce_seconds=0.1):
+        assert second.wait_for(1) == [series[0].StudyInstanceUID]
+    third = CollectingCallback()
+    with running_listener(database_url, tmp_path / "spool", third, debounce_seconds=0.1):
+        time.sleep(0.5)
+    assert third.studies == []

@@ -1,0 +1,65 @@
+"""Every result object simcase writes passes dciodvfy (dicom3tools) without errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom import Dataset
+
+from plugin.results import build_results
+from tests.unit.plugin.result_samples import hits_for, images_for, query_for
+from tests.unit.plugin.samples import mr_series
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy not installed"),
+]
+
+
+def dciodvfy_errors(ds: Dataset, folder: Path) -> list[str]:
+    path = folder / f"{ds.SOPInstanceUID}.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    done = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
+    return [line for line in (done.stdout + done.stderr).splitlines() if "Error" in line]
+
+
+@pytest.mark.parametrize("per_diagnosis", [False, True])
+def test_montage_and_report_are_valid(tmp_path: Path, per_diagnosis: bool) -> None:
+    source = mr_series(3)
+    hits = hits_for(5)
+    objs = build_results(
+        query_for(source),
+        hits,
+        per_diagnosis={"glioma": hits[:2], "meningioma": hits[2:3]} if per_diagnosis else None,
+        source_datasets=source,
+        model_version="emb-test-1",
+        query_image=np.random.default_rng(0).random((64, 64)),
+        hit_images=images_for(hits),
+        supersedes="1.2.826.0.1.3680043.8.498.7" if per_diagnosis else None,
+    )
+    assert len(objs) == 2
+    for ds in objs:
+        assert dciodvfy_errors(ds, tmp_path) == [], ds.SOPClassUID.name
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"tumour_found": False}, {"is_brain_mr": False, "reason": "CT study"}]
+)
+def test_short_reports_are_valid(tmp_path: Path, overrides: dict[str, object]) -> None:
+    source = mr_series(1)
+    objs = build_results(
+        query_for(source, **overrides),
+        [],
+        per_diagnosis=None,
+        source_datasets=source,
+        model_version="emb-test-1",
+        query_image=None,
+        hit_images={},
+        supersedes=None,
+    )
+    assert len(objs) == 1
+    assert dciodvfy_errors(objs[0], tmp_path) == []

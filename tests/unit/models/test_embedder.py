@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models import Embedder, InvalidStudyError, OnnxEmbedder, TorchEmbedder
+from models.networks import EmbeddingNet
+from models.onnx_export import export_embedder
+from tests.unit.models.toy_studies import toy_study
+
+
+@pytest.fixture(scope="module")
+def net() -> EmbeddingNet:
+    torch.manual_seed(0)
+    model = EmbeddingNet()
+    # non-trivial batch-norm statistics, as after training
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(16, 4, 64, 64) * 2 + 0.5)
+    return model.eval()
+
+
+def test_output_is_128_d_unit_vectors(net: EmbeddingNet) -> None:
+    out = net(torch.randn(5, 4, 64, 64))
+    assert out.shape == (5, 128)
+    assert torch.allclose(out.norm(dim=1), torch.ones(5), atol=1e-5)
+
+
+def test_onnx_matches_torch(net: EmbeddingNet, tmp_path: Path) -> None:
+    path = tmp_path / "embedder.onnx"
+    export_embedder(net, path)
+    torch_embedder = TorchEmbedder(net, "test")
+    onnx_embedder = OnnxEmbedder(path, "test", threads=1)
+    crops = np.random.default_rng(0).normal(size=(40, 4, 64, 64)).astype(np.float32)
+    a = torch_embedder.embed_crops(crops)
+    b = onnx_embedder.embed_crops(crops)
+    cosine = np.sum(a * b, axis=1)
+    assert cosine.min() >= 0.9999
+    assert onnx_embedder.dim == 128
+
+
+def test_embed_study_gives_unit_rows_and_a_case_vector(net: EmbeddingNet) -> None:
+    study = toy_study()
+    assert study.mask is not None
+    embedder: Embedder = TorchEmbedder(net, "test")
+    assert isinstance(embedder, Embedder)
+    rows = embedder.embed(study, study.mask)
+    assert rows.shape == (3, 128) and rows.dtype == np.float32
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
+    case = embedder.embed_case(study, study.mask)
+    assert case.shape == (128,)
+    assert np.linalg.norm(case) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_missing_sequences_still_embed(net: EmbeddingNet) -> None:
+    study = toy_study(missing=("T1", "T2", "FLAIR"))
+    assert study.mask is not None
+    rows = TorchEmbedder(net, "test").embed(study, study.mask)
+    assert np.isfinite(rows).all()
+
+
+def test_bad_crop_shape_is_refused(net: EmbeddingNet) -> None:
+    with pytest.raises(InvalidStudyError, match="crops"):
+        TorchEmbedder(net, "test").embed_crops(np.zeros((2, 3, 64, 64), dtype=np.float32))

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models import TorchSegmenter
+from models.training import (
+    EmbedderConfig,
+    SegmenterConfig,
+    build_crop_set,
+    build_volume_set,
+    train_embedder,
+    train_segmenter,
+)
+from models.training.embedder_training import balanced_batches
+from tests.unit.models.toy_studies import toy_study
+
+CLASSES = ("glioma", "meningioma", "metastasis")
+
+
+@pytest.fixture(scope="module")
+def crop_set():  # type: ignore[no-untyped-def]
+    cases = []
+    for i in range(6):
+        kind = "ring" if i % 3 != 1 else "solid"
+        study = toy_study(
+            spacing=3.0,
+            seed=i,
+            kind=kind,
+            tumour_radius_mm=8.0 + 3 * (i % 3),
+            tumour_centre_mm=(50.0 + 5 * i, 60.0, 60.0),
+        )
+        assert study.mask is not None
+        cases.append((study, study.mask, CLASSES[i % 3]))
+    return build_crop_set(cases, CLASSES, n_offsets=1)
+
+
+def _tiny_config(**changes: object) -> EmbedderConfig:
+    base = {
+        "epochs": 1,
+        "seed": 7,
+        "per_class": 3,
+        "widths": (4, 8, 8, 16),
+        "dim": 16,
+        "threads": 1,
+    }
+    base.update(changes)
+    return EmbedderConfig(**base)  # type: ignore[arg-type]
+
+
+def test_crop_set_has_several_slices_per_case(crop_set) -> None:  # type: ignore[no-untyped-def]
+    assert len(crop_set) >= 12
+    assert crop_set.crops.shape[1:] == (4, 80, 80)
+    assert set(crop_set.labels.tolist()) == {0, 1, 2}
+
+
+def test_balanced_batches_hold_every_class(crop_set) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    for batch in balanced_batches(crop_set.labels, 3, rng):
+        assert np.bincount(crop_set.labels[batch], minlength=3).tolist() == [3, 3, 3]
+
+
+def test_two_trainings_with_one_seed_give_identical_weights(  # type: ignore[no-untyped-def]
+    crop_set, tmp_path: Path
+) -> None:
+    config = _tiny_config()
+    first, history = train_embedder(crop_set, config, tmp_path / "a", progress=False)
+    second, _ = train_embedder(crop_set, config, tmp_path / "b", progress=False)
+    for (name, a), (_, b) in zip(
+        first.state_dict().items(), second.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    assert history[0]["epoch"] == 1
+    other, _ = train_embedder(crop_set, _tiny_config(seed=8), tmp_path / "c", progress=False)
+    assert not torch.equal(first.head.weight, other.head.weight)
+
+
+def test_training_resumes_from_its_checkpoint(crop_set, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    two = _tiny_config(epochs=2)
+    straight, _ = train_embedder(crop_set, two, tmp_path / "straight", progress=False)
+    work = tmp_path / "resumed"
+    train_embedder(crop_set, two, work, progress=False)
+    assert (work / "checkpoint.pt").is_file()
+    resumed, history = train_embedder(crop_set, two, work, progress=False)
+    assert len(history) == 2  # nothing left to do: the checkpoint is complete
+    assert torch.equal(straight.head.weight, resumed.head.weight)
+
+
+def test_segmenter_trains_and_segments_on_the_study_grid(tmp_path: Path) -> None:
+    studies = [toy_study(spacing=3.0, seed=i) for i in range(2)]
+    volumes = build_volume_set((s, s.mask) for s in studies if s.mask is not None)
+    config = SegmenterConfig(epochs=1, patch=16, channels=(4, 8), threads=1)
+    net, history = train_segmenter(volumes, config, tmp_path, progress=False)
+    assert np.isfinite(history[0]["loss"])
+    study = toy_study(spacing=3.0, seed=5)
+    labels = TorchSegmenter(net, "test").segment(study)
+    assert labels.shape == study.shape
+    assert labels.dtype == np.uint8
+    assert set(np.unique(labels).tolist()) <= {0, 1, 2, 3}

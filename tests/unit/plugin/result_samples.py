@@ -1,0 +1,45 @@
+"""Query facts, hits and images for result-object tests."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydicom import Dataset
+
+from plugin.results import QueryFacts, ResultHit
+
+__all__ = ["DIAGNOSES", "hits_for", "images_for", "query_for"]
+
+DIAGNOSES = ("glioma", "meningioma", "metastasis")
+
+
+def query_for(source: list[Dataset], **overrides: object) -> QueryFacts:
+    values: dict[str, object] = {
+        "study_instance_uid": str(source[0].StudyInstanceUID),
+        "sequences_used": ("T1C", "T2", "FLAIR"),
+        "missing_sequences": ("T1",),
+        "tumour_volume_ml": 23.4,
+        "location": "left frontal",
+        "tumour_slice": 77,
+    }
+    values.update(overrides)
+    return QueryFacts(**values)  # type: ignore[arg-type]
+
+
+def hits_for(n: int = 4) -> list[ResultHit]:
+    return [
+        ResultHit(
+            rank=i + 1,
+            case_id=f"SYN-7-{i:05d}",
+            diagnosis=DIAGNOSES[i % 3],
+            similarity=0.95 - 0.05 * i,
+            tumour_volume_ml=10.0 + i,
+            location="right parietal",
+            study_instance_uid="1.2.826.0.1.3680043.8.498.1" if i == 0 else None,
+        )
+        for i in range(n)
+    ]
+
+
+def images_for(hits: list[ResultHit], seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {h.case_id: rng.random((96, 128)).astype(np.float32) * 800 for h in hits}
