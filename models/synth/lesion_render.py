@@ -178,6 +178,9 @@ def _paint(anatomy: Anatomy, template: Template, lesion: Lesion) -> LesionPaint:
     shape_d = norm * (1.0 + np.float32(lesion.shape_noise) * np.tanh(noise[0]))
     core_mm = (1.0 - shape_d) * mean_r
     core = _soft(core_mm, res)
+    if lesion.kind != "meningioma":
+        # Intra-axial tumours stay inside the brain outline.
+        core = core * np.clip(anatomy.csf[box] + anatomy.gm[box] + anatomy.wm[box], 0.0, 1.0)
     paint = LesionPaint(kind=lesion.kind, box=box, shade=np.tanh(noise[1]).astype(np.float32))
 
     necrosis = np.zeros_like(core)
