@@ -37,8 +37,8 @@ CLASSES = (
 
 BASE_INTENSITIES: dict[str, dict[str, float]] = {
     #          csf   gm    wm    nec   enh   net   men   oed   dura
-    "t1n": dict(zip(CLASSES, (0.28, 0.62, 1.00, 0.30, 0.58, 0.52, 0.60, 0.62, 0.35), strict=True)),
-    "t1c": dict(zip(CLASSES, (0.30, 0.64, 1.00, 0.32, 1.45, 0.55, 1.40, 0.64, 1.15), strict=True)),
+    "t1n": dict(zip(CLASSES, (0.28, 0.62, 1.00, 0.30, 0.58, 0.52, 0.60, 0.76, 0.35), strict=True)),
+    "t1c": dict(zip(CLASSES, (0.30, 0.64, 1.00, 0.32, 1.45, 0.55, 1.40, 0.78, 1.15), strict=True)),
     "t2w": dict(zip(CLASSES, (1.00, 0.50, 0.34, 0.95, 0.62, 0.82, 0.55, 0.80, 0.25), strict=True)),
     "t2f": dict(zip(CLASSES, (0.10, 0.62, 0.44, 0.38, 0.72, 0.88, 0.62, 0.95, 0.30), strict=True)),
 }

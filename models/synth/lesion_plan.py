@@ -71,8 +71,11 @@ class Lesion:
     @property
     def reach_mm(self) -> float:
         """Distance from the centre beyond which the lesion changes nothing."""
-        radius = max(self.radii_mm) * (1.0 + self.shape_noise)
-        return radius + max(self.oedema_mm * 1.4, 3.0 * self.dural_tail_mm) + 4.0
+        # The boundary is at normalised radius (1 + margin / mean radius) / (1 - noise).
+        stretch = max(self.radii_mm) / (1.0 - self.shape_noise)
+        oedema = stretch * (1.0 + 1.6 * self.oedema_mm / self.mean_radius_mm)
+        tail = stretch + 3.0 * self.dural_tail_mm
+        return max(oedema, tail) + 4.0
 
 
 def _rotation(rng: np.random.Generator) -> tuple[tuple[float, float, float], ...]:
@@ -108,7 +111,7 @@ def _glioma(rng: np.random.Generator, tpl: Template, hard: str | None) -> list[L
     small = hard == "small_glioma"
     radius = rng.uniform(6.0, 11.0) if small else rng.uniform(14.0, 30.0)
     centre = _pick(rng, tpl.deep_wm_mm) + rng.normal(0.0, 2.0, 3)
-    necrosis = 0.0 if low_grade or (small and rng.random() < 0.5) else rng.uniform(0.5, 0.82)
+    necrosis = 0.0 if low_grade or (small and rng.random() < 0.5) else rng.uniform(0.55, 0.85)
     main = Lesion(
         kind="glioma",
         centre_mm=_vec(centre),
@@ -117,7 +120,7 @@ def _glioma(rng: np.random.Generator, tpl: Template, hard: str | None) -> list[L
         necrosis=float(necrosis),
         enhancing=not low_grade,
         shape_noise=float(rng.uniform(0.18, 0.35)),
-        rim_noise=float(rng.uniform(0.2, 0.45)),
+        rim_noise=float(rng.uniform(0.3, 0.6)),
         oedema_mm=float(rng.uniform(2.0, 7.0) if low_grade else rng.uniform(7.0, 20.0)),
         mass_effect=float(rng.uniform(0.15, 0.4)),
         push_from_mm=_vec(centre),
@@ -154,8 +157,8 @@ def _meningioma(rng: np.random.Generator, tpl: Template, hard: str | None) -> li
     radius = rng.uniform(9.0, 24.0)
     # Mostly inside the skull-stripped outline: the tumour sits where brain was, and the
     # brain is pushed inwards from the dura.
-    centre = base - normal * radius * rng.uniform(0.1, 0.5)
-    push_from = base + normal * radius * 0.6
+    centre = base - normal * radius * rng.uniform(0.35, 0.7)
+    push_from = base + normal * radius * 0.4
     # Peritumoral oedema: marked in the hard variant, mild in about a third of the others.
     if hard == "meningioma_with_oedema":
         oedema = float(rng.uniform(10.0, 18.0))
@@ -172,7 +175,7 @@ def _meningioma(rng: np.random.Generator, tpl: Template, hard: str | None) -> li
             shape_noise=float(rng.uniform(0.03, 0.08)),
             rim_noise=0.1,
             oedema_mm=oedema,
-            mass_effect=float(rng.uniform(0.55, 0.8)),
+            mass_effect=float(rng.uniform(0.7, 0.9)),
             push_from_mm=_vec(push_from),
             dural_tail_mm=float(rng.uniform(5.0, 12.0)),
             noise_seed=int(rng.integers(0, 2**31)),

@@ -123,7 +123,8 @@ def _lattice(seed: int) -> F32:
         fine = ndi.gaussian_filter(noise[channel], 1.0, mode="wrap")
         coarse /= max(float(coarse.std()), 1e-6)
         fine /= max(float(fine.std()), 1e-6)
-        smooth = coarse + 0.5 * fine
+        # Channel 2 (the oedema margin) is rougher: finger-like spread along white matter.
+        smooth = coarse + (1.2 if channel == 2 else 0.5) * fine
         noise[channel] = smooth / max(float(smooth.std()), 1e-6)
     return noise
 
@@ -177,6 +178,9 @@ def _paint(anatomy: Anatomy, template: Template, lesion: Lesion) -> LesionPaint:
     shape_d = norm * (1.0 + np.float32(lesion.shape_noise) * np.tanh(noise[0]))
     core_mm = (1.0 - shape_d) * mean_r
     core = _soft(core_mm, res)
+    if lesion.kind != "meningioma":
+        # Intra-axial tumours stay inside the brain outline.
+        core = core * np.clip(anatomy.csf[box] + anatomy.gm[box] + anatomy.wm[box], 0.0, 1.0)
     paint = LesionPaint(kind=lesion.kind, box=box, shade=np.tanh(noise[1]).astype(np.float32))
 
     necrosis = np.zeros_like(core)
@@ -195,8 +199,9 @@ def _paint(anatomy: Anatomy, template: Template, lesion: Lesion) -> LesionPaint:
         paint.fractions["non_enhancing"] = solid
 
     if lesion.oedema_mm > 0:
-        margin = np.float32(lesion.oedema_mm) * (1.0 + np.float32(0.4) * np.tanh(noise[2]))
-        reach = _soft(core_mm + margin, res)
+        margin = np.float32(lesion.oedema_mm) * (1.0 + np.float32(0.6) * np.tanh(noise[2]))
+        # Strongest next to the tumour, fading out over the outer 60 % of the margin.
+        reach = np.clip((core_mm + margin) / (np.float32(0.6) * margin + np.float32(res)), 0.0, 1.0)
         wm = anatomy.wm[box]
         gm = anatomy.gm[box]
         # Vasogenic oedema follows white matter and spares the cortex.
