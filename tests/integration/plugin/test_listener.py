@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -274,3 +275,16 @@ def test_pending_study_from_an_earlier_run_is_completed_at_start(
     with running_listener(database_url, tmp_path / "spool", third, debounce_seconds=0.1):
         time.sleep(0.5)
     assert third.studies == []
+
+
+def test_accepted_sockets_have_tcp_nodelay(listener: DicomListener) -> None:
+    assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    assert assoc.is_established
+    try:
+        acceptors = [a for a in listener.ae.active_associations if a.is_acceptor]
+        assert acceptors
+        for acceptor in acceptors:
+            sock = acceptor.dul.socket.socket  # type: ignore[union-attr]
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        assoc.release()

@@ -1,0 +1,57 @@
+"""indexer.intake: the listener's journal in a real PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from indexer.intake import (
+    ReceivedInstance,
+    forget_study,
+    mark_study_complete,
+    pending_studies,
+    record_instance,
+    study_files,
+    study_instances,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def instance(sop: str, study: str = "1.1", series: str = "1.1.1") -> ReceivedInstance:
+    return ReceivedInstance(
+        sop_instance_uid=sop,
+        study_instance_uid=study,
+        series_instance_uid=series,
+        sop_class_uid="1.2.840.10008.5.1.4.1.1.4",
+        path=Path(f"/spool/{study}/{series}/{sop}.dcm"),
+        modality="MR",
+        calling_ae="ORTHANC",
+    )
+
+
+def test_record_dedup_list_pending_complete_forget(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        assert record_instance(conn, instance("1.1.1.1"))
+        assert record_instance(conn, instance("1.1.1.2"))
+        assert not record_instance(conn, instance("1.1.1.1"))  # same SOPInstanceUID again
+        assert record_instance(conn, instance("2.1.1.1", study="2.1", series="2.1.1"))
+        assert [i.sop_instance_uid for i in study_instances(conn, "1.1")] == [
+            "1.1.1.1",
+            "1.1.1.2",
+        ]
+        assert study_files(conn, "1.1")[0] == Path("/spool/1.1/1.1.1/1.1.1.1.dcm")
+        pending = {s.study_instance_uid: s for s in pending_studies(conn)}
+        assert set(pending) == {"1.1", "2.1"}
+        assert pending["1.1"].instances == 2
+
+        mark_study_complete(conn, "1.1")
+        assert [s.study_instance_uid for s in pending_studies(conn)] == ["2.1"]
+        record_instance(conn, instance("1.1.1.3"))  # a late instance: pending again
+        assert {s.study_instance_uid for s in pending_studies(conn)} == {"1.1", "2.1"}
+
+        assert forget_study(conn, "1.1") == 3
+        assert study_instances(conn, "1.1") == []
+        assert {s.study_instance_uid for s in pending_studies(conn)} == {"2.1"}
