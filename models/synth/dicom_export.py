@@ -116,6 +116,8 @@ def case_datasets(
         series_number=900,
         series_description="Tumour labels (synthetic ground truth)",
         algorithm_name="simcase synth",
+        # Not "simcase": the PACS loop guard treats Manufacturer "simcase" as its own results.
+        manufacturer="simcase-synth",
     )
     return instances, seg
 

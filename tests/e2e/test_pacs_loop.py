@@ -31,6 +31,7 @@ def storescu_folder(orthanc: OrthancServer, folder: Path) -> None:
     done = subprocess.run(
         [
             "storescu",
+            "-R",  # propose the files' own SOP classes (SEG is not in the default list)
             "+sd",
             "+r",
             "-aec",
