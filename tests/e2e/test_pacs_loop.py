@@ -231,3 +231,28 @@ def test_pull_by_notify_gets_results(
             wait_for_results(orthanc, query_study.study_instance_uid, logs)
             _, text = check_results(orthanc, query_study, tmp_path)
             assert top_diagnosis(text) == query_study.diagnosis, text
+
+
+def test_changes_feed_default_needs_no_code_inside_orthanc(
+    indexed_archive: str, query_study: QueryStudy, tmp_path: Path
+) -> None:
+    """The default integration: simcase follows Orthanc's /changes and pulls by DICOMweb."""
+    with running_orthanc(tmp_path / "orthanc", stable_age=STABLE_AGE_S) as orthanc:
+        env = simcase_env(
+            indexed_archive,
+            tmp_path / "data",
+            dicom__port=str(free_port()),
+            pacs__orthanc_url=orthanc.url,
+            pacs__dicomweb_url=orthanc.dicomweb_url,
+            results__stow_url=orthanc.dicomweb_url,
+        )
+        logs = tmp_path / "logs"
+        with simcase_processes(["listen", "worker"], env, logs):
+            time.sleep(2)  # the follower starts at the end of the feed
+            storescu_folder(orthanc, query_study.dicom_dir)
+            wait_for_results(orthanc, query_study.study_instance_uid, logs)
+            check_results(orthanc, query_study, tmp_path)
+            # Our own results made the study stable again: no second processing.
+            time.sleep(3 * STABLE_AGE_S + 4)
+            assert len(result_series(orthanc, query_study.study_instance_uid)) == 2
+            assert count(indexed_archive, "SELECT count(*) FROM results") == 1
