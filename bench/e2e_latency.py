@@ -253,6 +253,7 @@ def main() -> None:
     print(f"median storescu -> dcmtk storescp (peer, raw transfer): {raw:.2f} s")
     print(f"ratio simcase ack->SR / peer raw transfer: {med / raw:.1f}")
     print(f"ratio simcase ack->SR / Orthanc StableAge 60 s: {med / 60:.3f}")
+    print(f"load average: {os.getloadavg()}")
     shutil.rmtree(work, ignore_errors=True)
     sys.exit(0)
 
