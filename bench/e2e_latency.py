@@ -20,6 +20,7 @@ The worker's job results (ProcessOutcome.to_dict(), logged by procrastinate as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -152,7 +154,9 @@ def stage_timings(url: str, env: dict[str, str], uids: list[str]) -> dict[str, d
         os.environ.update(saved)
 
 
-def peer_transfer(studies: list[Path], work: Path) -> list[float]:
+@contextlib.contextmanager
+def storescp(work: Path) -> Iterator[Callable[[Path], float]]:
+    """dcmtk's storescp writing files; yields ``send(study) -> storescu seconds``."""
     port = free_port()
     out = work / "storescp"
     out.mkdir()
@@ -160,14 +164,16 @@ def peer_transfer(studies: list[Path], work: Path) -> list[float]:
         ["storescp", "-aet", "STORESCP", "-od", str(out), "+B", str(port)],
         env={**os.environ, "TCP_NODELAY": "1"},
     )
+
+    def send(study: Path) -> float:
+        elapsed = storescu("STORESCP", port, study)
+        for f in out.iterdir():
+            f.unlink()
+        return elapsed
+
     try:
         time.sleep(0.5)
-        times = []
-        for folder in studies:
-            times.append(storescu("STORESCP", port, folder))
-            for f in out.iterdir():
-                f.unlink()
-        return times
+        yield send
     finally:
         proc.terminate()
         proc.wait(10)
@@ -197,7 +203,7 @@ def main() -> None:
         pool.close()
         print(f"archive: {summary.indexed} cases indexed, model {models.model_version}")
 
-        peer = peer_transfer(studies, work)
+        peer: list[float] = []
         listener_port = free_port()
         with running_orthanc(work / "orthanc", simcase_port=listener_port) as orthanc:
             env = simcase_env(
@@ -212,7 +218,7 @@ def main() -> None:
             if args.model_dir is not None:
                 env["SIMCASE_MODEL_DIR"] = str(args.model_dir)
             logs = work / "logs"
-            with simcase_processes(["listen", "worker"], env, logs):
+            with simcase_processes(["listen", "worker"], env, logs), storescp(work) as to_peer:
                 wait_for_listener(listener_port)
                 # The worker loads its models on its first job: one small study, timed
                 # apart, warms it up.
@@ -222,10 +228,12 @@ def main() -> None:
                 print(f"warm-up study (2 mm, first job of the worker): ack -> SR {cold:.2f} s")
                 sends, latencies = [], []
                 for folder, uid in zip(studies, uids, strict=True):
+                    peer.append(to_peer(folder))  # interleaved: same load for both
                     sends.append(storescu("SIMCASE", listener_port, folder))
                     latencies.append(wait_for_sr(orthanc, uid))
                     print(
-                        f"{uid[-12:]}: storescu {sends[-1]:.2f} s, "
+                        f"{uid[-12:]}: storescu -> storescp {peer[-1]:.2f} s, "
+                        f"-> simcase {sends[-1]:.2f} s, "
                         f"ack -> SR queryable {latencies[-1]:.2f} s",
                         flush=True,
                     )
