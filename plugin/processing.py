@@ -147,7 +147,9 @@ def _previous_result(
     return supersedes, same is not None
 
 
-def _query_facts(study_uid: str, study: StudyVolumes, facts: dict[str, Any], k: int) -> QueryFacts:
+def _query_facts(
+    study_uid: str, study: StudyVolumes, facts: dict[str, Any], k: int, mask_source: str
+) -> QueryFacts:
     return QueryFacts(
         study_instance_uid=study_uid,
         sequences_used=tuple(s.value for s in study.arrays),
@@ -156,6 +158,10 @@ def _query_facts(study_uid: str, study: StudyVolumes, facts: dict[str, Any], k: 
         location=_location(facts),
         tumour_slice=k,
         extra=(
+            (
+                "tumour outline from",
+                "a SEG in the study" if mask_source == "given" else "simcase segmentation model",
+            ),
             ("lesions", str(facts.get("lesion_count", "?"))),
             ("enhancing volume (ml)", f"{float(facts.get('enhancing_ml', 0.0)):.1f}"),
             ("oedema volume (ml)", f"{float(facts.get('oedema_ml', 0.0)):.1f}"),
@@ -200,7 +206,9 @@ def process_study(
             embedded = embed_study(study, models)
             lap("segment_embed")
             slice_index = int(np.argmax((embedded.mask > 0).sum(axis=(0, 1))))
-            query = _query_facts(study_uid, study, embedded.facts, slice_index)
+            query = _query_facts(
+                study_uid, study, embedded.facts, slice_index, embedded.mask_source
+            )
             patient = str(datasets[0].get("PatientID", "")) or None
             result = store.search(
                 embedded.vector,

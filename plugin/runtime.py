@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from collections.abc import Callable, Iterator
 
 import uvicorn
 
-from indexer.database import open_database
+from indexer.database import create_pool, open_database
 from indexer.jobs import JOB_QUEUE, JobResources, create_job_app
 from indexer.migrate import migrate
 from plugin.api import create_app
 from plugin.dicom import DicomListener, PostgresJournal
+from plugin.errors import ConfigurationError
+from plugin.orthanc.changes import ChangesFollower, PostgresPosition, StableStudy
 from plugin.processing import enqueue_process_study
 from plugin.settings import Settings
 
@@ -68,6 +71,45 @@ def running_listener(settings: Settings, conninfo: str) -> Iterator[DicomListene
         release()
 
 
+@contextlib.contextmanager
+def following_orthanc(settings: Settings, conninfo: str) -> Iterator[ChangesFollower | None]:
+    """Follow Orthanc's ``/changes`` feed when ``SIMCASE_PACS__ORTHANC_URL`` is set: every
+    new stable MR study is queued for ``process_study`` (pulled by DICOMweb)."""
+    if not settings.pacs.orthanc_url:
+        yield None
+        return
+    if not settings.pacs.dicomweb_url:
+        raise ConfigurationError(
+            "SIMCASE_PACS__ORTHANC_URL needs SIMCASE_PACS__DICOMWEB_URL to pull studies"
+        )
+    jobs = create_job_app(conninfo, min_size=1, max_size=2)
+    jobs.open()
+    pool = create_pool(conninfo, max_size=1)
+
+    def on_study(study: StableStudy) -> None:
+        job_id = enqueue_process_study(jobs, conninfo, study.study_instance_uid, "dicomweb")
+        log.info(
+            "stable study in Orthanc; processing queued",
+            extra={"study_uid": study.study_instance_uid, "job": job_id},
+        )
+
+    follower = ChangesFollower(
+        settings.pacs.orthanc_url, PostgresPosition(pool, "orthanc"), on_study
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(stop,), name="orthanc-changes")
+    thread.start()
+    log.info("following %s/changes", settings.pacs.orthanc_url)
+    try:
+        yield follower
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        follower.close()
+        pool.close()
+        jobs.close()
+
+
 async def serve(
     settings: Settings, conninfo: str, *, api: bool, worker: bool, listener: bool = False
 ) -> None:
@@ -80,6 +122,7 @@ async def serve(
     server: _Server | None = None
     async with contextlib.AsyncExitStack() as stack:
         if listener:
+            stack.enter_context(following_orthanc(settings, conninfo))
             dicom = stack.enter_context(running_listener(settings, conninfo))
             log.info("DICOM listener %s on port %s", settings.dicom.ae_title, dicom.port)
         if worker:

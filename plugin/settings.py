@@ -87,9 +87,11 @@ class ResultsSettings(BaseModel):
 
 
 class PacsSettings(BaseModel):
-    """The PACS simcase pulls from (DICOMweb)."""
+    """The PACS simcase pulls from (DICOMweb) and, for Orthanc, whose ``/changes`` feed
+    it follows (no code inside Orthanc needed)."""
 
     dicomweb_url: str | None = None
+    orthanc_url: str | None = None
 
 
 class DemoSettings(BaseModel):

@@ -72,7 +72,8 @@ def worker() -> None:
 
 @app.command()
 def listen() -> None:
-    """Run the DICOM listener only (C-ECHO, C-STORE into the spool) until Ctrl-C.
+    """Run the intake: the DICOM listener (C-ECHO, C-STORE into the spool) and, with
+    SIMCASE_PACS__ORTHANC_URL set, the Orthanc /changes follower, until Ctrl-C.
 
     Every complete study is queued for ``process_study``; run workers beside it.
     """
@@ -80,12 +81,16 @@ def listen() -> None:
     import threading
 
     from plugin.dicom import ListenerError
-    from plugin.runtime import running_listener
+    from plugin.runtime import following_orthanc, running_listener
 
     settings = get_settings()
     stop = threading.Event()
     try:
-        with database(settings) as conninfo, running_listener(settings, conninfo) as listener:
+        with (
+            database(settings) as conninfo,
+            following_orthanc(settings, conninfo),
+            running_listener(settings, conninfo) as listener,
+        ):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
             typer.echo(

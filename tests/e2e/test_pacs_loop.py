@@ -48,6 +48,18 @@ def storescu_folder(orthanc: OrthancServer, folder: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:] + orthanc.log_text()[-3000:]
 
 
+def without_seg(study: QueryStudy, folder: Path) -> Path:
+    """A copy of the query study without its SEG: simcase must segment the tumour itself."""
+    import shutil
+
+    for path in study.dicom_dir.rglob("*.dcm"):
+        if pydicom.dcmread(path, stop_before_pixels=True).Modality != "SEG":
+            target = folder / path.relative_to(study.dicom_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    return folder
+
+
 def result_series(orthanc: OrthancServer, study_uid: str) -> list[dict[str, Any]]:
     """The study's series written by simcase (Manufacturer simcase), via QIDO-RS."""
     response = httpx.get(
@@ -171,6 +183,7 @@ def test_push_stable_study_gets_results_once(
             wait_for_results(orthanc, query_study.study_instance_uid, logs)
             _, text = check_results(orthanc, query_study, tmp_path)
             assert top_diagnosis(text) == query_study.diagnosis, text
+            assert "a SEG in the study" in text, text
             received = count(
                 indexed_archive,
                 "SELECT count(*) FROM received_instances WHERE study_instance_uid = %s",
@@ -227,7 +240,33 @@ def test_pull_by_notify_gets_results(
                     pass
                 assert time.monotonic() < deadline, (logs / "api.log").read_text()
                 time.sleep(0.5)
-            storescu_folder(orthanc, query_study.dicom_dir)
+            storescu_folder(orthanc, without_seg(query_study, tmp_path / "no-seg"))
             wait_for_results(orthanc, query_study.study_instance_uid, logs)
             _, text = check_results(orthanc, query_study, tmp_path)
             assert top_diagnosis(text) == query_study.diagnosis, text
+            assert "simcase segmentation model" in text, text
+
+
+def test_changes_feed_default_needs_no_code_inside_orthanc(
+    indexed_archive: str, query_study: QueryStudy, tmp_path: Path
+) -> None:
+    """The default integration: simcase follows Orthanc's /changes and pulls by DICOMweb."""
+    with running_orthanc(tmp_path / "orthanc", stable_age=STABLE_AGE_S) as orthanc:
+        env = simcase_env(
+            indexed_archive,
+            tmp_path / "data",
+            dicom__port=str(free_port()),
+            pacs__orthanc_url=orthanc.url,
+            pacs__dicomweb_url=orthanc.dicomweb_url,
+            results__stow_url=orthanc.dicomweb_url,
+        )
+        logs = tmp_path / "logs"
+        with simcase_processes(["listen", "worker"], env, logs):
+            time.sleep(2)  # the follower starts at the end of the feed
+            storescu_folder(orthanc, query_study.dicom_dir)
+            wait_for_results(orthanc, query_study.study_instance_uid, logs)
+            check_results(orthanc, query_study, tmp_path)
+            # Our own results made the study stable again: no second processing.
+            time.sleep(3 * STABLE_AGE_S + 4)
+            assert len(result_series(orthanc, query_study.study_instance_uid)) == 2
+            assert count(indexed_archive, "SELECT count(*) FROM results") == 1

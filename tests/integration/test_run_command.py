@@ -42,7 +42,13 @@ def _run_and_interrupt(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMCASE_")} | {
         "SIMCASE_DATA_DIR": str(tmp_path / "data"),
         "SIMCASE_API__PORT": str(port),
+        "SIMCASE_DICOM__PORT": str(free_port()),
+        # a small demo archive: the same code path as the default 60 cases at 2 mm
+        "SIMCASE_DEMO__CASES": "6",
+        "SIMCASE_DEMO__RESOLUTION_MM": "4",
     }
+    if os.environ.get("SIMCASE_TEST_MODEL_DIR"):
+        env["SIMCASE_MODEL_DIR"] = os.environ["SIMCASE_TEST_MODEL_DIR"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "plugin.cli", "run"],
         env=env,
@@ -51,7 +57,7 @@ def _run_and_interrupt(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300
         while True:
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             try:
@@ -69,6 +75,9 @@ def _run_and_interrupt(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, output
     assert "worker started" in output
+    assert "demo archive: 6 synthetic cases" in output, output
+    assert "storescu -R -aec SIMCASE" in output
+    assert "DICOM listener" in output
     deadline = time.monotonic() + 10
     while _postgres_processes(tmp_path / "data" / "pgdata") and time.monotonic() < deadline:
         time.sleep(0.2)
