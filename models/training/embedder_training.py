@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 class EmbedderConfig:
     """Hyper-parameters of embedder training (all recorded in the model card)."""
 
-    epochs: int = 30
+    epochs: int = 20
     seed: int = 0
     per_class: int = 16
     lr: float = 2e-3

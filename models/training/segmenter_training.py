@@ -37,9 +37,9 @@ logger = logging.getLogger(__name__)
 class SegmenterConfig:
     """Hyper-parameters of segmenter training (all recorded in the model card)."""
 
-    epochs: int = 8
+    epochs: int = 3
     seed: int = 0
-    patch: int = 64
+    patch: int = 48
     batch_size: int = 2
     lr: float = 3e-3
     tumour_fraction: float = 0.7
