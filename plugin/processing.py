@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 import procrastinate
 import psycopg
-import pydicom
 from PIL import Image
 from procrastinate import JobContext
 from pydicom.dataset import Dataset
 
-from dicom_conversion import ConversionError, StudyVolumes, load_study
+from dicom_conversion import ConversionError, StudyVolumes, load_study, read_dicom_file
 from indexer import intake
 from indexer.cases import audit
 from indexer.database import connect
@@ -86,7 +85,7 @@ def _load_datasets(
 ) -> list[Dataset]:
     if source == "spool":
         files = intake.study_files(conn, study_uid)
-        return [pydicom.dcmread(p) for p in files if Path(p).exists()]
+        return [read_dicom_file(Path(p)) for p in files if Path(p).exists()]
     if source == "dicomweb":
         if not settings.pacs.dicomweb_url:
             raise StudySourceError("SIMCASE_PACS__DICOMWEB_URL is not set: cannot pull the study")
