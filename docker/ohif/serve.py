@@ -23,7 +23,24 @@ from pathlib import Path
 __all__ = ["make_server", "split_includefield"]
 
 PROXIED = ("/dicom-web", "/wado")
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host"}
+# Not forwarded. ``Host`` is forwarded on purpose: Orthanc's DICOMweb plugin builds the
+# URLs in its answers (RetrieveURL, BulkDataURI) from it, so they name this server.
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+# Cross-origin isolation: OHIF (cornerstone) needs SharedArrayBuffer for volume
+# rendering and decoding workers; browsers only grant it to isolated pages.
+_ISOLATION = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 def split_includefield(query: str) -> str:
@@ -70,15 +87,24 @@ def make_server(
                 response = urllib.request.urlopen(request, timeout=120)
             except urllib.error.HTTPError as exc:
                 response = exc
+            except (urllib.error.URLError, OSError) as exc:
+                self.send_error(502, f"Orthanc at {upstream} did not answer: {exc}")
+                return
             with response:
                 data = response.read()
                 self.send_response(response.status)
                 for key, value in response.headers.items():
                     if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
                         self.send_header(key, value)
+                self._isolation_headers()
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+        def _isolation_headers(self) -> None:
+            for key, value in _ISOLATION.items():
+                self.send_header(key, value)
 
         def _static(self) -> None:
             path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
@@ -91,6 +117,7 @@ def make_server(
             kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
             self.send_response(200)
             self.send_header("Content-Type", kind)
+            self._isolation_headers()
             self.send_header("Content-Length", str(target.stat().st_size))
             self.end_headers()
             if self.command != "HEAD":
@@ -98,12 +125,15 @@ def make_server(
                     shutil.copyfileobj(f, self.wfile)
 
         def _route(self) -> None:
-            if self.path.startswith(PROXIED):
-                self._proxy()
-            elif self.command in ("GET", "HEAD"):
-                self._static()
-            else:
-                self.send_error(405)
+            try:
+                if self.path.startswith(PROXIED):
+                    self._proxy()
+                elif self.command in ("GET", "HEAD"):
+                    self._static()
+                else:
+                    self.send_error(405)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the browser went away mid-answer
 
         do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _route
 
@@ -116,8 +146,11 @@ def main() -> None:
     parser.add_argument("--orthanc", default="http://127.0.0.1:8042")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument(
+        "--app-config", type=Path, default=None, help="default: app-config.js next to this file"
+    )
     args = parser.parse_args()
-    server = make_server(args.dist, args.orthanc, args.host, args.port)
+    server = make_server(args.dist, args.orthanc, args.host, args.port, args.app_config)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
