@@ -32,6 +32,7 @@ from indexer.pipeline import NoTumourError, embed_study, models_for_search
 from indexer.store import SearchHit
 from indexer.thumbnails import tumour_slice_image
 from plugin.errors import PluginError
+from plugin.orthanc.loop_guard import SIMCASE_MANUFACTURER
 from plugin.results import QueryFacts, ResultHit, build_results
 from plugin.results.sender import sender_from_settings
 from plugin.settings import Settings, get_settings
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 TOP_K = 5
 PER_DIAGNOSIS = 2
 MONTAGE_TILE = 256
-SIMCASE_MANUFACTURER = "simcase"
 
 
 class StudySourceError(PluginError):
@@ -97,7 +97,7 @@ def _load_datasets(
 
 
 def _is_own(ds: Dataset) -> bool:
-    return str(ds.get("Manufacturer", "")).lower() == SIMCASE_MANUFACTURER
+    return str(ds.get("Manufacturer", "")).strip().lower() == SIMCASE_MANUFACTURER
 
 
 def _content_hash(datasets: list[Dataset]) -> str:

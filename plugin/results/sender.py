@@ -100,7 +100,35 @@ def _retry(
     raise SendError(f"could not send {len(pending)} result object(s) to {what}: {last_error}")
 
 
-class CStoreSender:
+class _RetryingSender:
+    """``send`` for senders that deliver with ``_attempt`` and retry with backoff."""
+
+    attempts: int
+    backoff_seconds: float
+    _sleep: Callable[[float], None]
+
+    @property
+    def destination(self) -> str:
+        raise NotImplementedError
+
+    def _attempt(self, datasets: list[Dataset]) -> list[Dataset]:
+        raise NotImplementedError
+
+    def send(self, datasets: Sequence[Dataset]) -> SendReport:
+        attempts = _retry(
+            self.destination,
+            self._attempt,
+            datasets,
+            attempts=self.attempts,
+            backoff_seconds=self.backoff_seconds,
+            sleep=self._sleep,
+        )
+        return SendReport(
+            self.destination, tuple(str(ds.SOPInstanceUID) for ds in datasets), attempts
+        )
+
+
+class CStoreSender(_RetryingSender):
     """C-STORE to a DICOM AE (e.g. Orthanc's DICOM port)."""
 
     def __init__(
@@ -158,21 +186,8 @@ class CStoreSender:
                 assoc.release()
         return refused
 
-    def send(self, datasets: Sequence[Dataset]) -> SendReport:
-        attempts = _retry(
-            self.destination,
-            self._attempt,
-            datasets,
-            attempts=self.attempts,
-            backoff_seconds=self.backoff_seconds,
-            sleep=self._sleep,
-        )
-        return SendReport(
-            self.destination, tuple(str(ds.SOPInstanceUID) for ds in datasets), attempts
-        )
 
-
-class StowSender:
+class StowSender(_RetryingSender):
     """STOW-RS to a DICOMweb service (e.g. ``http://127.0.0.1:8042/dicom-web``)."""
 
     def __init__(
@@ -206,19 +221,6 @@ class StowSender:
             if "ReferencedSOPInstanceUID" in item
         }
         return [ds for ds in datasets if str(ds.SOPInstanceUID) in failed]
-
-    def send(self, datasets: Sequence[Dataset]) -> SendReport:
-        attempts = _retry(
-            self.destination,
-            self._attempt,
-            datasets,
-            attempts=self.attempts,
-            backoff_seconds=self.backoff_seconds,
-            sleep=self._sleep,
-        )
-        return SendReport(
-            self.destination, tuple(str(ds.SOPInstanceUID) for ds in datasets), attempts
-        )
 
 
 def sender_from_settings(
