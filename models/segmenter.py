@@ -29,6 +29,8 @@ __all__ = [
     "OnnxSegmenter",
     "Segmenter",
     "TorchSegmenter",
+    "brain_box",
+    "pad_to_multiple",
     "resample_channels",
     "segmenter_grid_shape",
 ]
@@ -63,12 +65,79 @@ def resample_channels(channels: np.ndarray, target: tuple[int, int, int]) -> np.
     return out[0].numpy()
 
 
-def _pad_to_multiple(array: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+def pad_to_multiple(array: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Zero-pad ``[C, X, Y, Z]`` so each side is a multiple of ``SEGMENTER_MULTIPLE``.
+
+    Returns:
+        The padded float32 array and the original ``(X, Y, Z)``.
+    """
     shape = array.shape[1:]
     padded = [int(np.ceil(n / SEGMENTER_MULTIPLE) * SEGMENTER_MULTIPLE) for n in shape]
     out = np.zeros((array.shape[0], *padded), dtype=np.float32)
     out[:, : shape[0], : shape[1], : shape[2]] = array
     return out, (int(shape[0]), int(shape[1]), int(shape[2]))
+
+
+def brain_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice, slice]:
+    """The bounding box of a 3-D boolean mask (plus ``margin`` voxels, clipped).
+
+    An empty mask gives the whole volume.
+    """
+    box = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        hits = np.flatnonzero(np.any(mask, axis=other))
+        n = mask.shape[axis]
+        if hits.size == 0:
+            box.append(slice(0, n))
+        else:
+            box.append(slice(max(0, int(hits[0]) - margin), min(n, int(hits[-1]) + 1 + margin)))
+    return (box[0], box[1], box[2])
+
+
+def _source_indices(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linear interpolation taps of ``torch.nn.functional.interpolate`` (align_corners=False)."""
+    source = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    lower = source.astype(np.int64)
+    upper = np.minimum(lower + 1, n_in - 1)
+    return lower, upper, (source - lower).astype(np.float32)
+
+
+def _labels_on_study_grid(
+    logits: np.ndarray, offset: tuple[int, int, int], grid: tuple[int, ...], shape: tuple[int, ...]
+) -> np.ndarray:
+    """Arg-max of the trilinearly interpolated class scores, on the study grid.
+
+    ``logits`` ``[4, ...]`` cover the part of the segmenter grid starting at ``offset``
+    (the brain box); scores elsewhere are background. Only the box around the voxels
+    that are tumour on the coarse grid (2 coarse voxels of margin) is interpolated: the
+    rest of the study grid is background, as a full interpolation would give there.
+    """
+    labels = np.zeros(shape, dtype=np.uint8)
+    coarse = np.argmax(logits, axis=0) > 0
+    if not coarse.any():
+        return labels
+    box = brain_box(coarse, margin=2)
+    part = logits[(slice(None), *box)]
+    target: list[slice] = []
+    for axis in range(3):
+        lower, upper, weight = _source_indices(int(shape[axis]), int(grid[axis]))
+        start = offset[axis] + (box[axis].start or 0)
+        stop = start + part.shape[axis + 1]
+        inside = np.flatnonzero((lower >= start) & (upper < stop))
+        if inside.size == 0:
+            return labels
+        lo, hi = int(inside[0]), int(inside[-1]) + 1
+        target.append(slice(lo, hi))
+        view = [1, 1, 1, 1]
+        view[axis + 1] = hi - lo
+        w = weight[lo:hi].reshape(view)
+        part = (
+            np.take(part, lower[lo:hi] - start, axis=axis + 1) * (1.0 - w)
+            + np.take(part, upper[lo:hi] - start, axis=axis + 1) * w
+        )
+    labels[tuple(target)] = np.argmax(part, axis=0).astype(np.uint8)
+    return labels
 
 
 class _LogitsSegmenter:
@@ -78,15 +147,12 @@ class _LogitsSegmenter:
         channels = normalised_channels(study)
         original = channels.shape[1:]
         grid = segmenter_grid_shape(original, voxel_spacing(study.affine))
-        small, valid = _pad_to_multiple(resample_channels(channels, grid))
-        logits = self._run(small[None])[0][:, : valid[0], : valid[1], : valid[2]]
-        full = functional.interpolate(
-            torch.from_numpy(np.ascontiguousarray(logits))[None],
-            size=tuple(int(n) for n in original),
-            mode="trilinear",
-            align_corners=False,
-        )[0]
-        labels = torch.argmax(full, dim=0).numpy().astype(np.uint8)
+        small = resample_channels(channels, grid)
+        box = brain_box(np.any(small != 0, axis=0))
+        padded, valid = pad_to_multiple(small[(slice(None), *box)])
+        logits = self._run(padded[None])[0][:, : valid[0], : valid[1], : valid[2]]
+        offset = (box[0].start or 0, box[1].start or 0, box[2].start or 0)
+        labels = _labels_on_study_grid(np.ascontiguousarray(logits), offset, grid, original)
         labels[~np.any(channels != 0, axis=0)] = 0
         return labels
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,36 @@ def split_by_patient(
     return train, valid
 
 
-def _load(data_dir: Path, records: list[CaseRecord], what: str, progress: bool) -> list[Any]:
+def _folders(data_dir: Path | Sequence[Path]) -> list[Path]:
+    return [data_dir] if isinstance(data_dir, Path) else list(data_dir)
+
+
+def _read_records(folders: list[Path]) -> tuple[list[CaseRecord], dict[str, Path]]:
+    """The cases of several labelled folders, and the folder of each case id."""
+    records: list[CaseRecord] = []
+    where: dict[str, Path] = {}
+    for folder in folders:
+        for record in read_cases_csv(folder):
+            if record.case_id in where:
+                raise TrainingDataError(
+                    f"case {record.case_id} is in {where[record.case_id]} and {folder}"
+                )
+            where[record.case_id] = folder
+            records.append(record)
+    return records, where
+
+
+def _studies(where: dict[str, Path], records: list[CaseRecord]) -> Iterator[tuple[CaseRecord, Any]]:
+    for record in records:
+        yield from iter_studies(where[record.case_id], [record])
+
+
+def _load(
+    where: dict[str, Path], records: list[CaseRecord], what: str, progress: bool
+) -> list[Any]:
     out = []
     for record, study in tqdm(
-        iter_studies(data_dir, records),
+        _studies(where, records),
         total=len(records),
         desc=f"reading {what}",
         disable=not progress,
@@ -96,7 +123,7 @@ def _environment() -> dict[str, str]:
 
 
 def train_embedder_folder(
-    data_dir: Path,
+    data_dir: Path | Sequence[Path],
     out_dir: Path,
     config: EmbedderConfig,
     *,
@@ -107,15 +134,17 @@ def train_embedder_folder(
     command: str = "",
     device: str = "cpu",
 ) -> ModelCard:
-    """Train the embedder on a labelled folder and write ``embedder.{pt,onnx,json,md}``."""
+    """Train the embedder on labelled folders and write ``embedder.{pt,onnx,json,md}``."""
     began = time.perf_counter()
-    records = [r for r in read_cases_csv(data_dir) if r.diagnosis in DIAGNOSES]
+    folders = _folders(data_dir)
+    records, where = _read_records(folders)
+    records = [r for r in records if r.diagnosis in DIAGNOSES]
     train_records, valid_records = split_by_patient(records, validation_fraction, config.seed)
-    train_cases = _load(data_dir, train_records, "training cases", progress)
+    train_cases = _load(where, train_records, "training cases", progress)
     train_set = build_crop_set(((s, s.mask, r.diagnosis) for r, s in train_cases), DIAGNOSES)
     hook = None
     if valid_records:
-        valid_cases = _load(data_dir, valid_records, "validation cases", progress)
+        valid_cases = _load(where, valid_records, "validation cases", progress)
         valid_set = build_crop_set(
             ((s, s.mask, r.diagnosis) for r, s in valid_cases), DIAGNOSES, n_offsets=1
         )
@@ -147,7 +176,7 @@ def train_embedder_folder(
         },
         training={
             "command": command,
-            "data_dir": str(data_dir),
+            "data_dirs": [str(f) for f in folders],
             "cases": len(train_records),
             "validation_cases": len(valid_records),
             "crops": len(train_set),
@@ -162,27 +191,39 @@ def train_embedder_folder(
 
 
 def train_segmenter_folder(
-    data_dir: Path,
+    data_dir: Path | Sequence[Path],
     out_dir: Path,
     config: SegmenterConfig,
     *,
     work_dir: Path,
+    validation_fraction: float = 0.1,
     max_cases: int | None = None,
     resume: bool = True,
     progress: bool = True,
     command: str = "",
     device: str = "cpu",
 ) -> ModelCard:
-    """Train the segmenter on a labelled folder and write ``segmenter.{pt,onnx,json,md}``."""
+    """Train the segmenter on labelled folders and write ``segmenter.{pt,onnx,json,md}``.
+
+    A ``validation_fraction`` of the patients is held out; their whole-tumour Dice is
+    recorded after every epoch.
+    """
     began = time.perf_counter()
-    records = read_cases_csv(data_dir)
+    folders = _folders(data_dir)
+    records, where = _read_records(folders)
     if max_cases is not None:
         records = records[:max_cases]
-    cases = _load(data_dir, records, "training cases", progress)
-    volumes = build_volume_set((s, s.mask) for _, s in cases)
-    del cases
+    train_records, valid_records = split_by_patient(records, validation_fraction, config.seed)
+    volumes = build_volume_set(
+        (s, s.mask) for _, s in _load(where, train_records, "training cases", progress)
+    )
+    valid = None
+    if valid_records:
+        valid = build_volume_set(
+            (s, s.mask) for _, s in _load(where, valid_records, "validation cases", progress)
+        )
     net, history = train_segmenter(
-        volumes, config, work_dir, resume=resume, progress=progress, device=device
+        volumes, config, work_dir, resume=resume, progress=progress, device=device, valid=valid
     )
     card = ModelCard(
         name="segmenter",
@@ -199,11 +240,12 @@ def train_segmenter_folder(
         preprocessing={
             "channels": ["T1", "T1C", "T2", "FLAIR"],
             "normalisation": "z-score over non-zero voxels per sequence, clipped to +-5",
-            "grid": "isotropic 2 mm (trilinear), scores interpolated back to the study grid",
+            "grid": "isotropic 2 mm (trilinear), cropped to the brain box; scores "
+            "interpolated back to the study grid around the coarse tumour",
         },
         training={
             "command": command,
-            "data_dir": str(data_dir),
+            "data_dirs": [str(f) for f in folders],
             "cases": len(records),
             "config": asdict(config),
             "loss": "monai DiceCELoss (softmax, one-hot)",

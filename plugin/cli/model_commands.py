@@ -51,7 +51,9 @@ def _model_dir(model_dir: Path | None) -> Path | None:
 @app.command()
 def train(
     what: Trainable = typer.Argument(..., help="segmenter or embedder"),
-    data: Path = typer.Option(..., "--data", help="Labelled BraTS-layout training folder."),
+    data: list[Path] = typer.Option(
+        ..., "--data", help="Labelled BraTS-layout training folder (repeat for several)."
+    ),
     out: Path = typer.Option(Path("runs/weights"), "--out", help="Where the weights go."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs (default per model)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (training is deterministic)."),
@@ -71,8 +73,9 @@ def train(
     from models.training import EmbedderConfig, SegmenterConfig
     from models.training.pipeline import train_embedder_folder, train_segmenter_folder
 
-    if not data.is_dir():
-        fail(f"training folder {data} does not exist")
+    for folder in data:
+        if not folder.is_dir():
+            fail(f"training folder {folder} does not exist")
     command = "simcase " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     work = work_dir or out / f"{what.value}-work"
     try:

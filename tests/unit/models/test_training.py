@@ -92,7 +92,7 @@ def test_training_resumes_from_its_checkpoint(crop_set, tmp_path: Path) -> None:
 def test_segmenter_trains_and_segments_on_the_study_grid(tmp_path: Path) -> None:
     studies = [toy_study(spacing=3.0, seed=i) for i in range(2)]
     volumes = build_volume_set((s, s.mask) for s in studies if s.mask is not None)
-    config = SegmenterConfig(epochs=1, patch=16, channels=(4, 8), threads=1)
+    config = SegmenterConfig(epochs=1, volume=(24, 24, 24), jitter=2, channels=(4, 8), threads=1)
     net, history = train_segmenter(volumes, config, tmp_path, progress=False)
     assert np.isfinite(history[0]["loss"])
     study = toy_study(spacing=3.0, seed=5)
