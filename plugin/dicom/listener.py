@@ -67,7 +67,7 @@ class DicomListener:
     on_study_complete
         Called once per quiet period of a study with its StudyInstanceUID.
     host
-        Address to bind; ``""`` for all interfaces.
+        Overrides ``settings.host``, the address to bind (``0.0.0.0``: all interfaces).
     port
         Overrides ``settings.port`` (``0``: any free port; see :attr:`port`).
     """
@@ -79,7 +79,7 @@ class DicomListener:
         journal: InstanceJournal,
         on_study_complete: Callable[[str], None],
         *,
-        host: str = "",
+        host: str | None = None,
         port: int | None = None,
     ) -> None:
         self.settings = settings
@@ -91,7 +91,7 @@ class DicomListener:
             debounce_seconds=settings.debounce_seconds,
             stable_seconds=settings.stable_seconds,
         )
-        self._host = host
+        self._host = settings.host if host is None else host
         self._port = settings.port if port is None else port
         self._server: ThreadedAssociationServer | None = None
         self.ae = self._make_ae()
@@ -112,6 +112,13 @@ class DicomListener:
             # not recognised) for any other caller.
             ae.require_calling_aet = list(self.settings.allowed_aes)
         return ae
+
+    @property
+    def host(self) -> str:
+        """The address the listener is bound to (``0.0.0.0``: all interfaces)."""
+        if self._server is None:
+            return self._host
+        return str(self._server.server_address[0])
 
     @property
     def port(self) -> int:
@@ -143,9 +150,7 @@ class DicomListener:
                 (self._host, self._port), block=False, evt_handlers=handlers
             )
         except OSError as exc:
-            raise ListenerError(
-                f"cannot listen on {self._host or '*'}:{self._port}: {exc}"
-            ) from exc
+            raise ListenerError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
         assert server is not None
         self._server = server
         for study_uid in self.journal.pending():
@@ -155,7 +160,7 @@ class DicomListener:
         log.info(
             "DICOM listener %s on %s:%s (allowed callers: %s)",
             self.settings.ae_title,
-            self._host or "*",
+            self._host,
             self.port,
             ", ".join(self.settings.allowed_aes) or "any",
         )

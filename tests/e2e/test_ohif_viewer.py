@@ -27,11 +27,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, Response, expect, sync_playwright
 
-from plugin.orthanc.config import forward_script_path
 from tests.conftest import free_port
-from tests.e2e.conftest import QueryStudy, simcase_env, simcase_processes
-from tests.e2e.test_pacs_loop import STABLE_AGE_S, storescu_folder, wait_for_results
-from tests.integration.plugin.orthanc_fixture import running_orthanc
+from tests.e2e.conftest import PushLoop, QueryStudy, storescu_folder, wait_for_results
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -174,60 +171,38 @@ def check_viewer(page: Page, base_url: str, study_uid: str) -> str:
 def test_results_show_in_ohif(
     ohif_dist: Path,
     chromium: str,
-    indexed_archive: str,
+    push_loop: PushLoop,
     query_study: QueryStudy,
-    tmp_path: Path,
 ) -> None:
-    listener_port = free_port()
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    with running_orthanc(
-        tmp_path / "orthanc",
-        stable_age=STABLE_AGE_S,
-        simcase_port=listener_port,
-        forward_script=forward_script_path(),
-        forward_settings={"Mode": "cstore", "Modality": "simcase"},
-    ) as orthanc:
-        env = simcase_env(
-            indexed_archive,
-            tmp_path / "data",
-            dicom__port=str(listener_port),
-            dicom__allowed_aes="ORTHANC",
-            dicom__debounce_seconds="1",
-            results__ae_title=orthanc.aet,
-            results__host="127.0.0.1",
-            results__port=str(orthanc.dicom_port),
-        )
-        with simcase_processes(["listen", "worker"], env, logs):
-            storescu_folder(orthanc, query_study.dicom_dir)
-            wait_for_results(orthanc, query_study.study_instance_uid, logs)
+    orthanc, logs = push_loop.orthanc, push_loop.logs
+    storescu_folder(orthanc, query_study.dicom_dir)
+    wait_for_results(orthanc, query_study.study_instance_uid, logs)
+    with (
+        serving_ohif(ohif_dist, orthanc.url, logs / "ohif-serve.log") as base_url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        console: list[str] = []
+        failed: list[str] = []  # DICOMweb requests Orthanc (or the proxy) refused
 
-        with (
-            serving_ohif(ohif_dist, orthanc.url, logs / "ohif-serve.log") as base_url,
-            sync_playwright() as playwright,
-        ):
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-            console: list[str] = []
-            failed: list[str] = []  # DICOMweb requests Orthanc (or the proxy) refused
+        def on_response(response: Response) -> None:
+            if response.status >= 400:
+                console.append(f"HTTP {response.status} {response.url}")
+                if urlsplit(response.url).path.startswith(("/dicom-web", "/wado")):
+                    failed.append(f"{response.status} {response.url}")
 
-            def on_response(response: Response) -> None:
-                if response.status >= 400:
-                    console.append(f"HTTP {response.status} {response.url}")
-                    if urlsplit(response.url).path.startswith(("/dicom-web", "/wado")):
-                        failed.append(f"{response.status} {response.url}")
-
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+            page.on("response", on_response)
             try:
-                page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-                page.on("response", on_response)
-                try:
-                    text = check_viewer(page, base_url, query_study.study_instance_uid)
-                finally:
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    page.screenshot(path=ARTIFACTS / "ohif-viewer.png")
-                    (ARTIFACTS / "ohif-viewer.log").write_text("\n".join(console))
+                text = check_viewer(page, base_url, query_study.study_instance_uid)
             finally:
-                browser.close()
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=ARTIFACTS / "ohif-viewer.png")
+                (ARTIFACTS / "ohif-viewer.log").write_text("\n".join(console))
+        finally:
+            browser.close()
 
     # The SR as OHIF renders it: one nested container per similar case.
     assert not failed, failed

@@ -288,3 +288,18 @@ def test_accepted_sockets_have_tcp_nodelay(listener: DicomListener) -> None:
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         assoc.release()
+
+
+def test_listener_binds_the_configured_host(listener: DicomListener) -> None:
+    """``SIMCASE_DICOM__HOST`` (here 127.0.0.1) is the only address accepting associations."""
+    assert listener.host == "127.0.0.1"
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=5):
+        pass
+    addresses = {
+        info[4][0]
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+        if not info[4][0].startswith("127.")
+    }
+    for address in addresses:
+        with pytest.raises(OSError), socket.create_connection((address, listener.port), timeout=2):
+            pass
