@@ -1,8 +1,11 @@
 """simcase's DICOM listener: a pynetdicom SCP for C-ECHO and C-STORE.
 
-Every instance is spooled (fsynced) and journalled before the success status goes
-back; instances of any storage SOP class are kept, usable or not. A study is handed on
-(``on_study_complete``) once its sender has finished (see :mod:`plugin.dicom.study_tracker`).
+Every instance is spooled (fsynced) before the success status goes back, and journalled
+in the database in batches right after (:mod:`plugin.dicom.recorder`); at start-up the
+spool is scanned for instances without a journal row (a crash between the two), which
+are journalled and their studies completed. Instances of any storage SOP class are kept,
+usable or not. A study is handed on (``on_study_complete``) once its sender has finished
+(see :mod:`plugin.dicom.study_tracker`), after its rows are committed.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pydicom
 from pydicom import Dataset
+from pydicom.errors import InvalidDicomError
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from indexer.intake import ReceivedInstance
 from plugin.dicom.journal import InstanceJournal
+from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
 from plugin.dicom.tcp import set_tcp_nodelay
@@ -85,6 +91,7 @@ class DicomListener:
         self.settings = settings
         self.spool = Spool(spool_dir)
         self.journal = journal
+        self.recorder = JournalRecorder(journal)
         self._on_study_complete = on_study_complete
         self.tracker = StudyTracker(
             self._study_complete,
@@ -153,9 +160,11 @@ class DicomListener:
             raise ListenerError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
         assert server is not None
         self._server = server
-        for study_uid in self.journal.pending():
+        recovered = self.recover()
+        for study_uid in sorted(set(self.journal.pending()) | recovered):
             log.info("study pending from an earlier run", extra={"study_uid": study_uid})
             self.tracker.mark_pending(study_uid)
+        self.recorder.start()
         self.tracker.start()
         log.info(
             "DICOM listener %s on %s:%s (allowed callers: %s)",
@@ -171,6 +180,8 @@ class DicomListener:
         if server is not None:
             server.shutdown()
             server.server_close()
+        self.recorder.stop()
+        self.spool.sync_directories()
         self.tracker.stop()
 
     def __enter__(self) -> DicomListener:
@@ -180,8 +191,39 @@ class DicomListener:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def recover(self) -> set[str]:
+        """Journal the spooled instances that have no row (acknowledged, then a crash
+        before their batch was committed); remove unreadable files (writes interrupted
+        before the acknowledgement). Returns the studies found."""
+        known = self.journal.known_paths()
+        found: list[ReceivedInstance] = []
+        for path in self.spool.instances():
+            if str(path) in known:
+                continue
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True)
+                instance = ReceivedInstance(
+                    sop_instance_uid=str(ds.SOPInstanceUID),
+                    study_instance_uid=str(ds.StudyInstanceUID),
+                    series_instance_uid=str(ds.SeriesInstanceUID),
+                    sop_class_uid=str(ds.SOPClassUID),
+                    path=path,
+                    modality=str(ds.get("Modality") or "") or None,
+                )
+            except (InvalidDicomError, AttributeError, OSError, ValueError, EOFError) as exc:
+                log.warning("removing unreadable spool file %s: %s", path.name, exc)
+                path.unlink(missing_ok=True)
+                continue
+            found.append(instance)
+        if found:
+            self.journal.record_many(found)
+            log.info("journalled %d spooled instances without a row", len(found))
+        return {i.study_instance_uid for i in found}
+
     # -- handlers ---------------------------------------------------------------
     def _study_complete(self, study_uid: str) -> None:
+        if not self.recorder.flush():
+            log.error("journal rows still not written", extra={"study_uid": study_uid})
         try:
             self.journal.study_completed(study_uid)
         except Exception:
@@ -200,6 +242,8 @@ class DicomListener:
         )
 
     def _handle_ended(self, event: evt.Event) -> None:
+        self.recorder.flush()
+        self.spool.sync_directories()
         self.tracker.association_ended(id(event.assoc))
 
     def _handle_store(self, event: evt.Event) -> int | Dataset:
@@ -233,7 +277,7 @@ class DicomListener:
             return _failure(STATUS_CANNOT_UNDERSTAND, f"missing {', '.join(missing)}")
         try:
             path = self.spool.write(study_uid, series_uid, sop_uid, event.encoded_dataset())
-            self.journal.record(
+            self.recorder.add(
                 ReceivedInstance(
                     sop_instance_uid=sop_uid,
                     study_instance_uid=study_uid,

@@ -4,7 +4,8 @@ The push loop of test_pacs_loop.py (Orthanc -> simcase listen + worker -> SC + S
 into the study), then the ``@ohif/app`` 3.13.2 prebuilt dist served by
 docker/ohif/serve.py against that Orthanc, driven by Playwright in Debian's headless
 chromium: the study browser shows the montage (SC) with a thumbnail, the montage renders
-in a viewport, and the SR opens as text with the similar cases.
+in a viewport, and the SR opens as text with the similar cases; the tumour outline (SEG)
+and its TID 1500 volume report are listed in the study browser.
 
 Needs npm (or an already fetched dist: docker/ohif/fetch-ohif.sh), /usr/bin/chromium and
 the playwright Python package; a missing one fails the test, it never skips.
@@ -51,6 +52,8 @@ CHROMIUM_FLAGS = [
 ]
 SC_DESCRIPTION = "simcase similar cases (not for diagnostic use)"
 SR_DESCRIPTION = "simcase similar cases report (not for diagnostic use)"
+SEG_DESCRIPTION = "simcase tumour outline (not for diagnostic use)"
+VOLUMES_DESCRIPTION = "simcase tumour volumes (not for diagnostic use)"
 UI_TIMEOUT_MS = 60_000
 
 
@@ -144,6 +147,13 @@ def check_viewer(page: Page, base_url: str, study_uid: str) -> str:
     )
     expect(report).to_have_count(1, timeout=UI_TIMEOUT_MS)
     expect(report).to_contain_text("SR")
+    # The tumour outline (SEG) and its TID 1500 volumes are listed with the study.
+    for description, modality in ((SEG_DESCRIPTION, "SEG"), (VOLUMES_DESCRIPTION, "SR")):
+        item = page.locator('[data-cy="study-browser-thumbnail-no-image"]').filter(
+            has_text=description[:22]
+        )
+        expect(item).to_have_count(1, timeout=UI_TIMEOUT_MS)
+        expect(item).to_contain_text(modality)
 
     page.locator('[data-cy="Layout"], [data-cy="layout-button"]').first.click()
     page.locator("div.group", has=page.locator("#layout-common-1x2")).click()
