@@ -27,7 +27,7 @@ from plugin.dicom.journal import InstanceJournal
 from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
-from plugin.dicom.tcp import set_tcp_nodelay
+from plugin.dicom.tcp import set_fast_polling, set_tcp_nodelay
 from plugin.errors import PluginError
 from plugin.settings import DicomSettings
 
@@ -145,6 +145,7 @@ class DicomListener:
             return
         handlers: list[Any] = [
             (evt.EVT_CONN_OPEN, set_tcp_nodelay),
+            (evt.EVT_CONN_OPEN, set_fast_polling),
             (evt.EVT_C_STORE, self._handle_store),
             (evt.EVT_C_ECHO, self._handle_echo),
             (evt.EVT_RELEASED, self._handle_ended),

@@ -20,6 +20,7 @@ from pynetdicom import _config as pynetdicom_config
 from pynetdicom.sop_class import MRImageStorage, Verification  # type: ignore[attr-defined]
 
 from plugin.dicom import STATUS_CANNOT_UNDERSTAND, DicomListener
+from plugin.dicom.tcp import DUL_POLL_SECONDS
 from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
 from tests.unit.plugin.samples import mr_series
 
@@ -281,7 +282,9 @@ def test_pending_study_from_an_earlier_run_is_completed_at_start(
     assert third.studies == []
 
 
-def test_accepted_sockets_have_tcp_nodelay(listener: DicomListener) -> None:
+def test_accepted_associations_have_tcp_nodelay_and_fast_polling(
+    listener: DicomListener,
+) -> None:
     assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
     assert assoc.is_established
     try:
@@ -290,6 +293,7 @@ def test_accepted_sockets_have_tcp_nodelay(listener: DicomListener) -> None:
         for acceptor in acceptors:
             sock = acceptor.dul.socket.socket  # type: ignore[union-attr]
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert acceptor.dul._run_loop_delay == DUL_POLL_SECONDS
     finally:
         assoc.release()
 
