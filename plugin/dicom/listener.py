@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pydicom
 from pydicom import Dataset
 from pydicom.errors import InvalidDicomError
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from indexer.intake import ReceivedInstance
+from plugin.dicom.file_meta import file_header
 from plugin.dicom.journal import InstanceJournal
 from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
@@ -277,7 +280,11 @@ class DicomListener:
             log.warning("C-STORE from %s refused: no %s", calling_ae, ", ".join(missing))
             return _failure(STATUS_CANNOT_UNDERSTAND, f"missing {', '.join(missing)}")
         try:
-            path = self.spool.write(study_uid, series_uid, sop_uid, event.encoded_dataset())
+            header = file_header(sop_class_uid, sop_uid, str(event.context.transfer_syntax))
+            stream = cast(C_STORE, event.request).DataSet
+            if not isinstance(stream, BytesIO):
+                raise TypeError("C-STORE request without a data set stream")
+            path = self.spool.write(study_uid, series_uid, sop_uid, [header, stream.getbuffer()])
             self.recorder.add(
                 ReceivedInstance(
                     sop_instance_uid=sop_uid,

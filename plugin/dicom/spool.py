@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = ["Spool", "safe_component"]
@@ -37,6 +37,17 @@ def safe_component(uid: str) -> str:
     if _UID.match(uid) and len(uid) <= 64:
         return uid
     return "x" + hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+
+
+def _write_all(fd: int, pieces: Sequence[bytes | memoryview]) -> None:
+    views = [memoryview(p).cast("B") for p in pieces]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -66,8 +77,15 @@ class Spool:
             / f"{safe_component(sop_uid)}.dcm"
         )
 
-    def write(self, study_uid: str, series_uid: str, sop_uid: str, data: bytes) -> Path:
-        """Write one encoded instance durably and return its path.
+    def write(
+        self,
+        study_uid: str,
+        series_uid: str,
+        sop_uid: str,
+        data: bytes | Sequence[bytes | memoryview],
+    ) -> Path:
+        """Write one encoded instance (bytes, or pieces written in order) durably and
+        return its path.
 
         When this returns, the file's content is on stable storage (and, on journalling
         file systems, its directory entry).
@@ -77,13 +95,11 @@ class Spool:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            self._replace(path, data)
+            self._replace(path, data if isinstance(data, bytes) else b"".join(data))
             return path
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                _write_all(fd, [data] if isinstance(data, bytes) else data)
                 os.fsync(fd)
             finally:
                 os.close(fd)

@@ -48,3 +48,12 @@ def test_scan_removes_interrupted_replacements(tmp_path: Path) -> None:
     assert list(spool.instances()) == [path]
     assert not leftover.exists()
     assert list(Spool(tmp_path / "missing").instances()) == []
+
+
+def test_pieces_are_written_in_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    big = bytes(range(256)) * 4096  # more than one writev may take at once on some systems
+    path = spool.write("1", "2", "3", [b"head", memoryview(big), b"", b"tail"])
+    assert path.read_bytes() == b"head" + big + b"tail"
+    again = spool.write("1", "2", "3", [b"new", memoryview(b"er")])
+    assert again.read_bytes() == b"newer"
