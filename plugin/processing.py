@@ -8,6 +8,7 @@ an unchanged study under the same model version sends nothing new.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -35,6 +36,7 @@ from indexer.thumbnails import tumour_slice_image
 from plugin.errors import PluginError
 from plugin.orthanc.loop_guard import SIMCASE_MANUFACTURER
 from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
+from plugin.results.build import build_outline
 from plugin.results.segmentation import OutlineError, source_series
 from plugin.results.sender import sender_from_settings
 from plugin.settings import Settings, get_settings
@@ -264,6 +266,8 @@ def process_study(
             )
         shown = [*hits, *(h for group in per_diagnosis.values() for h in group)]
         thumbs = store.thumbnails(sorted({h.case_id for h in shown}))
+        when = dt.datetime.now().replace(microsecond=0)
+        uid_seed = f"{study_uid}|{version}|{content_hash}"
         objects = build_results(
             query,
             [_result_hit(h) for h in hits],
@@ -274,25 +278,36 @@ def process_study(
             query_image=query_image,
             hit_images={cid: _decode_png(png) for cid, png in thumbs.items()},
             supersedes=supersedes,
-            uid_seed=f"{study_uid}|{version}|{content_hash}",
-            outline=outline,
+            uid_seed=uid_seed,
+            now=when,
         )
         lap("build")
         sender = sender_from_settings(settings.results, calling_ae_title=settings.dicom.ae_title)
-        if sender is not None:
-            report = sender.send(objects)
-            destination, state = report.destination, "sent"
-        else:
+
+        def deliver(batch: list[Dataset]) -> str:
+            if sender is not None:
+                return sender.send(batch).destination
             folder = settings.data_dir / "results" / study_uid
             folder.mkdir(parents=True, exist_ok=True)
-            for ds in objects:
+            for ds in batch:
                 ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
-            destination, state = str(folder), "sent"
             log.warning(
                 "no results destination configured; results saved to the data directory",
                 extra={"study_uid": study_uid},
             )
+            return str(folder)
+
+        # The montage and the report first: what the radiologist reads should not wait
+        # for the outline objects.
+        destination, state = deliver(objects), "sent"
         lap("send")
+        if outline is not None:
+            outline_objects = build_outline(outline, version, uid_seed=uid_seed, now=when)
+            if outline_objects:
+                deliver(outline_objects)
+            # The report stays last: later results name it as the one they supersede.
+            objects = [*objects[:-1], *outline_objects, objects[-1]]
+            lap("outline")
         sop_uids = [str(ds.SOPInstanceUID) for ds in objects]
         with conn.transaction():
             conn.execute(

@@ -212,6 +212,7 @@ def build_results(
     supersedes: str | None,
     uid_seed: str | None = None,
     outline: QueryOutline | None = None,
+    now: dt.datetime | None = None,
 ) -> list[Dataset]:
     """All result objects for one query: ``[montage, report]`` or ``[short report]``;
     with ``outline``, ``[montage, SEG, measurement report, report]``.
@@ -242,9 +243,12 @@ def build_results(
     outline
         The query's tumour mask and its source series: adds a SEG of the mask and a
         TID 1500 report of the compartments' volumes (skipped, with a warning, when the
-        mask cannot be written on that series).
+        mask cannot be written on that series). :func:`build_outline` makes the same
+        objects on their own (to send them after the report).
+    now
+        Series and content date and time of every object (default: now).
     """
-    now = dt.datetime.now().replace(microsecond=0)
+    now = (now or dt.datetime.now()).replace(microsecond=0)
     report = build_report(
         query,
         hits,
