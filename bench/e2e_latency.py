@@ -15,6 +15,9 @@ The worker's job results (ProcessOutcome.to_dict(), logged by procrastinate as
 ``result=...``) give the stage breakdown. Run from the repository root:
 
     PYTHONPATH=$PWD python bench/e2e_latency.py [--cases 5] [--debounce 0.5]
+
+``--receive-only`` times only the transfer: the same studies to ``simcase listen`` (no
+worker, no Orthanc) and to ``storescp``, interleaved, median of the N studies.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from indexer.migrate import migrate
 from indexer.pipeline import load_models
 from indexer.store import PgVectorStore
 from models.synth import write_corpus
+from plugin.results.build import SR_SERIES_NUMBER
 from tests.conftest import free_port
 from tests.e2e.conftest import simcase_env, simcase_processes
 from tests.integration.plugin.orthanc_fixture import OrthancServer, running_orthanc
@@ -49,7 +53,7 @@ CACHE = Path("/tmp/bench-e2e")
 QUERY_SEED = 777
 ARCHIVE_SEED = 4242
 WARMUP_SEED = 778
-STAGES = ("load_files", "load", "segment_embed", "search", "build", "send")
+STAGES = ("load_files", "load", "segment_embed", "search", "build", "send", "outline")
 
 
 def study_uid(folder: Path) -> str:
@@ -110,11 +114,17 @@ def wait_for_listener(port: int, timeout: float = 120) -> None:
 
 
 def has_sr(orthanc: OrthancServer, uid: str) -> bool:
+    """Whether the similar-case report (series number 9902; the TID 1500 SR that may come
+    before it is 9904) is listed by QIDO-RS."""
     response = httpx.get(f"{orthanc.dicomweb_url}/studies/{uid}/series", timeout=10)
     if response.status_code == 204 or not response.content:
         return False
     response.raise_for_status()
-    return any(s.get("00080060", {}).get("Value", [""])[0] == "SR" for s in response.json())
+    return any(
+        s.get("00080060", {}).get("Value", [""])[0] == "SR"
+        and s.get("00200011", {}).get("Value", [0])[0] == SR_SERIES_NUMBER
+        for s in response.json()
+    )
 
 
 def wait_for_sr(orthanc: OrthancServer, uid: str, timeout: float = 300) -> float:
@@ -179,16 +189,52 @@ def storescp(work: Path) -> Iterator[Callable[[Path], float]]:
         proc.wait(10)
 
 
+def receive_only(studies: list[Path]) -> None:
+    """``storescu`` to ``simcase listen`` and to ``storescp``, interleaved; print medians."""
+    work = Path(tempfile.mkdtemp(prefix="bench-recv-"))
+    work.chmod(0o755)
+    pg = EmbeddedPostgres(work / "pgdata")
+    try:
+        url = pg.start()
+        migrate(url)
+        port = free_port()
+        env = simcase_env(url, work / "data", dicom__host="127.0.0.1", dicom__port=str(port))
+        sends, peer = [], []
+        with simcase_processes(["listen"], env, work / "logs"), storescp(work) as to_peer:
+            wait_for_listener(port)
+            for folder in studies:
+                peer.append(to_peer(folder))
+                sends.append(storescu("SIMCASE", port, folder))
+                print(
+                    f"{folder.name}: storescu -> storescp {peer[-1]:.2f} s, "
+                    f"-> simcase listen {sends[-1]:.2f} s",
+                    flush=True,
+                )
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM received_instances").fetchone()
+        print(f"instances journalled: {row[0] if row else 0}")
+    finally:
+        pg.stop()
+    print(f"median storescu -> simcase listen: {statistics.median(sends):.2f} s")
+    print(f"median storescu -> dcmtk storescp (peer): {statistics.median(peer):.2f} s")
+    print(f"load average: {os.getloadavg()}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=5)
     parser.add_argument("--archive-cases", type=int, default=30)
     parser.add_argument("--debounce", type=float, default=0.5)
     parser.add_argument("--model-dir", type=Path, default=os.environ.get("SIMCASE_MODEL_DIR"))
+    parser.add_argument("--receive-only", action="store_true", help="time the transfer only")
     args = parser.parse_args()
     if args.model_dir is not None:
         os.environ["SIMCASE_TEST_MODEL_DIR"] = str(args.model_dir)
     studies, archive = corpora(args.cases, args.archive_cases)
+    if args.receive_only:
+        receive_only(studies)
+        return
     uids = [study_uid(s) for s in studies]
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     work.chmod(0o755)

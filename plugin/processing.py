@@ -8,6 +8,7 @@ an unchanged study under the same model version sends nothing new.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -24,6 +25,7 @@ from procrastinate import JobContext
 from pydicom.dataset import Dataset
 
 from dicom_conversion import ConversionError, StudyVolumes, load_study, read_dicom_file
+from dicom_conversion.sequences import MRSequence
 from indexer import intake
 from indexer.cases import audit
 from indexer.database import connect
@@ -33,7 +35,9 @@ from indexer.store import SearchHit
 from indexer.thumbnails import tumour_slice_image
 from plugin.errors import PluginError
 from plugin.orthanc.loop_guard import SIMCASE_MANUFACTURER
-from plugin.results import QueryFacts, ResultHit, build_results
+from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
+from plugin.results.build import build_outline
+from plugin.results.segmentation import OutlineError, source_series
 from plugin.results.sender import sender_from_settings
 from plugin.settings import Settings, get_settings
 
@@ -168,6 +172,36 @@ def _query_facts(
     )
 
 
+def _reference_series_uid(study: StudyVolumes) -> str | None:
+    """The series whose grid is the study grid (``load_study``'s reference: T1C, else the
+    first sequence present)."""
+    if not study.arrays:
+        return None
+    reference = (
+        MRSequence.T1C
+        if MRSequence.T1C in study.arrays
+        else next(s for s in MRSequence.ordered() if s in study.arrays)
+    )
+    for decision in study.decisions:
+        if decision.selected and decision.sequence is reference:
+            return decision.series_instance_uid
+    return None
+
+
+def _outline(
+    study: StudyVolumes, mask: np.ndarray, mask_source: str, datasets: list[Dataset]
+) -> QueryOutline | None:
+    series_uid = _reference_series_uid(study)
+    if series_uid is None:
+        return None
+    try:
+        series = source_series(datasets, series_uid)
+    except OutlineError as exc:
+        log.warning("no SEG of the tumour: %s", exc)
+        return None
+    return QueryOutline(mask, study.affine, series, mask_source)
+
+
 def process_study(
     study_uid: str, source: str, resources: JobResources, settings: Settings
 ) -> ProcessOutcome:
@@ -199,6 +233,7 @@ def process_study(
         hits: list[SearchHit] = []
         per_diagnosis: dict[str, list[SearchHit]] = {}
         query_image: np.ndarray | None = None
+        outline: QueryOutline | None = None
         try:
             study = load_study([ds for ds in datasets if ds.get("Modality") in ("MR", "SEG")])
             lap("load")
@@ -218,6 +253,8 @@ def process_study(
             )
             hits, per_diagnosis = result.hits, result.per_diagnosis
             query_image = tumour_slice_image(study, embedded.mask, MONTAGE_TILE)
+            if settings.results.include_seg:
+                outline = _outline(study, embedded.mask, embedded.mask_source, datasets)
             lap("search")
         except ConversionError as exc:
             query = QueryFacts(study_instance_uid=study_uid, is_brain_mr=False, reason=str(exc))
@@ -229,6 +266,8 @@ def process_study(
             )
         shown = [*hits, *(h for group in per_diagnosis.values() for h in group)]
         thumbs = store.thumbnails(sorted({h.case_id for h in shown}))
+        when = dt.datetime.now().replace(microsecond=0)
+        uid_seed = f"{study_uid}|{version}|{content_hash}"
         objects = build_results(
             query,
             [_result_hit(h) for h in hits],
@@ -239,24 +278,36 @@ def process_study(
             query_image=query_image,
             hit_images={cid: _decode_png(png) for cid, png in thumbs.items()},
             supersedes=supersedes,
-            uid_seed=f"{study_uid}|{version}|{content_hash}",
+            uid_seed=uid_seed,
+            now=when,
         )
         lap("build")
         sender = sender_from_settings(settings.results, calling_ae_title=settings.dicom.ae_title)
-        if sender is not None:
-            report = sender.send(objects)
-            destination, state = report.destination, "sent"
-        else:
+
+        def deliver(batch: list[Dataset]) -> str:
+            if sender is not None:
+                return sender.send(batch).destination
             folder = settings.data_dir / "results" / study_uid
             folder.mkdir(parents=True, exist_ok=True)
-            for ds in objects:
+            for ds in batch:
                 ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
-            destination, state = str(folder), "sent"
             log.warning(
                 "no results destination configured; results saved to the data directory",
                 extra={"study_uid": study_uid},
             )
+            return str(folder)
+
+        # The montage and the report first: what the radiologist reads should not wait
+        # for the outline objects.
+        destination, state = deliver(objects), "sent"
         lap("send")
+        if outline is not None:
+            outline_objects = build_outline(outline, version, uid_seed=uid_seed, now=when)
+            if outline_objects:
+                deliver(outline_objects)
+            # The report stays last: later results name it as the one they supersede.
+            objects = [*objects[:-1], *outline_objects, objects[-1]]
+            lap("outline")
         sop_uids = [str(ds.SOPInstanceUID) for ds in objects]
         with conn.transaction():
             conn.execute(

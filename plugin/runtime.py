@@ -124,7 +124,12 @@ async def serve(
         if listener:
             stack.enter_context(following_orthanc(settings, conninfo))
             dicom = stack.enter_context(running_listener(settings, conninfo))
-            log.info("DICOM listener %s on port %s", settings.dicom.ae_title, dicom.port)
+            log.info(
+                "DICOM listener %s on %s:%s",
+                settings.dicom.ae_title,
+                settings.dicom.host,
+                dicom.port,
+            )
         if worker:
             job_app = create_job_app(conninfo)
             await stack.enter_async_context(job_app.open_async())

@@ -49,6 +49,9 @@ class DicomSettings(BaseModel):
     """The DICOM listener (``simcase listen``)."""
 
     ae_title: str = Field("SIMCASE", min_length=1, max_length=16)
+    #: Address the listener binds: ``0.0.0.0`` (default) for all IPv4 interfaces, or one
+    #: address such as ``127.0.0.1`` to accept only local senders.
+    host: str = Field("0.0.0.0", min_length=1, max_length=255)
     port: int = Field(11112, ge=1, le=65535)
     allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     debounce_seconds: float = Field(2.0, ge=0)
@@ -69,6 +72,9 @@ class ResultsSettings(BaseModel):
     host: str | None = None
     port: int | None = Field(None, ge=1, le=65535)
     stow_url: str | None = None
+    #: Also write the query's tumour outline: a DICOM SEG and a TID 1500 report of the
+    #: compartments' volumes that references it.
+    include_seg: bool = True
 
     @model_validator(mode="after")
     def _one_destination(self) -> ResultsSettings:

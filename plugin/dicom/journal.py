@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from psycopg_pool import ConnectionPool
@@ -17,6 +18,14 @@ class InstanceJournal(Protocol):
 
     def record(self, instance: ReceivedInstance) -> bool:
         """Record one instance; ``True`` if its SOPInstanceUID is new."""
+        ...
+
+    def record_many(self, instances: Sequence[ReceivedInstance]) -> None:
+        """Record several instances in one transaction (all or none)."""
+        ...
+
+    def known_paths(self) -> set[str]:
+        """The spool paths of every recorded instance."""
         ...
 
     def study_completed(self, study_uid: str) -> None:
@@ -51,6 +60,15 @@ class PostgresJournal:
         with self._pool.connection() as conn:
             return record_instance(conn, instance)
 
+    def record_many(self, instances: Sequence[ReceivedInstance]) -> None:
+        with self._pool.connection() as conn, conn.transaction(), conn.pipeline():
+            for instance in instances:
+                record_instance(conn, instance)
+
+    def known_paths(self) -> set[str]:
+        with self._pool.connection() as conn:
+            return {str(r[0]) for r in conn.execute("SELECT path FROM received_instances")}
+
     def study_completed(self, study_uid: str) -> None:
         with self._pool.connection() as conn:
             mark_study_complete(conn, study_uid)
@@ -73,6 +91,14 @@ class MemoryJournal:
             new = instance.sop_instance_uid not in self.instances
             self.instances[instance.sop_instance_uid] = instance
             return new
+
+    def record_many(self, instances: Sequence[ReceivedInstance]) -> None:
+        for instance in instances:
+            self.record(instance)
+
+    def known_paths(self) -> set[str]:
+        with self._lock:
+            return {str(i.path) for i in self.instances.values()}
 
     def study_completed(self, study_uid: str) -> None:
         with self._lock:

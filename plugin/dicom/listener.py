@@ -1,27 +1,36 @@
 """simcase's DICOM listener: a pynetdicom SCP for C-ECHO and C-STORE.
 
-Every instance is spooled (fsynced) and journalled before the success status goes
-back; instances of any storage SOP class are kept, usable or not. A study is handed on
-(``on_study_complete``) once its sender has finished (see :mod:`plugin.dicom.study_tracker`).
+Every instance is spooled (fsynced) before the success status goes back, and journalled
+in the database in batches right after (:mod:`plugin.dicom.recorder`); at start-up the
+spool is scanned for instances without a journal row (a crash between the two), which
+are journalled and their studies completed. Instances of any storage SOP class are kept,
+usable or not. A study is handed on (``on_study_complete``) once its sender has finished
+(see :mod:`plugin.dicom.study_tracker`), after its rows are committed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import pydicom
 from pydicom import Dataset
+from pydicom.errors import InvalidDicomError
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from indexer.intake import ReceivedInstance
+from plugin.dicom.file_meta import file_header
 from plugin.dicom.journal import InstanceJournal
+from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
-from plugin.dicom.tcp import set_tcp_nodelay
+from plugin.dicom.tcp import set_fast_polling, set_tcp_nodelay
 from plugin.errors import PluginError
 from plugin.settings import DicomSettings
 
@@ -67,7 +76,7 @@ class DicomListener:
     on_study_complete
         Called once per quiet period of a study with its StudyInstanceUID.
     host
-        Address to bind; ``""`` for all interfaces.
+        Overrides ``settings.host``, the address to bind (``0.0.0.0``: all interfaces).
     port
         Overrides ``settings.port`` (``0``: any free port; see :attr:`port`).
     """
@@ -79,19 +88,20 @@ class DicomListener:
         journal: InstanceJournal,
         on_study_complete: Callable[[str], None],
         *,
-        host: str = "",
+        host: str | None = None,
         port: int | None = None,
     ) -> None:
         self.settings = settings
         self.spool = Spool(spool_dir)
         self.journal = journal
+        self.recorder = JournalRecorder(journal)
         self._on_study_complete = on_study_complete
         self.tracker = StudyTracker(
             self._study_complete,
             debounce_seconds=settings.debounce_seconds,
             stable_seconds=settings.stable_seconds,
         )
-        self._host = host
+        self._host = settings.host if host is None else host
         self._port = settings.port if port is None else port
         self._server: ThreadedAssociationServer | None = None
         self.ae = self._make_ae()
@@ -114,6 +124,13 @@ class DicomListener:
         return ae
 
     @property
+    def host(self) -> str:
+        """The address the listener is bound to (``0.0.0.0``: all interfaces)."""
+        if self._server is None:
+            return self._host
+        return str(self._server.server_address[0])
+
+    @property
     def port(self) -> int:
         """The TCP port the listener is bound to."""
         if self._server is None:
@@ -131,6 +148,7 @@ class DicomListener:
             return
         handlers: list[Any] = [
             (evt.EVT_CONN_OPEN, set_tcp_nodelay),
+            (evt.EVT_CONN_OPEN, set_fast_polling),
             (evt.EVT_C_STORE, self._handle_store),
             (evt.EVT_C_ECHO, self._handle_echo),
             (evt.EVT_RELEASED, self._handle_ended),
@@ -143,19 +161,19 @@ class DicomListener:
                 (self._host, self._port), block=False, evt_handlers=handlers
             )
         except OSError as exc:
-            raise ListenerError(
-                f"cannot listen on {self._host or '*'}:{self._port}: {exc}"
-            ) from exc
+            raise ListenerError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
         assert server is not None
         self._server = server
-        for study_uid in self.journal.pending():
+        recovered = self.recover()
+        for study_uid in sorted(set(self.journal.pending()) | recovered):
             log.info("study pending from an earlier run", extra={"study_uid": study_uid})
             self.tracker.mark_pending(study_uid)
+        self.recorder.start()
         self.tracker.start()
         log.info(
             "DICOM listener %s on %s:%s (allowed callers: %s)",
             self.settings.ae_title,
-            self._host or "*",
+            self._host,
             self.port,
             ", ".join(self.settings.allowed_aes) or "any",
         )
@@ -166,6 +184,8 @@ class DicomListener:
         if server is not None:
             server.shutdown()
             server.server_close()
+        self.recorder.stop()
+        self.spool.sync_directories()
         self.tracker.stop()
 
     def __enter__(self) -> DicomListener:
@@ -175,8 +195,39 @@ class DicomListener:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def recover(self) -> set[str]:
+        """Journal the spooled instances that have no row (acknowledged, then a crash
+        before their batch was committed); remove unreadable files (writes interrupted
+        before the acknowledgement). Returns the studies found."""
+        known = self.journal.known_paths()
+        found: list[ReceivedInstance] = []
+        for path in self.spool.instances():
+            if str(path) in known:
+                continue
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True)
+                instance = ReceivedInstance(
+                    sop_instance_uid=str(ds.SOPInstanceUID),
+                    study_instance_uid=str(ds.StudyInstanceUID),
+                    series_instance_uid=str(ds.SeriesInstanceUID),
+                    sop_class_uid=str(ds.SOPClassUID),
+                    path=path,
+                    modality=str(ds.get("Modality") or "") or None,
+                )
+            except (InvalidDicomError, AttributeError, OSError, ValueError, EOFError) as exc:
+                log.warning("removing unreadable spool file %s: %s", path.name, exc)
+                path.unlink(missing_ok=True)
+                continue
+            found.append(instance)
+        if found:
+            self.journal.record_many(found)
+            log.info("journalled %d spooled instances without a row", len(found))
+        return {i.study_instance_uid for i in found}
+
     # -- handlers ---------------------------------------------------------------
     def _study_complete(self, study_uid: str) -> None:
+        if not self.recorder.flush():
+            log.error("journal rows still not written", extra={"study_uid": study_uid})
         try:
             self.journal.study_completed(study_uid)
         except Exception:
@@ -195,6 +246,8 @@ class DicomListener:
         )
 
     def _handle_ended(self, event: evt.Event) -> None:
+        self.recorder.flush()
+        self.spool.sync_directories()
         self.tracker.association_ended(id(event.assoc))
 
     def _handle_store(self, event: evt.Event) -> int | Dataset:
@@ -227,8 +280,12 @@ class DicomListener:
             log.warning("C-STORE from %s refused: no %s", calling_ae, ", ".join(missing))
             return _failure(STATUS_CANNOT_UNDERSTAND, f"missing {', '.join(missing)}")
         try:
-            path = self.spool.write(study_uid, series_uid, sop_uid, event.encoded_dataset())
-            self.journal.record(
+            header = file_header(sop_class_uid, sop_uid, str(event.context.transfer_syntax))
+            stream = cast(C_STORE, event.request).DataSet
+            if not isinstance(stream, BytesIO):
+                raise TypeError("C-STORE request without a data set stream")
+            path = self.spool.write(study_uid, series_uid, sop_uid, [header, stream.getbuffer()])
+            self.recorder.add(
                 ReceivedInstance(
                     sop_instance_uid=sop_uid,
                     study_instance_uid=study_uid,

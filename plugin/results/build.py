@@ -12,7 +12,9 @@ not for diagnostic use.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import highdicom as hd
 import numpy as np
@@ -23,19 +25,51 @@ from plugin.results import codes
 from plugin.results.facts import QueryFacts, ResultHit
 from plugin.results.montage import NOT_FOR_DIAGNOSTIC_USE, MontageRow, render_montage
 from plugin.results.report import no_result_content, report_content
+from plugin.results.segmentation import (
+    OutlineError,
+    build_measurement_report,
+    build_segmentation,
+    compartment_volumes_ml,
+)
 
 __all__ = [
     "MANUFACTURER",
     "SC_SERIES_NUMBER",
     "SR_SERIES_NUMBER",
+    "QueryOutline",
     "build_montage",
+    "build_outline",
     "build_report",
     "build_results",
 ]
 
+log = logging.getLogger(__name__)
+
 MANUFACTURER = "simcase"
 SC_SERIES_NUMBER = 9901
 SR_SERIES_NUMBER = 9902
+
+
+@dataclass(frozen=True)
+class QueryOutline:
+    """The query's tumour mask on the study grid and the series it is written on.
+
+    Attributes
+    ----------
+    mask
+        uint8 BraTS label mask (X, Y, Z) on the study grid.
+    affine_ras
+        The study grid's voxel-to-RAS affine.
+    series
+        The study's reference series (the grid's source), in highdicom frame order.
+    mask_source
+        ``"given"`` (a SEG in the study) or ``"segmenter"``.
+    """
+
+    mask: np.ndarray
+    affine_ras: np.ndarray
+    series: Sequence[Dataset]
+    mask_source: str
 
 
 class _Uids:
@@ -177,8 +211,13 @@ def build_results(
     hit_images: dict[str, np.ndarray],
     supersedes: str | None,
     uid_seed: str | None = None,
+    outline: QueryOutline | None = None,
+    now: dt.datetime | None = None,
 ) -> list[Dataset]:
-    """All result objects for one query: ``[montage, report]`` or ``[short report]``.
+    """All result objects for one query: ``[montage, report]`` or ``[short report]``;
+    with ``outline``, ``[montage, SEG, measurement report, report]``.
+
+    The similar-case report is always the last object.
 
     Parameters
     ----------
@@ -201,8 +240,15 @@ def build_results(
     uid_seed
         When given, UIDs derive from it, so the same seed yields the same objects' UIDs
         (e.g. study, model version and content hash: re-sending replaces, never adds).
+    outline
+        The query's tumour mask and its source series: adds a SEG of the mask and a
+        TID 1500 report of the compartments' volumes (skipped, with a warning, when the
+        mask cannot be written on that series). :func:`build_outline` makes the same
+        objects on their own (to send them after the report).
+    now
+        Series and content date and time of every object (default: now).
     """
-    now = dt.datetime.now().replace(microsecond=0)
+    now = (now or dt.datetime.now()).replace(microsecond=0)
     report = build_report(
         query,
         hits,
@@ -228,4 +274,41 @@ def build_results(
         uid_seed=uid_seed,
         now=now,
     )
-    return [montage, report]
+    if outline is None:
+        return [montage, report]
+    return [montage, *build_outline(outline, model_version, uid_seed=uid_seed, now=now), report]
+
+
+def build_outline(
+    outline: QueryOutline,
+    model_version: str,
+    *,
+    uid_seed: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[Dataset]:
+    """``[SEG, TID 1500 measurement report]`` of the query's tumour, or ``[]`` when the
+    mask cannot be written on its series (logged)."""
+    when = now or dt.datetime.now().replace(microsecond=0)
+    uids = _Uids(uid_seed)
+    try:
+        seg = build_segmentation(
+            outline.mask,
+            outline.affine_ras,
+            outline.series,
+            model_version=model_version,
+            mask_source=outline.mask_source,
+            uid=uids,
+            now=when,
+        )
+    except OutlineError as exc:
+        log.warning(
+            "no SEG of the tumour: %s",
+            exc,
+            extra={"study_uid": str(outline.series[0].StudyInstanceUID) if outline.series else ""},
+        )
+        return []
+    volumes = compartment_volumes_ml(outline.mask, outline.affine_ras)
+    measurements = build_measurement_report(
+        seg, volumes, outline.series, model_version=model_version, uid=uids, now=when
+    )
+    return [seg, measurements]

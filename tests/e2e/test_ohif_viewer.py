@@ -4,7 +4,8 @@ The push loop of test_pacs_loop.py (Orthanc -> simcase listen + worker -> SC + S
 into the study), then the ``@ohif/app`` 3.13.2 prebuilt dist served by
 docker/ohif/serve.py against that Orthanc, driven by Playwright in Debian's headless
 chromium: the study browser shows the montage (SC) with a thumbnail, the montage renders
-in a viewport, and the SR opens as text with the similar cases.
+in a viewport, and the SR opens as text with the similar cases; the tumour outline (SEG)
+and its TID 1500 volume report are listed in the study browser.
 
 Needs npm (or an already fetched dist: docker/ohif/fetch-ohif.sh), /usr/bin/chromium and
 the playwright Python package; a missing one fails the test, it never skips.
@@ -27,11 +28,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, Response, expect, sync_playwright
 
-from plugin.orthanc.config import forward_script_path
 from tests.conftest import free_port
-from tests.e2e.conftest import QueryStudy, simcase_env, simcase_processes
-from tests.e2e.test_pacs_loop import STABLE_AGE_S, storescu_folder, wait_for_results
-from tests.integration.plugin.orthanc_fixture import running_orthanc
+from tests.e2e.conftest import PushLoop, QueryStudy, storescu_folder, wait_for_results
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -54,6 +52,8 @@ CHROMIUM_FLAGS = [
 ]
 SC_DESCRIPTION = "simcase similar cases (not for diagnostic use)"
 SR_DESCRIPTION = "simcase similar cases report (not for diagnostic use)"
+SEG_DESCRIPTION = "simcase tumour outline (not for diagnostic use)"
+VOLUMES_DESCRIPTION = "simcase tumour volumes (not for diagnostic use)"
 UI_TIMEOUT_MS = 60_000
 
 
@@ -147,6 +147,13 @@ def check_viewer(page: Page, base_url: str, study_uid: str) -> str:
     )
     expect(report).to_have_count(1, timeout=UI_TIMEOUT_MS)
     expect(report).to_contain_text("SR")
+    # The tumour outline (SEG) and its TID 1500 volumes are listed with the study.
+    for description, modality in ((SEG_DESCRIPTION, "SEG"), (VOLUMES_DESCRIPTION, "SR")):
+        item = page.locator('[data-cy="study-browser-thumbnail-no-image"]').filter(
+            has_text=description[:22]
+        )
+        expect(item).to_have_count(1, timeout=UI_TIMEOUT_MS)
+        expect(item).to_contain_text(modality)
 
     page.locator('[data-cy="Layout"], [data-cy="layout-button"]').first.click()
     page.locator("div.group", has=page.locator("#layout-common-1x2")).click()
@@ -174,60 +181,38 @@ def check_viewer(page: Page, base_url: str, study_uid: str) -> str:
 def test_results_show_in_ohif(
     ohif_dist: Path,
     chromium: str,
-    indexed_archive: str,
+    push_loop: PushLoop,
     query_study: QueryStudy,
-    tmp_path: Path,
 ) -> None:
-    listener_port = free_port()
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    with running_orthanc(
-        tmp_path / "orthanc",
-        stable_age=STABLE_AGE_S,
-        simcase_port=listener_port,
-        forward_script=forward_script_path(),
-        forward_settings={"Mode": "cstore", "Modality": "simcase"},
-    ) as orthanc:
-        env = simcase_env(
-            indexed_archive,
-            tmp_path / "data",
-            dicom__port=str(listener_port),
-            dicom__allowed_aes="ORTHANC",
-            dicom__debounce_seconds="1",
-            results__ae_title=orthanc.aet,
-            results__host="127.0.0.1",
-            results__port=str(orthanc.dicom_port),
-        )
-        with simcase_processes(["listen", "worker"], env, logs):
-            storescu_folder(orthanc, query_study.dicom_dir)
-            wait_for_results(orthanc, query_study.study_instance_uid, logs)
+    orthanc, logs = push_loop.orthanc, push_loop.logs
+    storescu_folder(orthanc, query_study.dicom_dir)
+    wait_for_results(orthanc, query_study.study_instance_uid, logs)
+    with (
+        serving_ohif(ohif_dist, orthanc.url, logs / "ohif-serve.log") as base_url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        console: list[str] = []
+        failed: list[str] = []  # DICOMweb requests Orthanc (or the proxy) refused
 
-        with (
-            serving_ohif(ohif_dist, orthanc.url, logs / "ohif-serve.log") as base_url,
-            sync_playwright() as playwright,
-        ):
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-            console: list[str] = []
-            failed: list[str] = []  # DICOMweb requests Orthanc (or the proxy) refused
+        def on_response(response: Response) -> None:
+            if response.status >= 400:
+                console.append(f"HTTP {response.status} {response.url}")
+                if urlsplit(response.url).path.startswith(("/dicom-web", "/wado")):
+                    failed.append(f"{response.status} {response.url}")
 
-            def on_response(response: Response) -> None:
-                if response.status >= 400:
-                    console.append(f"HTTP {response.status} {response.url}")
-                    if urlsplit(response.url).path.startswith(("/dicom-web", "/wado")):
-                        failed.append(f"{response.status} {response.url}")
-
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+            page.on("response", on_response)
             try:
-                page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-                page.on("response", on_response)
-                try:
-                    text = check_viewer(page, base_url, query_study.study_instance_uid)
-                finally:
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    page.screenshot(path=ARTIFACTS / "ohif-viewer.png")
-                    (ARTIFACTS / "ohif-viewer.log").write_text("\n".join(console))
+                text = check_viewer(page, base_url, query_study.study_instance_uid)
             finally:
-                browser.close()
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=ARTIFACTS / "ohif-viewer.png")
+                (ARTIFACTS / "ohif-viewer.log").write_text("\n".join(console))
+        finally:
+            browser.close()
 
     # The SR as OHIF renders it: one nested container per similar case.
     assert not failed, failed

@@ -5,12 +5,11 @@ storescu, dciodvfy on every object simcase wrote."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pydicom
@@ -18,34 +17,24 @@ import pytest
 
 from plugin.orthanc.config import forward_script_path
 from tests.conftest import free_port
-from tests.e2e.conftest import QueryStudy, count, simcase_env, simcase_processes
+from tests.e2e.conftest import (
+    REPORT_DESCRIPTION,
+    RESULT_SERIES,
+    STABLE_AGE_S,
+    PushLoop,
+    QueryStudy,
+    count,
+    fetch_instances,
+    result_series,
+    simcase_env,
+    simcase_processes,
+    sr_text,
+    storescu_folder,
+    wait_for_results,
+)
 from tests.integration.plugin.orthanc_fixture import OrthancServer, running_orthanc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-RESULT_TIMEOUT_S = 180
-STABLE_AGE_S = 2
-
-
-def storescu_folder(orthanc: OrthancServer, folder: Path) -> None:
-    done = subprocess.run(
-        [
-            "storescu",
-            "-R",  # propose the files' own SOP classes (SEG is not in the default list)
-            "+sd",
-            "+r",
-            "-aec",
-            orthanc.aet,
-            "127.0.0.1",
-            str(orthanc.dicom_port),
-            str(folder),
-        ],
-        env={**os.environ, "TCP_NODELAY": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:] + orthanc.log_text()[-3000:]
 
 
 def without_seg(study: QueryStudy, folder: Path) -> Path:
@@ -60,94 +49,69 @@ def without_seg(study: QueryStudy, folder: Path) -> Path:
     return folder
 
 
-def result_series(orthanc: OrthancServer, study_uid: str) -> list[dict[str, Any]]:
-    """The study's series written by simcase (Manufacturer simcase), via QIDO-RS."""
-    response = httpx.get(
-        f"{orthanc.dicomweb_url}/studies/{study_uid}/series",
-        params=[("includefield", "00080070"), ("includefield", "0008103E")],
-        timeout=30,
-    )
-    if response.status_code == 204 or not response.content:
-        return []
-    response.raise_for_status()
-    out = []
-    for item in response.json():
-        modality = item.get("00080060", {}).get("Value", [""])[0]
-        if modality in ("SR", "OT"):
-            out.append(item)
-    return out
+@dataclass(frozen=True)
+class Results:
+    """One result set as Orthanc holds it."""
 
-
-def wait_for_results(orthanc: OrthancServer, study_uid: str, logs: Path) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + RESULT_TIMEOUT_S
-    while time.monotonic() < deadline:
-        found = result_series(orthanc, study_uid)
-        if {s["00080060"]["Value"][0] for s in found} >= {"SR", "OT"}:
-            return found
-        time.sleep(1)
-    dump = "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(logs.glob("*.log")))
-    raise AssertionError(f"no SC + SR in the study after {RESULT_TIMEOUT_S} s\n{dump}")
-
-
-def fetch_instances(orthanc: OrthancServer, study_uid: str, folder: Path) -> list[Path]:
-    """Download simcase's result instances from Orthanc as files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ids = orthanc.post(
-        "/tools/find", {"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}}
-    )
-    paths = []
-    for instance_id in ids:
-        data = httpx.get(f"{orthanc.url}/instances/{instance_id}/file", timeout=30).content
-        path = folder / f"{instance_id}.dcm"
-        path.write_bytes(data)
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-        if str(ds.get("Manufacturer", "")) == "simcase":
-            paths.append(path)
-        else:
-            path.unlink()
-    return paths
-
-
-def sr_text(ds: pydicom.Dataset) -> str:
-    parts: list[str] = []
-
-    def walk(items: Any) -> None:
-        for item in items:
-            name = (
-                item.ConceptNameCodeSequence[0].CodeMeaning
-                if "ConceptNameCodeSequence" in item
-                else ""
-            )
-            value = item.get("TextValue", "")
-            if "MeasuredValueSequence" in item:
-                value = str(item.MeasuredValueSequence[0].NumericValue)
-            parts.append(f"{name}: {value}")
-            if "ContentSequence" in item:
-                walk(item.ContentSequence)
-
-    walk(ds.ContentSequence)
-    return "\n".join(parts)
+    report: pydicom.Dataset
+    text: str
+    seg: pydicom.Dataset
+    measurements: pydicom.Dataset
 
 
 def check_results(
-    orthanc: OrthancServer, query: QueryStudy, tmp_path: Path
-) -> tuple[list[Path], str]:
+    orthanc: OrthancServer, query: QueryStudy, tmp_path: Path, *, sets: int = 1
+) -> list[Results]:
+    """simcase's objects in the study, checked (dciodvfy, references); result sets oldest
+    first, each montage + SEG + TID 1500 SR + similar-case report."""
     paths = fetch_instances(orthanc, query.study_instance_uid, tmp_path / "results")
     datasets = [pydicom.dcmread(p) for p in paths]
     modalities = sorted(str(ds.Modality) for ds in datasets)
-    assert modalities == ["OT", "SR"], modalities
+    assert modalities == sorted(["OT", "SEG", "SR", "SR"] * sets), modalities
     for path in paths:
         check = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
         errors = [line for line in check.stderr.splitlines() if line.startswith("Error")]
         assert not errors, f"{path.name}: {errors}"
-    sr = next(ds for ds in datasets if ds.Modality == "SR")
-    text = sr_text(sr)
-    assert "Similar case" in text or "similar case" in text.lower(), text
-    assert "not for diagnostic use" in text.lower()
     for ds in datasets:
         assert ds.StudyInstanceUID == query.study_instance_uid
         assert ds.Manufacturer == "simcase"
-    return paths, text
+        assert "not for diagnostic use" in ds.SeriesDescription
+    source_uids = {
+        str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)
+        for p in query.dicom_dir.rglob("*.dcm")
+    }
+    out = []
+    reports = [ds for ds in datasets if ds.SeriesDescription == REPORT_DESCRIPTION]
+    for report in sorted(reports, key=lambda ds: (str(ds.SeriesDate), str(ds.SeriesTime))):
+        siblings = [
+            ds
+            for ds in datasets
+            if str(ds.SeriesDate) + str(ds.SeriesTime)
+            == str(report.SeriesDate) + str(report.SeriesTime)
+        ]
+        seg = next(ds for ds in siblings if ds.Modality == "SEG")
+        measurements = next(ds for ds in siblings if ds.Modality == "SR" and ds is not report)
+        # The SEG outlines the query's own images; the TID 1500 report references the SEG.
+        frames = seg.PerFrameFunctionalGroupsSequence
+        refs = {
+            f.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+            for f in frames
+        }
+        assert refs and refs <= source_uids
+        assert measurements.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+        evidence = {
+            item.ReferencedSOPInstanceUID
+            for study in measurements.CurrentRequestedProcedureEvidenceSequence
+            for series in study.ReferencedSeriesSequence
+            for item in series.ReferencedSOPSequence
+        }
+        assert seg.SOPInstanceUID in evidence
+        text = sr_text(report)
+        assert "Similar case" in text, text
+        assert "not for diagnostic use" in text.lower()
+        out.append(Results(report, text, seg, measurements))
+    assert len(out) == sets
+    return out
 
 
 def top_diagnosis(text: str) -> str:
@@ -156,54 +120,89 @@ def top_diagnosis(text: str) -> str:
     return found.group(1)
 
 
+def received_count(loop: PushLoop, study_uid: str) -> int:
+    return count(
+        loop.database_url,
+        "SELECT count(*) FROM received_instances WHERE study_instance_uid = %s",
+        study_uid,
+    )
+
+
 def test_push_stable_study_gets_results_once(
-    indexed_archive: str, query_study: QueryStudy, tmp_path: Path
+    push_loop: PushLoop, query_study: QueryStudy, tmp_path: Path
 ) -> None:
-    listener_port = free_port()
-    with running_orthanc(
-        tmp_path / "orthanc",
-        stable_age=STABLE_AGE_S,
-        simcase_port=listener_port,
-        forward_script=forward_script_path(),
-        forward_settings={"Mode": "cstore", "Modality": "simcase"},
-    ) as orthanc:
-        env = simcase_env(
-            indexed_archive,
-            tmp_path / "data",
-            dicom__port=str(listener_port),
-            dicom__allowed_aes="ORTHANC",
-            dicom__debounce_seconds="1",
-            results__ae_title=orthanc.aet,
-            results__host="127.0.0.1",
-            results__port=str(orthanc.dicom_port),
+    orthanc, study_uid = push_loop.orthanc, query_study.study_instance_uid
+    storescu_folder(orthanc, query_study.dicom_dir)
+    wait_for_results(orthanc, study_uid, push_loop.logs)
+    (results,) = check_results(orthanc, query_study, tmp_path)
+    assert top_diagnosis(results.text) == query_study.diagnosis, results.text
+    assert "a SEG in the study" in results.text, results.text
+    received = received_count(push_loop, study_uid)
+    # Two more StableAge periods: no duplicate results, the study is not re-sent.
+    time.sleep(3 * STABLE_AGE_S + 4)
+    assert len(result_series(orthanc, study_uid)) == RESULT_SERIES
+    assert received == received_count(push_loop, study_uid)
+    assert count(push_loop.database_url, "SELECT count(*) FROM results") == 1
+    shown = count(
+        push_loop.database_url,
+        "SELECT count(*) FROM audit_log WHERE action = 'shown_cases' AND subject = %s",
+        study_uid,
+    )
+    assert shown == 1
+
+
+def split_series(study: QueryStudy, late_description: str, folder: Path) -> tuple[Path, Path]:
+    """Copies of the query study: every series but the late one, and the late one."""
+    import shutil
+
+    early, late = folder / "early", folder / "late"
+    for path in study.dicom_dir.rglob("*.dcm"):
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        target = (late if ds.SeriesDescription == late_description else early) / path.relative_to(
+            study.dicom_dir
         )
-        logs = tmp_path / "logs"
-        with simcase_processes(["listen", "worker"], env, logs):
-            storescu_folder(orthanc, query_study.dicom_dir)
-            wait_for_results(orthanc, query_study.study_instance_uid, logs)
-            _, text = check_results(orthanc, query_study, tmp_path)
-            assert top_diagnosis(text) == query_study.diagnosis, text
-            assert "a SEG in the study" in text, text
-            received = count(
-                indexed_archive,
-                "SELECT count(*) FROM received_instances WHERE study_instance_uid = %s",
-                query_study.study_instance_uid,
-            )
-            # Two more StableAge periods: no duplicate results, the study is not re-sent.
-            time.sleep(3 * STABLE_AGE_S + 4)
-            assert len(result_series(orthanc, query_study.study_instance_uid)) == 2
-            assert received == count(
-                indexed_archive,
-                "SELECT count(*) FROM received_instances WHERE study_instance_uid = %s",
-                query_study.study_instance_uid,
-            )
-            assert count(indexed_archive, "SELECT count(*) FROM results") == 1
-            shown = count(
-                indexed_archive,
-                "SELECT count(*) FROM audit_log WHERE action = 'shown_cases' AND subject = %s",
-                query_study.study_instance_uid,
-            )
-            assert shown == 1
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    assert any(late.rglob("*.dcm")), f"no series {late_description!r} in the query study"
+    return early, late
+
+
+def summary_value(text: str, name: str) -> str:
+    found = re.search(rf"^{re.escape(name)}: (.*)$", text, re.MULTILINE)
+    assert found, f"no {name!r} in\n{text}"
+    return found.group(1)
+
+
+def test_late_series_supersedes_earlier_results(
+    push_loop: PushLoop, query_study: QueryStudy, tmp_path: Path
+) -> None:
+    """FLAIR arrives after the results of T1/T1C/T2 were sent: a second result set that
+    names the first report it supersedes, and no duplicate of either."""
+    orthanc, study_uid = push_loop.orthanc, query_study.study_instance_uid
+    early, late = split_series(query_study, "Ax T2 FLAIR", tmp_path / "split")
+    storescu_folder(orthanc, early)
+    wait_for_results(orthanc, study_uid, push_loop.logs)
+    (first,) = check_results(orthanc, query_study, tmp_path / "first")
+    assert summary_value(first.text, "Missing sequences") == "FLAIR"
+    assert "Supersedes result" not in first.text
+
+    storescu_folder(orthanc, late)
+    wait_for_results(orthanc, study_uid, push_loop.logs, series=2 * RESULT_SERIES)
+    old, new = check_results(orthanc, query_study, tmp_path / "second", sets=2)
+    assert old.report.SOPInstanceUID == first.report.SOPInstanceUID
+    assert summary_value(new.text, "Missing sequences") == "none"
+    assert summary_value(new.text, "Supersedes result") == first.report.SOPInstanceUID
+    assert new.seg.SOPInstanceUID != first.seg.SOPInstanceUID
+    rows = count(
+        push_loop.database_url,
+        "SELECT count(*) FROM results WHERE study_instance_uid = %s AND state = 'sent'",
+        study_uid,
+    )
+    assert rows == 2
+    # Our own second result set makes the study stable again: nothing more is sent.
+    time.sleep(3 * STABLE_AGE_S + 4)
+    assert len(result_series(orthanc, study_uid)) == 2 * RESULT_SERIES
+    assert count(push_loop.database_url, "SELECT count(*) FROM results") == 2
 
 
 def test_pull_by_notify_gets_results(
@@ -242,9 +241,9 @@ def test_pull_by_notify_gets_results(
                 time.sleep(0.5)
             storescu_folder(orthanc, without_seg(query_study, tmp_path / "no-seg"))
             wait_for_results(orthanc, query_study.study_instance_uid, logs)
-            _, text = check_results(orthanc, query_study, tmp_path)
-            assert top_diagnosis(text) == query_study.diagnosis, text
-            assert "simcase segmentation model" in text, text
+            (results,) = check_results(orthanc, query_study, tmp_path)
+            assert top_diagnosis(results.text) == query_study.diagnosis, results.text
+            assert "simcase segmentation model" in results.text, results.text
 
 
 def test_changes_feed_default_needs_no_code_inside_orthanc(
@@ -255,6 +254,7 @@ def test_changes_feed_default_needs_no_code_inside_orthanc(
         env = simcase_env(
             indexed_archive,
             tmp_path / "data",
+            dicom__host="127.0.0.1",
             dicom__port=str(free_port()),
             pacs__orthanc_url=orthanc.url,
             pacs__dicomweb_url=orthanc.dicomweb_url,
@@ -268,5 +268,5 @@ def test_changes_feed_default_needs_no_code_inside_orthanc(
             check_results(orthanc, query_study, tmp_path)
             # Our own results made the study stable again: no second processing.
             time.sleep(3 * STABLE_AGE_S + 4)
-            assert len(result_series(orthanc, query_study.study_instance_uid)) == 2
+            assert len(result_series(orthanc, query_study.study_instance_uid)) == RESULT_SERIES
             assert count(indexed_archive, "SELECT count(*) FROM results") == 1

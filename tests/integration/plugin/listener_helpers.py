@@ -43,13 +43,14 @@ def running_listener(
 ) -> Iterator[DicomListener]:
     settings = DicomSettings(
         ae_title="SIMCASE",
+        host="127.0.0.1",
         allowed_aes=allowed_aes if allowed_aes is not None else ["STORESCU", "ECHOSCU", "TESTSCU"],
         debounce_seconds=debounce_seconds,
         stable_seconds=stable_seconds,
     )
     journal = PostgresJournal(database_url, max_size=4)
     journal.open()
-    listener = DicomListener(settings, spool, journal, callback, host="127.0.0.1", port=0)
+    listener = DicomListener(settings, spool, journal, callback, port=0)
     listener.start()
     try:
         yield listener

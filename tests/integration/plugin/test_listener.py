@@ -20,6 +20,7 @@ from pynetdicom import _config as pynetdicom_config
 from pynetdicom.sop_class import MRImageStorage, Verification  # type: ignore[attr-defined]
 
 from plugin.dicom import STATUS_CANNOT_UNDERSTAND, DicomListener
+from plugin.dicom.tcp import DUL_POLL_SECONDS
 from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
 from tests.unit.plugin.samples import mr_series
 
@@ -124,6 +125,7 @@ def test_storescu_series_is_spooled_journalled_and_completed_once(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+    assert callback.wait_for(1) == [study_uid]  # rows are committed before completion
     rows = journal_rows(database_url, study_uid)
     assert {r[0] for r in rows} == {ds.SOPInstanceUID for ds in series}
     assert {r[2] for r in rows} == {"STORESCU"}
@@ -137,7 +139,7 @@ def test_storescu_series_is_spooled_journalled_and_completed_once(
     assert callback.studies == [study_uid]
 
 
-def test_file_and_row_exist_before_success_and_late_instance_retriggers(
+def test_file_before_success_row_before_completion_and_late_instance_retriggers(
     listener: DicomListener, callback: CollectingCallback, database_url: str
 ) -> None:
     series = mr_series(3)
@@ -147,11 +149,12 @@ def test_file_and_row_exist_before_success_and_late_instance_retriggers(
     for ds in series[:2]:
         status = assoc.send_c_store(ds)
         assert status.Status == 0x0000
-        rows = {r[0]: r[1] for r in journal_rows(database_url, study_uid)}
-        assert ds.SOPInstanceUID in rows
-        assert Path(rows[ds.SOPInstanceUID]).is_file()
+        path = listener.spool.path_for(study_uid, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+        assert dcmread(path).SOPInstanceUID == ds.SOPInstanceUID  # whole file, fsynced
     time.sleep(0.6)  # association still open: no completion yet
     assert callback.studies == []
+    rows = {r[0]: r[1] for r in journal_rows(database_url, study_uid)}  # batched, but in
+    assert sorted(rows) == sorted(ds.SOPInstanceUID for ds in series[:2])
     assoc.release()
     assert callback.wait_for(1) == [study_uid]
 
@@ -169,6 +172,7 @@ def test_duplicate_sop_instance_is_one_row(listener: DicomListener, database_url
         for ds in series:
             assert assoc.send_c_store(ds).Status == 0x0000
         assoc.release()
+    assert listener.recorder.flush()
     assert len(journal_rows(database_url, series[0].StudyInstanceUID)) == 2
 
 
@@ -189,6 +193,7 @@ def test_non_image_objects_are_stored_not_refused(
     assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
     assert assoc.send_c_store(pdf).Status == 0x0000
     assoc.release()
+    assert listener.recorder.flush()
     assert len(journal_rows(database_url, study_uid)) == 1
 
 
@@ -253,9 +258,9 @@ def test_concurrent_associations(
     for t in threads:
         t.join(60)
     assert errors == []
+    assert sorted(callback.wait_for(4)) == sorted(s[0].StudyInstanceUID for s in studies)
     for series in studies:
         assert len(journal_rows(database_url, series[0].StudyInstanceUID)) == 5
-    assert sorted(callback.wait_for(4)) == sorted(s[0].StudyInstanceUID for s in studies)
 
 
 def test_pending_study_from_an_earlier_run_is_completed_at_start(
@@ -277,7 +282,9 @@ def test_pending_study_from_an_earlier_run_is_completed_at_start(
     assert third.studies == []
 
 
-def test_accepted_sockets_have_tcp_nodelay(listener: DicomListener) -> None:
+def test_accepted_associations_have_tcp_nodelay_and_fast_polling(
+    listener: DicomListener,
+) -> None:
     assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
     assert assoc.is_established
     try:
@@ -286,5 +293,46 @@ def test_accepted_sockets_have_tcp_nodelay(listener: DicomListener) -> None:
         for acceptor in acceptors:
             sock = acceptor.dul.socket.socket  # type: ignore[union-attr]
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert acceptor.dul._run_loop_delay == DUL_POLL_SECONDS
     finally:
         assoc.release()
+
+
+def test_listener_binds_the_configured_host(listener: DicomListener) -> None:
+    """``SIMCASE_DICOM__HOST`` (here 127.0.0.1) is the only address accepting associations."""
+    assert listener.host == "127.0.0.1"
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=5):
+        pass
+    addresses = {
+        str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    }
+    addresses = {a for a in addresses if not a.startswith("127.")}
+    for address in addresses:
+        with pytest.raises(OSError), socket.create_connection((address, listener.port), timeout=2):
+            pass
+
+
+def test_spooled_instances_without_rows_are_journalled_at_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A crash after the acknowledgement but before the batch commit: the spool scan at
+    the next start journals the file and completes its study; a partial file is removed."""
+    series = mr_series(2)
+    study_uid = str(series[0].StudyInstanceUID)
+    first = CollectingCallback()
+    with running_listener(database_url, tmp_path / "spool", first, debounce_seconds=0.1) as lst:
+        spool = lst.spool
+        assoc = scu().associate("127.0.0.1", lst.port, ae_title="SIMCASE")
+        assert assoc.send_c_store(series[0]).Status == 0x0000
+        assoc.release()
+        assert first.wait_for(1) == [study_uid]
+    # As if the listener had died after acknowledging series[1]: file, no row.
+    orphan = spool.path_for(study_uid, series[1].SeriesInstanceUID, series[1].SOPInstanceUID)
+    series[1].save_as(orphan, enforce_file_format=True)
+    partial = orphan.with_name("1.2.3.999.dcm")
+    partial.write_bytes(orphan.read_bytes()[:300])
+    second = CollectingCallback()
+    with running_listener(database_url, tmp_path / "spool", second, debounce_seconds=0.1):
+        assert second.wait_for(1) == [study_uid]
+    assert len(journal_rows(database_url, study_uid)) == 2
+    assert not partial.exists()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pydicom import Dataset
 
-from plugin.results import QueryFacts, ResultHit
+from plugin.results import QueryFacts, QueryOutline, ResultHit
 
-__all__ = ["DIAGNOSES", "hits_for", "images_for", "query_for"]
+__all__ = ["DIAGNOSES", "hits_for", "images_for", "outline_for", "query_for"]
 
 DIAGNOSES = ("glioma", "meningioma", "metastasis")
 
@@ -43,3 +43,17 @@ def hits_for(n: int = 4) -> list[ResultHit]:
 def images_for(hits: list[ResultHit], seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {h.case_id: rng.random((96, 128)).astype(np.float32) * 800 for h in hits}
+
+
+def outline_for(source: list[Dataset], *, mask_source: str = "segmenter") -> QueryOutline:
+    """A tumour mask with all three compartments on the canonical grid of ``source``."""
+    from dicom_conversion.series_loading import load_series
+    from plugin.results.segmentation import source_series
+
+    array, affine = load_series(source).canonical()
+    mask = np.zeros(array.shape, dtype=np.uint8)
+    mask[4:12, 4:12, :] = 2
+    mask[6:10, 6:10, :] = 3
+    mask[7:9, 7:9, 1:] = 1
+    series = source_series(source, str(source[0].SeriesInstanceUID))
+    return QueryOutline(mask, affine, series, mask_source)

@@ -1,0 +1,291 @@
+"""The optional outline objects: a DICOM SEG of the query's tumour mask and a TID 1500
+measurement report of its compartments' volumes that references the SEG.
+
+The mask lives on the study grid (the canonical (X, Y, Z) RAS grid of the study's
+reference series, see :func:`dicom_conversion.load_study`); the SEG is written on the
+geometry of that reference series, one frame per source slice, so viewers that overlay
+a SEG on its source series (OHIF) find the frames they expect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import highdicom as hd
+import numpy as np
+from pydicom import Dataset
+from pydicom.sr.codedict import codes
+
+from dicom_conversion.orientation import affine_ras_to_lps
+
+__all__ = [
+    "COMPARTMENTS",
+    "MEASUREMENTS_SERIES_NUMBER",
+    "SEG_SERIES_NUMBER",
+    "Compartment",
+    "OutlineError",
+    "build_measurement_report",
+    "build_segmentation",
+    "compartment_volumes_ml",
+    "source_series",
+]
+
+SEG_SERIES_NUMBER = 9903
+MEASUREMENTS_SERIES_NUMBER = 9904
+SEG_DESCRIPTION = "simcase tumour outline (not for diagnostic use)"
+MEASUREMENTS_DESCRIPTION = "simcase tumour volumes (not for diagnostic use)"
+
+
+class OutlineError(ValueError):
+    """The tumour outline cannot be written (no reference series, empty mask, geometry)."""
+
+
+@dataclass(frozen=True)
+class Compartment:
+    """One BraTS tumour compartment and its SNOMED CT codes (as dcmqi's BraTS SEGs)."""
+
+    label: int
+    name: str
+    property_type: hd.sr.CodedConcept
+
+
+#: BraTS labels 1..3 (simcase's mask convention) in SEG segment order.
+COMPARTMENTS: tuple[Compartment, ...] = (
+    Compartment(1, "Necrotic tumour core", hd.sr.CodedConcept.from_code(codes.SCT.Necrosis)),
+    Compartment(2, "Peritumoural oedema", hd.sr.CodedConcept.from_code(codes.SCT.Edema)),
+    Compartment(3, "Enhancing tumour", hd.sr.CodedConcept.from_code(codes.SCT.Neoplasm)),
+)
+_CATEGORY = hd.sr.CodedConcept.from_code(codes.SCT.MorphologicallyAbnormalStructure)
+_ML = hd.sr.CodedConcept("ml", "UCUM", "milliliter")
+
+
+def source_series(datasets: Sequence[Dataset], series_instance_uid: str) -> list[Dataset]:
+    """The instances of one series, in highdicom's frame order (see :func:`_geometry`).
+
+    Raises
+    ------
+    OutlineError
+        The series is not among ``datasets`` or its instances lack image geometry.
+    """
+    series = [
+        ds
+        for ds in datasets
+        if str(ds.get("SeriesInstanceUID", "")) == series_instance_uid
+        and "ImagePositionPatient" in ds
+        and "ImageOrientationPatient" in ds
+    ]
+    if not series:
+        raise OutlineError(f"No image instances of series {series_instance_uid} in the study")
+    orientation = np.asarray(series[0].ImageOrientationPatient, dtype=np.float64)
+    # highdicom stacks frames down axis 0 so that (frame, row, column) is right-handed:
+    # the frame axis is the column direction cosine crossed with the row direction cosine.
+    normal = np.cross(orientation[3:], orientation[:3])
+    return sorted(
+        series, key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float)))
+    )
+
+
+def _geometry(series: Sequence[Dataset]) -> hd.VolumeGeometry:
+    first = series[0]
+    if len(series) > 1:
+        step = np.asarray(series[1].ImagePositionPatient, float) - np.asarray(
+            first.ImagePositionPatient, float
+        )
+        spacing = float(np.linalg.norm(step))
+    else:
+        spacing = float(first.get("SliceThickness", 1.0) or 1.0)
+    frame = first.get("FrameOfReferenceUID")
+    return hd.VolumeGeometry.from_attributes(
+        image_position=[float(v) for v in first.ImagePositionPatient],
+        image_orientation=[float(v) for v in first.ImageOrientationPatient],
+        rows=int(first.Rows),
+        columns=int(first.Columns),
+        pixel_spacing=[float(v) for v in first.PixelSpacing],
+        spacing_between_slices=spacing,
+        number_of_frames=len(series),
+        coordinate_system="PATIENT",
+        frame_of_reference_uid=str(frame) if frame else None,
+    )
+
+
+def _set_series_time(ds: Dataset, when: dt.datetime) -> None:
+    ds.SeriesDate = when.strftime("%Y%m%d")
+    ds.SeriesTime = when.strftime("%H%M%S")
+
+
+def compartment_volumes_ml(mask: np.ndarray, affine_ras: np.ndarray) -> dict[int, float]:
+    """Volume in ml of each BraTS label present in ``mask`` (voxel volume from the affine)."""
+    voxel_ml = abs(float(np.linalg.det(np.asarray(affine_ras, float)[:3, :3]))) / 1000.0
+    labels, counts = np.unique(np.asarray(mask), return_counts=True)
+    return {
+        int(label): float(count) * voxel_ml
+        for label, count in zip(labels, counts, strict=True)
+        if int(label) in {c.label for c in COMPARTMENTS}
+    }
+
+
+def build_segmentation(
+    mask: np.ndarray,
+    affine_ras: np.ndarray,
+    series: Sequence[Dataset],
+    *,
+    model_version: str,
+    mask_source: str,
+    uid: Callable[[str], str],
+    now: dt.datetime,
+) -> hd.seg.Segmentation:
+    """A BINARY SEG of ``mask`` on the geometry of ``series`` (the study's reference series).
+
+    Parameters
+    ----------
+    mask
+        uint8 BraTS label mask (X, Y, Z) on the grid of ``affine_ras``.
+    affine_ras
+        The study grid's voxel-to-RAS affine.
+    series
+        The reference series' instances, sorted (see :func:`source_series`).
+    model_version
+        Recorded as the segment algorithm's version and in SoftwareVersions.
+    mask_source
+        ``"given"`` (a SEG in the study) or ``"segmenter"`` (simcase's model).
+    uid
+        Makes the object's UIDs from a role name (reproducible per content).
+    now
+        Series and content date and time.
+
+    Raises
+    ------
+    OutlineError
+        Empty mask, or the study grid cannot be mapped onto the series without resampling.
+    """
+    present = [c for c in COMPARTMENTS if np.any(mask == c.label)]
+    if not present:
+        raise OutlineError("The tumour mask is empty: no SEG to write")
+    stacked = np.stack([np.asarray(mask == c.label, dtype=np.uint8) for c in present], axis=-1)
+    volume = hd.Volume(
+        array=stacked,
+        affine=affine_ras_to_lps(np.asarray(affine_ras, dtype=np.float64)),
+        coordinate_system="PATIENT",
+        frame_of_reference_uid=str(series[0].get("FrameOfReferenceUID") or "") or None,
+        channels={"SegmentNumber": list(range(1, len(present) + 1))},
+    )
+    try:
+        volume = volume.match_geometry(_geometry(series))
+    except RuntimeError as exc:
+        raise OutlineError(
+            f"The study grid does not match series {series[0].SeriesInstanceUID}: {exc}"
+        ) from exc
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="simcase segmentation model" if mask_source != "given" else "simcase (given SEG)",
+        version=model_version[:64],
+        family=codes.cid7162.ArtificialIntelligence,
+    )
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=compartment.name,
+            segmented_property_category=_CATEGORY,
+            segmented_property_type=compartment.property_type,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+            tracking_id=f"BraTS label {compartment.label}",
+            tracking_uid=uid(f"seg-tracking-{compartment.label}"),
+        )
+        for number, compartment in enumerate(present, start=1)
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=list(series),
+        pixel_array=volume,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=uid("seg-series"),
+        series_number=SEG_SERIES_NUMBER,
+        sop_instance_uid=uid("seg-instance"),
+        instance_number=1,
+        manufacturer="simcase",
+        manufacturer_model_name="simcase",
+        software_versions=model_version[:64],
+        device_serial_number="0",
+        series_description=SEG_DESCRIPTION,
+        content_label="TUMOUR",
+        content_description="Tumour compartments, not for diagnostic use",
+        content_creator_name="simcase^",
+        omit_empty_frames=True,
+    )
+    _set_series_time(seg, now)
+    seg.ContentDate, seg.ContentTime = seg.SeriesDate, seg.SeriesTime
+    return seg
+
+
+def build_measurement_report(
+    seg: hd.seg.Segmentation,
+    volumes_ml: dict[int, float],
+    series: Sequence[Dataset],
+    *,
+    model_version: str,
+    uid: Callable[[str], str],
+    now: dt.datetime,
+) -> hd.sr.Comprehensive3DSR:
+    """A TID 1500 measurement report: the volume of each compartment in ``seg``."""
+    algorithm = hd.sr.AlgorithmIdentification(name="simcase", version=model_version[:64])
+    groups = []
+    for item in seg.SegmentSequence:
+        number = int(item.SegmentNumber)
+        compartment = next(c for c in COMPARTMENTS if c.name == item.SegmentLabel)
+        groups.append(
+            hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(
+                    uid=uid(f"sr-tracking-{compartment.label}"), identifier=compartment.name
+                ),
+                referenced_segment=hd.sr.ReferencedSegment(
+                    sop_class_uid=str(seg.SOPClassUID),
+                    sop_instance_uid=str(seg.SOPInstanceUID),
+                    segment_number=number,
+                    source_series=hd.sr.SourceSeriesForSegmentation(
+                        str(series[0].SeriesInstanceUID)
+                    ),
+                ),
+                finding_type=compartment.property_type,
+                finding_category=_CATEGORY,
+                measurements=[
+                    hd.sr.Measurement(
+                        name=codes.SCT.Volume,
+                        value=round(volumes_ml.get(compartment.label, 0.0), 3),
+                        unit=_ML,
+                        algorithm_id=algorithm,
+                    )
+                ],
+            )
+        )
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=uid("sr-device"), name="simcase", model_name="simcase"
+        ),
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=codes.LN.BrainMRI,
+        imaging_measurements=groups,
+        title=codes.DCM.ImagingMeasurementReport,
+    )
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=[seg, *series],
+        content=report,
+        series_instance_uid=uid("measurements-series"),
+        series_number=MEASUREMENTS_SERIES_NUMBER,
+        sop_instance_uid=uid("measurements-instance"),
+        instance_number=1,
+        manufacturer="simcase",
+        is_complete=True,
+        is_final=False,
+        series_description=MEASUREMENTS_DESCRIPTION,
+        content_date=now.date(),
+        content_time=now.time().replace(microsecond=0),
+    )
+    _set_series_time(sr, now)
+    sr.ManufacturerModelName = "simcase"
+    sr.SoftwareVersions = model_version[:64]
+    return sr
