@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 import psycopg
@@ -27,6 +27,7 @@ from indexer.errors import IndexerError
 
 __all__ = [
     "CaseEntry",
+    "HnswOptions",
     "ModelVersionError",
     "PgVectorStore",
     "SearchFilters",
@@ -42,6 +43,13 @@ DEFAULT_EF_SEARCH = 100
 #: HNSW build parameters (pgvector's ``m`` and ``ef_construction``) used by default.
 DEFAULT_HNSW_M = 16
 DEFAULT_HNSW_EF_CONSTRUCTION = 64
+
+
+class HnswOptions(TypedDict):
+    """HNSW build parameters, as keyword arguments of :class:`PgVectorStore`."""
+
+    hnsw_m: int
+    hnsw_ef_construction: int
 
 
 class ModelVersionError(IndexerError):
