@@ -9,11 +9,15 @@ split (``load_source`` vs ``embed_study`` vs the database write) follows. Run fr
 repository root:
 
     PYTHONPATH=$PWD python bench/bulk_index.py [--cases 20] [--cache /tmp/bench-bulk]
+
+``--uncompressed`` measures the same cases from a gunzipped copy (``.nii``), to show
+what gzip inflation costs. The load average is printed with every row.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import shutil
 import statistics
@@ -44,9 +48,33 @@ def corpus(cache: Path, n_cases: int) -> Path:
     return root
 
 
+def uncompressed(root: Path, cache: Path) -> Path:
+    """A copy of the corpus with every ``.nii.gz`` gunzipped to ``.nii``."""
+    out = cache / "corpus-nii"
+    if (out / "cases.csv").is_file():
+        return out
+    for path in sorted(root.rglob("*")):
+        target = out / path.relative_to(root)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.name.endswith(".nii.gz"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with gzip.open(path, "rb") as src, target.with_suffix("").open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        elif path.name != "cases.csv":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    shutil.copy2(root / "cases.csv", out / "cases.csv")  # last: marks the copy complete
+    return out
+
+
+def loadavg() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def nibabel_case(case_dir: str) -> int:
     total = 0
-    for path in sorted(Path(case_dir).glob("*.nii.gz")):
+    for path in sorted(Path(case_dir).glob("*.nii*")):
         image: Any = nib.load(path)
         total += int(np.asanyarray(image.dataobj).size)
     return total
@@ -117,8 +145,14 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=20)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bench-bulk"))
     parser.add_argument("--model-dir", type=Path, default=os.environ.get("SIMCASE_MODEL_DIR"))
+    parser.add_argument(
+        "--uncompressed", action="store_true", help="read a gunzipped copy of the corpus"
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     root = corpus(args.cache, args.cases)
+    if args.uncompressed:
+        root = uncompressed(root, args.cache)
     summary = ImportSummary()
     case_dirs = [s.uri for s in discover(root, summary)]
     n = len(case_dirs)
@@ -130,14 +164,16 @@ def main() -> None:
         server = pg.start()
         peer(case_dirs[:2], 1)  # warm the page cache
         rows = []
-        for workers in (1, 2):
+        for workers in args.workers:
+            before = loadavg()
             p = peer(case_dirs, workers)
             s = simcase(server, root, workers, args.model_dir, f"w{workers}")
-            rows.append((workers, s, p))
+            load = f"{before} -> {loadavg()}"
+            rows.append((workers, s, p, load))
             print(
                 f"workers={workers}: simcase {n / s:.2f} cases/s ({s:.1f} s), "
                 f"nibabel {n / p:.2f} cases/s ({p:.1f} s), ratio simcase/nibabel time "
-                f"{s / p:.2f}",
+                f"{s / p:.2f}, load average {load}",
                 flush=True,
             )
         split = stages(root, args.model_dir, min(n, 6))
@@ -145,10 +181,13 @@ def main() -> None:
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)
     print()
-    print("| workers | simcase cases/s | nibabel cases/s | time ratio simcase/nibabel |")
-    print("|---|---|---|---|")
-    for workers, s, p in rows:
-        print(f"| {workers} | {n / s:.2f} | {n / p:.2f} | {s / p:.2f} |")
+    print(
+        "| workers | simcase cases/s | nibabel cases/s | time ratio simcase/nibabel"
+        " | load average |"
+    )
+    print("|---|---|---|---|---|")
+    for workers, s, p, load in rows:
+        print(f"| {workers} | {n / s:.2f} | {n / p:.2f} | {s / p:.2f} | {load} |")
     print()
     for name, values in split.items():
         print(f"median {name} per case (one process, all cores): {statistics.median(values):.3f} s")

@@ -6,22 +6,32 @@ then held-out queries run through ``PgVectorStore.search`` at several ``ef_searc
 values and once as an exact scan. Recall@10 is measured against numpy's exact top 10 on
 the same half-precision vectors.
 
-    .venv/bin/python bench/search.py --n 1000000
+    .venv/bin/python bench/search.py --n 1000000 [--m 16 --ef-construction 64]
+
+The load average of the machine is printed with every row (the machine is shared).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import psycopg
 from pgvector import HalfVector
+from psycopg.conninfo import make_conninfo
 
 from indexer.database import create_pool, open_database
 from indexer.migrate import migrate
-from indexer.store import PgVectorStore
+from indexer.store import DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, PgVectorStore
+
+
+def load() -> str:
+    """The 1-minute load average (the machine is shared with other jobs)."""
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 def clustered(n: int, dim: int, clusters: int, rng: np.random.Generator) -> np.ndarray:
@@ -36,6 +46,22 @@ def clustered(n: int, dim: int, clusters: int, rng: np.random.Generator) -> np.n
     return out
 
 
+def exact_top10(stored: np.ndarray, queries: np.ndarray) -> list[set[int]]:
+    """The true top 10 by cosine distance, as pgvector computes it on ``halfvec`` values.
+
+    Both sides are rounded to half precision (the query is sent as a ``halfvec``), and
+    cosine divides by the norms of the rounded vectors, which are no longer exactly 1.
+    """
+    norms = np.linalg.norm(stored.astype(np.float64), axis=1)
+    truth = []
+    for q in queries:
+        q16 = q.astype(np.float16).astype(np.float64)
+        cosine = (stored @ q16) / (norms * np.linalg.norm(q16))
+        top = np.argpartition(-cosine, 10)[:10]
+        truth.append({int(i) for i in top})
+    return truth
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -43,6 +69,20 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--exact-queries", type=int, default=20)
     parser.add_argument("--ef", type=int, nargs="+", default=[20, 40, 80, 100, 200])
+    parser.add_argument("--m", type=int, default=DEFAULT_HNSW_M)
+    parser.add_argument("--ef-construction", type=int, default=DEFAULT_HNSW_EF_CONSTRUCTION)
+    parser.add_argument(
+        "--maintenance-work-mem", default="2GB", help="for the HNSW build (the graph in memory)"
+    )
+    parser.add_argument(
+        "--build-workers", type=int, default=None, help="max_parallel_maintenance_workers"
+    )
+    parser.add_argument(
+        "--shared-buffers",
+        default=None,
+        help="restart the embedded server with this shared_buffers (default: initdb's 128MB)",
+    )
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
@@ -51,12 +91,34 @@ def main() -> None:
     vectors, queries = data[: args.n], data[args.n :]
     stored = vectors.astype(np.float16).astype(np.float32)  # what halfvec keeps
 
-    with tempfile.TemporaryDirectory() as tmp, open_database(args.database_url, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.shared_buffers and not args.database_url:
+            with open_database(None, Path(tmp)) as url, psycopg.connect(url) as conn:
+                conn.autocommit = True
+                conn.execute(f"ALTER SYSTEM SET shared_buffers = '{args.shared_buffers}'")
+        run_bench(args, queries, vectors, stored, Path(tmp))
+
+
+def run_bench(
+    args: argparse.Namespace,
+    queries: np.ndarray,
+    vectors: np.ndarray,
+    stored: np.ndarray,
+    tmp: Path,
+) -> None:
+    with open_database(args.database_url, tmp) as url:
         migrate(url)
-        pool = create_pool(url, max_size=2)
-        store = PgVectorStore(pool)
+        options = f"-c maintenance_work_mem={args.maintenance_work_mem}"
+        if args.build_workers is not None:
+            options += f" -c max_parallel_maintenance_workers={args.build_workers}"
+        pool = create_pool(make_conninfo(url, options=options), max_size=2)
+        store = PgVectorStore(pool, hnsw_m=args.m, hnsw_ef_construction=args.ef_construction)
         with pool.connection() as conn:
-            conn.execute("SET maintenance_work_mem = '2GB'")
+            settings = conn.execute(
+                "SELECT current_setting('shared_buffers'), current_setting('maintenance_work_mem'),"
+                " current_setting('max_parallel_maintenance_workers'),"
+                " current_setting('max_parallel_workers_per_gather')"
+            ).fetchone()
             conn.execute(
                 "INSERT INTO model_versions (model_version, dim, state) VALUES ('bench', %s, "
                 "'active')",
@@ -77,11 +139,17 @@ def main() -> None:
             conn.execute("ANALYZE cases")
             conn.execute("ANALYZE embeddings")
             load_s = time.perf_counter() - t0
+        load_after_load = load()
         t0 = time.perf_counter()
         store.register_model("bench", args.dim)  # builds the HNSW index
         build_s = time.perf_counter() - t0
+        with pool.connection() as conn:
+            size = conn.execute(
+                "SELECT pg_size_pretty(pg_relation_size(indexrelid)) FROM pg_index"
+                " WHERE indexrelid::regclass::text LIKE 'embeddings_hnsw_%'"
+            ).fetchone()
 
-        truth = [set(np.argsort(-(stored @ q))[:10]) for q in queries]
+        truth = exact_top10(stored, queries)
 
         def run(ef: int, exact: bool, count: int) -> tuple[float, float, float]:
             store.ef_search = ef
@@ -98,16 +166,42 @@ def main() -> None:
                 float(np.mean(recalls)),
             )
 
-        run(40, False, 10)  # warm the index into memory
-        exact_p50, exact_p99, exact_recall = run(40, True, args.exact_queries)
-        print(f"n={args.n} dim={args.dim} load={load_s:.1f}s hnsw_build={build_s:.1f}s")
+        run(40, False, 50)  # warm the index into memory
+        assert settings is not None and size is not None
         print(
-            f"exact scan: p50 {exact_p50:.2f} ms  p99 {exact_p99:.2f} ms  recall {exact_recall:.3f}"
+            f"n={args.n} dim={args.dim} m={args.m} ef_construction={args.ef_construction}"
+            f" shared_buffers={settings[0]} maintenance_work_mem={settings[1]}"
+            f" max_parallel_maintenance_workers={settings[2]}"
+            f" max_parallel_workers_per_gather={settings[3]}"
         )
-        print("ef_search  recall@10  p50_ms  p99_ms  exact_p50/hnsw_p50")
+        print(
+            f"load={load_s:.1f}s (loadavg {load_after_load}) hnsw_build={build_s:.1f}s"
+            f" (loadavg {load()}) index size {size[0]}",
+            flush=True,
+        )
+        exact_p50, exact_p99, exact_recall = run(40, True, args.exact_queries)
+        print(
+            f"exact scan: p50 {exact_p50:.2f} ms  p99 {exact_p99:.2f} ms  recall"
+            f" {exact_recall:.3f}  loadavg {load()}",
+            flush=True,
+        )
+        print("ef_search  recall@10  p50_ms  p99_ms  exact_p50/hnsw_p50  loadavg")
         for ef in args.ef:
             p50, p99, recall = run(ef, False, args.queries)
-            print(f"{ef:9d}  {recall:9.3f}  {p50:6.2f}  {p99:6.2f}  {exact_p50 / p50:8.1f}x")
+            print(
+                f"{ef:9d}  {recall:9.3f}  {p50:6.2f}  {p99:6.2f}  {exact_p50 / p50:8.1f}x"
+                f"  {load()}",
+                flush=True,
+            )
+        exact_p50, exact_p99, exact_recall = run(40, True, args.exact_queries)
+        print(
+            f"exact scan again: p50 {exact_p50:.2f} ms  p99 {exact_p99:.2f} ms  recall"
+            f" {exact_recall:.3f}  loadavg {load()}",
+            flush=True,
+        )
+        if args.explain:
+            store.ef_search = args.ef[-1]
+            print(store.explain_search(queries[0], k=10))
         pool.close()
 
 

@@ -26,7 +26,7 @@ from indexer.database import connect, create_pool
 from indexer.errors import CaseNotFoundError, DatabaseUnavailableError, IndexerError
 from indexer.job_status import record_error, set_progress
 from indexer.pipeline import ModelSet, embed_study, load_models, register_models
-from indexer.store import PgVectorStore
+from indexer.store import DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, PgVectorStore
 
 __all__ = [
     "JOB_QUEUE",
@@ -61,6 +61,8 @@ class JobResources:
 
     conninfo: str
     model_dir: Path | None = None
+    hnsw_m: int = DEFAULT_HNSW_M
+    hnsw_ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION
     _store: PgVectorStore | None = field(default=None, repr=False)
     _models: ModelSet | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -69,7 +71,11 @@ class JobResources:
     def store(self) -> PgVectorStore:
         with self._lock:
             if self._store is None:
-                self._store = PgVectorStore(create_pool(self.conninfo, max_size=4))
+                self._store = PgVectorStore(
+                    create_pool(self.conninfo, max_size=4),
+                    hnsw_m=self.hnsw_m,
+                    hnsw_ef_construction=self.hnsw_ef_construction,
+                )
             return self._store
 
     @property
@@ -231,10 +237,21 @@ def enqueue_reindex(app: procrastinate.App, conninfo: str, case_id: str | None =
     return defer_once(app, conninfo, "reindex", lock, case_id=case_id)
 
 
-def run_queued_jobs(conninfo: str, model_dir: Path | None = None) -> None:
+def run_queued_jobs(
+    conninfo: str,
+    model_dir: Path | None = None,
+    *,
+    hnsw_m: int = DEFAULT_HNSW_M,
+    hnsw_ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION,
+) -> None:
     """Run a worker in this process until the queue is empty (CLI and tests)."""
     app = create_job_app(conninfo)
-    resources = JobResources(conninfo=conninfo, model_dir=model_dir)
+    resources = JobResources(
+        conninfo=conninfo,
+        model_dir=model_dir,
+        hnsw_m=hnsw_m,
+        hnsw_ef_construction=hnsw_ef_construction,
+    )
     try:
         with app.open():
             app.run_worker(

@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 import psycopg
@@ -27,6 +27,7 @@ from indexer.errors import IndexerError
 
 __all__ = [
     "CaseEntry",
+    "HnswOptions",
     "ModelVersionError",
     "PgVectorStore",
     "SearchFilters",
@@ -39,6 +40,19 @@ log = logging.getLogger(__name__)
 
 #: ``hnsw.ef_search`` used by default; chosen from the recall curve in docs/benchmarks.md.
 DEFAULT_EF_SEARCH = 100
+#: HNSW build parameters (pgvector's ``m`` and ``ef_construction``) used by default. On
+#: 1,000,000 clustered 128-d vectors (docs/benchmarks.md) m = 24 / ef_construction = 128
+#: reach recall@10 0.997 at the default ef_search (m = 16 / 64: 0.873), for a build twice
+#: as long and an index 20 % larger.
+DEFAULT_HNSW_M = 24
+DEFAULT_HNSW_EF_CONSTRUCTION = 128
+
+
+class HnswOptions(TypedDict):
+    """HNSW build parameters, as keyword arguments of :class:`PgVectorStore`."""
+
+    hnsw_m: int
+    hnsw_ef_construction: int
 
 
 class ModelVersionError(IndexerError):
@@ -156,9 +170,25 @@ _HIT_COLUMNS = sql.SQL(
 class PgVectorStore:
     """:class:`VectorStore` over a psycopg 3 pool (connections with pgvector registered)."""
 
-    def __init__(self, pool: ConnectionPool[Any], *, ef_search: int = DEFAULT_EF_SEARCH) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool[Any],
+        *,
+        ef_search: int = DEFAULT_EF_SEARCH,
+        hnsw_m: int = DEFAULT_HNSW_M,
+        hnsw_ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION,
+    ) -> None:
+        if not 2 <= hnsw_m <= 100:
+            raise ValueError(f"hnsw_m must be between 2 and 100, not {hnsw_m}")
+        if not 4 <= hnsw_ef_construction <= 1000 or hnsw_ef_construction < 2 * hnsw_m:
+            raise ValueError(
+                "hnsw_ef_construction must be between 4 and 1000 and at least twice hnsw_m,"
+                f" not {hnsw_ef_construction} (hnsw_m {hnsw_m})"
+            )
         self.pool = pool
         self.ef_search = ef_search
+        self.hnsw_m = hnsw_m
+        self.hnsw_ef_construction = hnsw_ef_construction
 
     # -- model versions -------------------------------------------------------------
 
@@ -199,9 +229,15 @@ class PgVectorStore:
                 sql.SQL(
                     "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw"
                     " ((embedding::halfvec({})) halfvec_cosine_ops)"
-                    " WITH (m = 16, ef_construction = 64)"
+                    " WITH (m = {}, ef_construction = {})"
                     " WHERE model_version = {} AND slice_index = -1"
-                ).format(sql.Identifier(index_name(model_version)), dim, sql.Literal(model_version))
+                ).format(
+                    sql.Identifier(index_name(model_version)),
+                    dim,
+                    int(self.hnsw_m),
+                    int(self.hnsw_ef_construction),
+                    sql.Literal(model_version),
+                )
             )
         return state
 
@@ -460,19 +496,10 @@ class PgVectorStore:
                     " SET LOCAL enable_indexscan = {}"
                 ).format(int(self.ef_search), sql.SQL("off" if exact else "on"))
             )
-            where, params = _where(filters, exclude_patient)
-            params["q"] = query
-            distance = sql.SQL("e.embedding::halfvec({}) <=> %(q)s").format(dim)
-            base = sql.SQL(
-                "SELECT {cols}, {dist} AS distance FROM embeddings e"
-                " JOIN cases c ON c.case_id = e.case_id"
-                " WHERE e.model_version = {mv} AND e.slice_index = -1 AND {where}"
-            ).format(cols=_HIT_COLUMNS, dist=distance, mv=sql.Literal(version), where=where)
-            top = sql.SQL(
-                "WITH nearest AS MATERIALIZED ({base} ORDER BY distance LIMIT {k})"
-                " SELECT * FROM nearest ORDER BY distance"
-            ).format(base=base, k=int(k))
-            hits = _hits(conn.execute(top, params).fetchall())
+            top, base, params = _search_sql(version, dim, query, k, filters, exclude_patient)
+            # An exact scan is never prepared: a plan cached by an earlier indexed search
+            # would keep using the index whatever enable_indexscan says.
+            hits = _hits(conn.execute(top, params, prepare=False if exact else None).fetchall())
             grouped: dict[str, list[SearchHit]] = {}
             if per_diagnosis > 0:
                 lateral = sql.SQL(
@@ -485,6 +512,26 @@ class PgVectorStore:
                     group.append(_reranked(hit, len(group) + 1))
         return SearchResult(model_version=version, hits=hits, per_diagnosis=grouped)
 
+    def explain_search(
+        self, vector: np.ndarray, k: int = 10, model_version: str | None = None
+    ) -> str:
+        """``EXPLAIN ANALYZE`` of the top-k statement that :meth:`search` runs (diagnostics)."""
+        with self.pool.connection() as conn, conn.transaction():
+            version = model_version or self._active(conn)
+            dim = self._dim(conn, version)
+            conn.execute(
+                sql.SQL(
+                    "SET LOCAL hnsw.ef_search = {}; SET LOCAL hnsw.iterative_scan = relaxed_order"
+                ).format(int(self.ef_search))
+            )
+            top, _, params = _search_sql(
+                version, dim, _as_halfvec(vector, dim), k, SearchFilters(), None
+            )
+            rows = conn.execute(
+                sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(top), params
+            ).fetchall()
+        return "\n".join(str(r[0]) for r in rows)
+
     def _active(self, conn: psycopg.Connection[Any]) -> str:
         row = conn.execute(
             "SELECT model_version FROM model_versions WHERE state = 'active'"
@@ -493,6 +540,34 @@ class PgVectorStore:
             raise ModelVersionError("the archive is empty: no model version is active yet")
         version: str = row[0]
         return version
+
+
+def _search_sql(
+    version: str,
+    dim: int,
+    query: HalfVector,
+    k: int,
+    filters: SearchFilters,
+    exclude_patient: str | None,
+) -> tuple[sql.Composed, sql.Composed, dict[str, Any]]:
+    """The top-k statement, its filtered base (for the per-diagnosis query), its parameters.
+
+    The k nearest rows come from the version's HNSW index (ordered by the indexed
+    expression); the join with ``cases`` fetches only those rows' columns by primary key.
+    """
+    where, params = _where(filters, exclude_patient)
+    params["q"] = query
+    distance = sql.SQL("e.embedding::halfvec({}) <=> %(q)s").format(dim)
+    base = sql.SQL(
+        "SELECT {cols}, {dist} AS distance FROM embeddings e"
+        " JOIN cases c ON c.case_id = e.case_id"
+        " WHERE e.model_version = {mv} AND e.slice_index = -1 AND {where}"
+    ).format(cols=_HIT_COLUMNS, dist=distance, mv=sql.Literal(version), where=where)
+    top = sql.SQL(
+        "WITH nearest AS MATERIALIZED ({base} ORDER BY distance LIMIT {k})"
+        " SELECT * FROM nearest ORDER BY distance"
+    ).format(base=base, k=int(k))
+    return top, base, params
 
 
 def _where(

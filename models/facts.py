@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from models.errors import EmptyMaskError, InvalidStudyError
-from models.study_arrays import StudyLike, study_shape, voxel_spacing
+from models.study_arrays import StudyLike, bounding_box, study_shape, voxel_spacing
 
 __all__ = ["TumourFacts", "lobe_by_rule", "tumour_facts"]
 
@@ -80,15 +80,55 @@ def lobe_by_rule(anterior: float, superior: float) -> str:
     return "parietal"
 
 
-def _brain_mask(study: StudyLike, shape: tuple[int, int, int]) -> np.ndarray:
-    brain = np.zeros(shape, dtype=bool)
+def _axis_aligned(affine: np.ndarray) -> bool:
+    """Whether each voxel axis moves along exactly one RAS axis (no obliquity)."""
+    linear = np.asarray(affine, dtype=np.float64)[:3, :3] != 0
+    return bool(np.all(linear.sum(axis=0) == 1) and np.all(linear.sum(axis=1) == 1))
+
+
+def _brain_extent_ras(
+    study: StudyLike, tumour_box: tuple[slice, slice, slice], affine: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """RAS bounds of the brain (any image's non-zero voxels, plus the tumour's box).
+
+    The brain's voxel box is the union of every image's box; for an axis-aligned affine
+    each RAS coordinate depends on one voxel index only, monotonically, so the box's
+    corners reach the same extremes as the whole voxel set. None for oblique affines.
+    """
+    if not _axis_aligned(affine):
+        return None
+    lo = [s.start for s in tumour_box]
+    hi = [s.stop - 1 for s in tumour_box]
+    for array in study.arrays.values():
+        box = bounding_box(np.asarray(array) > 0)
+        if box is None:
+            continue
+        lo = [min(a, s.start) for a, s in zip(lo, box, strict=True)]
+        hi = [max(b, s.stop - 1) for b, s in zip(hi, box, strict=True)]
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])],
+        dtype=np.int64,
+    )
+    ras = (affine[:3, :3] @ corners.T).T + affine[:3, 3]
+    return ras.min(axis=0), ras.max(axis=0)
+
+
+def _brain_extent_ras_any(
+    study: StudyLike, tumour: np.ndarray, affine: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """RAS bounds of every brain voxel (the general path for oblique affines)."""
+    brain = tumour.copy()
     for array in study.arrays.values():
         brain |= np.asarray(array) > 0
-    return brain
+    brain_vox = np.argwhere(brain)
+    brain_ras = (affine[:3, :3] @ brain_vox.T).T + affine[:3, 3]
+    return brain_ras.min(axis=0), brain_ras.max(axis=0)
 
 
 def tumour_facts(study: StudyLike, mask: np.ndarray) -> TumourFacts:
     """Measure the tumour given by a BraTS label mask on the study grid.
+
+    Everything but the brain's extent is computed on the tumour's bounding box.
 
     Raises:
         EmptyMaskError: the mask holds no tumour.
@@ -99,31 +139,35 @@ def tumour_facts(study: StudyLike, mask: np.ndarray) -> TumourFacts:
         raise InvalidStudyError(f"mask shape {tuple(mask.shape)} differs from the study's {shape}")
     labels = np.asarray(mask)
     tumour = labels > 0
-    if not tumour.any():
+    box = bounding_box(tumour)
+    if box is None:
         raise EmptyMaskError("the tumour mask is empty")
     affine = np.asarray(study.affine, dtype=np.float64)
     voxel_ml = float(np.prod(voxel_spacing(affine))) / 1000.0
-    counts = np.bincount(labels[tumour].astype(np.int64), minlength=4)
+    box_tumour = tumour[box]
+    counts = np.bincount(labels[box][box_tumour].astype(np.int64), minlength=4)
     necrotic, oedema, enhancing = (float(counts[i]) * voxel_ml for i in (1, 2, 3))
 
-    centroid_vox = np.argwhere(tumour).mean(axis=0)
+    # Integer sums are exact, so this equals the mean of the whole grid's coordinates.
+    local = np.argwhere(box_tumour)
+    n = local.shape[0]
+    offset = np.array([s.start for s in box], dtype=np.int64)
+    centroid_vox = (local.sum(axis=0) + offset * n).astype(np.float64) / n
     ras = affine @ np.append(centroid_vox, 1.0)
     centroid_ras = (float(ras[0]), float(ras[1]), float(ras[2]))
 
-    brain = _brain_mask(study, shape) | tumour
-    brain_vox = np.argwhere(brain)
-    brain_ras = (affine[:3, :3] @ brain_vox.T).T + affine[:3, 3]
-    lo, hi = brain_ras.min(axis=0), brain_ras.max(axis=0)
+    extent = _brain_extent_ras(study, box, affine)
+    lo, hi = extent if extent is not None else _brain_extent_ras_any(study, tumour, affine)
     mid_x = (lo[0] + hi[0]) / 2.0
     dx = centroid_ras[0] - mid_x
     hemisphere = "midline" if abs(dx) < MIDLINE_MM else ("right" if dx > 0 else "left")
-    extent = np.maximum(hi - lo, 1e-6)
-    anterior = float((centroid_ras[1] - lo[1]) / extent[1])
-    superior = float((centroid_ras[2] - lo[2]) / extent[2])
+    size = np.maximum(hi - lo, 1e-6)
+    anterior = float((centroid_ras[1] - lo[1]) / size[1])
+    superior = float((centroid_ras[2] - lo[2]) / size[2])
 
-    components, count = ndimage.label(tumour, structure=np.ones((3, 3, 3), dtype=bool))
-    sizes = ndimage.sum_labels(tumour, components, index=np.arange(1, count + 1)) * voxel_ml
-    lesion_count = max(1, int(np.sum(np.asarray(sizes) >= MIN_LESION_ML)))
+    components, count = ndimage.label(box_tumour, structure=np.ones((3, 3, 3), dtype=bool))
+    sizes = np.bincount(components.ravel(), minlength=count + 1)[1:] * voxel_ml
+    lesion_count = max(1, int(np.sum(sizes >= MIN_LESION_ML)))
 
     return TumourFacts(
         volume_ml=necrotic + oedema + enhancing,

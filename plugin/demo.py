@@ -44,7 +44,7 @@ def ensure_demo_archive(settings: Settings, conninfo: str) -> DemoArchive | None
     root = settings.data_dir / "demo"
     pool = create_pool(conninfo, max_size=2)
     try:
-        store = PgVectorStore(pool)
+        store = PgVectorStore(pool, **settings.index.store_options())
         have, total = store.coverage(models.model_version)
         indexed = have
         if total == 0:

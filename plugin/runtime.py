@@ -141,7 +141,9 @@ async def serve(
                         install_signal_handlers=False,
                         additional_context={
                             "resources": JobResources(
-                                conninfo=conninfo, model_dir=settings.model_dir
+                                conninfo=conninfo,
+                                model_dir=settings.model_dir,
+                                **settings.index.store_options(),
                             )
                         },
                     ),

@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from indexer.store import DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, HnswOptions
 from plugin.errors import ConfigurationError
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ApiSettings",
     "DemoSettings",
     "DicomSettings",
+    "IndexSettings",
     "PacsSettings",
     "ResultsSettings",
     "Settings",
@@ -107,6 +109,29 @@ class DemoSettings(BaseModel):
     resolution_mm: float = Field(2.0, ge=1.0, le=4.0)
 
 
+class IndexSettings(BaseModel):
+    """The case store's HNSW index (pgvector), built when a model version is registered.
+
+    The defaults come from the 1,000,000-vector benchmark in ``docs/benchmarks.md``.
+    """
+
+    hnsw_m: int = Field(DEFAULT_HNSW_M, ge=2, le=100)
+    hnsw_ef_construction: int = Field(DEFAULT_HNSW_EF_CONSTRUCTION, ge=4, le=1000)
+
+    @model_validator(mode="after")
+    def _ef_construction_covers_m(self) -> IndexSettings:
+        if self.hnsw_ef_construction < 2 * self.hnsw_m:
+            raise ValueError(
+                f"index.hnsw_ef_construction ({self.hnsw_ef_construction}) must be at least"
+                f" twice index.hnsw_m ({self.hnsw_m})"
+            )
+        return self
+
+    def store_options(self) -> HnswOptions:
+        """Keyword arguments of ``indexer.store.PgVectorStore`` (and ``JobResources``)."""
+        return HnswOptions(hnsw_m=self.hnsw_m, hnsw_ef_construction=self.hnsw_ef_construction)
+
+
 class ApiSettings(BaseModel):
     """The REST API (``simcase api``)."""
 
@@ -149,6 +174,7 @@ class Settings(BaseSettings):
     pacs: PacsSettings = Field(default_factory=PacsSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
 
     @classmethod
     def settings_customise_sources(

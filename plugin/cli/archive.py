@@ -59,7 +59,7 @@ def index(
     with database(settings) as conninfo:
         pool = create_pool(conninfo, max_size=2)
         try:
-            store = PgVectorStore(pool)
+            store = PgVectorStore(pool, **settings.index.store_options())
             with Progress(
                 TextColumn("[bold]indexing"),
                 BarColumn(),
@@ -174,7 +174,7 @@ def reindex(
         with jobs.open():
             job_id = enqueue_reindex(jobs, conninfo, case_id)
         console.print(f"reindex job {job_id} queued; running it here")
-        run_queued_jobs(conninfo, settings.model_dir)
+        run_queued_jobs(conninfo, settings.model_dir, **settings.index.store_options())
         pool = create_pool(conninfo, max_size=1)
         with pool.connection() as conn:
             status = get_job(conn, job_id)
