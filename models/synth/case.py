@@ -9,6 +9,7 @@ from typing import Any
 from pydicom.uid import generate_uid
 
 from dicom_conversion import MRSequence, StudyVolumes
+from models.synth.contrast import DEFAULT_CONTRAST_JITTER
 from models.synth.rendering import render_case
 
 __all__ = ["SEQUENCE_OF_SUFFIX", "SyntheticCase", "generate_case", "study_instance_uid"]
@@ -56,6 +57,7 @@ def generate_case(
     *,
     resolution_mm: float = 1.0,
     types: Sequence[str] | None = None,
+    contrast_jitter: float = DEFAULT_CONTRAST_JITTER,
 ) -> SyntheticCase:
     """Generate case ``index`` of the corpus ``seed``.
 
@@ -68,11 +70,14 @@ def generate_case(
         resolution_mm: Isotropic voxel size; the grid always covers the BraTS
             field of view (240 x 240 x 155 voxels at 1 mm).
         types: Allowed diagnoses (default: all three).
+        contrast_jitter: Relative range of the per-case tissue intensities.
 
     Raises:
         SynthesisError: Bad arguments or missing template files.
     """
-    rendered = render_case(seed, index, resolution_mm=resolution_mm, types=types)
+    rendered = render_case(
+        seed, index, resolution_mm=resolution_mm, types=types, contrast_jitter=contrast_jitter
+    )
     plan = rendered.plan
     uid = study_instance_uid(plan.case_id)
     study = StudyVolumes(

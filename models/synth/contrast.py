@@ -18,7 +18,15 @@ from numpy.typing import NDArray
 
 from models.synth.lesion_render import Anatomy, LesionPaint
 
-__all__ = ["BASE_INTENSITIES", "CLASSES", "SEQUENCES", "Contrast", "compose", "draw_contrast"]
+__all__ = [
+    "BASE_INTENSITIES",
+    "CLASSES",
+    "DEFAULT_CONTRAST_JITTER",
+    "SEQUENCES",
+    "Contrast",
+    "compose",
+    "draw_contrast",
+]
 
 SEQUENCES = ("t1n", "t1c", "t2w", "t2f")
 """BraTS 2023 suffixes, in the channel order T1, T1C, T2, FLAIR."""
@@ -56,11 +64,21 @@ class Contrast:
     heterogeneity: float
 
 
-def draw_contrast(rng: np.random.Generator) -> Contrast:
-    """Jitter every class intensity by about +-8 %, keeping the textbook ordering."""
+#: Default relative jitter of every class intensity (the training corpora's range).
+DEFAULT_CONTRAST_JITTER = 0.08
+
+
+def draw_contrast(rng: np.random.Generator, jitter: float = DEFAULT_CONTRAST_JITTER) -> Contrast:
+    """Jitter every class intensity by up to +-``jitter``, keeping the textbook ordering.
+
+    The enhancement strength (+-15 % at the default) and the texture weight (+-30 %)
+    scale with ``jitter`` too, so a held-out corpus can be drawn from wider contrast
+    ranges than the training corpora (``simcase synth --contrast-jitter``).
+    """
+    scale = jitter / DEFAULT_CONTRAST_JITTER
     values: dict[str, dict[str, float]] = {}
     for sequence, table in BASE_INTENSITIES.items():
-        jittered = {c: v * float(rng.uniform(0.92, 1.08)) for c, v in table.items()}
+        jittered = {c: v * float(rng.uniform(1.0 - jitter, 1.0 + jitter)) for c, v in table.items()}
         # Keep the grey/white contrast, the tell-tale of each sequence, the right way round.
         if sequence in ("t1n", "t1c"):
             jittered["gm"] = min(jittered["gm"], 0.85 * jittered["wm"])
@@ -68,10 +86,11 @@ def draw_contrast(rng: np.random.Generator) -> Contrast:
             jittered["gm"] = max(jittered["gm"], 1.15 * jittered["wm"])
         values[sequence] = jittered
     # Enhancement strength varies with dose and timing.
-    boost = float(rng.uniform(0.85, 1.15))
+    boost = float(rng.uniform(1.0 - 0.15 * scale, 1.0 + 0.15 * scale))
     for cls in ("enhancing", "meningioma", "dura"):
         values["t1c"][cls] *= boost
-    texture = {s: w * float(rng.uniform(0.7, 1.3)) for s, w in _TEXTURE.items()}
+    spread = min(0.9, 0.3 * scale)
+    texture = {s: w * float(rng.uniform(1.0 - spread, 1.0 + spread)) for s, w in _TEXTURE.items()}
     return Contrast(values=values, texture=texture, heterogeneity=float(rng.uniform(0.06, 0.16)))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from dicom_conversion import write_brats_case
 from models.synth.case import generate_case
+from models.synth.contrast import DEFAULT_CONTRAST_JITTER
 from models.synth.dicom_export import write_case_dicom
 from models.synth.errors import SynthesisError
 from models.synth.plan import DIAGNOSES, plan_case
@@ -50,6 +51,7 @@ class _Job:
     out_dir: Path
     dicom_dir: Path | None
     want_preview: bool
+    contrast_jitter: float
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,13 @@ class _Result:
 
 def _run(job: _Job) -> _Result:
     try:
-        case = generate_case(job.seed, job.index, resolution_mm=job.resolution_mm, types=job.types)
+        case = generate_case(
+            job.seed,
+            job.index,
+            resolution_mm=job.resolution_mm,
+            types=job.types,
+            contrast_jitter=job.contrast_jitter,
+        )
         write_brats_case(case.study, job.out_dir, case.case_id)
         if job.dicom_dir is not None:
             write_case_dicom(case, plan_case(job.seed, job.index, job.types), job.dicom_dir)
@@ -116,6 +124,7 @@ def write_corpus(
     workers: int = 1,
     dicom_dir: Path | None = None,
     preview: Path | None = None,
+    contrast_jitter: float = DEFAULT_CONTRAST_JITTER,
 ) -> CorpusSummary:
     """Generate cases ``0 .. n_cases-1`` of corpus ``seed`` into ``out_dir``.
 
@@ -124,12 +133,16 @@ def write_corpus(
     ``out_dir/truth.json`` (``{"seed", "resolution_mm", "types", "cases": [facts...]}``);
     with ``dicom_dir`` also one DICOM study per case, with ``preview`` a PNG montage.
     Files are byte-identical for the same arguments, whatever ``workers``.
+    ``contrast_jitter`` widens (or narrows) the per-case tissue intensity ranges, e.g.
+    for a held-out corpus unlike the training data.
 
     Raises:
         SynthesisError: Bad arguments or a case that could not be generated.
     """
     if n_cases < 1:
         raise SynthesisError(f"n_cases must be >= 1, got {n_cases}")
+    if not 0.0 <= contrast_jitter <= 0.3:
+        raise SynthesisError(f"contrast_jitter must be within 0..0.3, got {contrast_jitter}")
     if workers < 1:
         raise SynthesisError(f"workers must be >= 1, got {workers}")
     allowed = tuple(types) if types is not None else None
@@ -139,7 +152,16 @@ def write_corpus(
     out_dir.mkdir(parents=True, exist_ok=True)
     wanted = _preview_indices(seed, n_cases, allowed) if preview is not None else set()
     jobs = [
-        _Job(seed, i, float(resolution_mm), allowed, out_dir, dicom_dir, i in wanted)
+        _Job(
+            seed,
+            i,
+            float(resolution_mm),
+            allowed,
+            out_dir,
+            dicom_dir,
+            i in wanted,
+            float(contrast_jitter),
+        )
         for i in range(n_cases)
     ]
     rows: list[dict[str, str]] = []
@@ -160,6 +182,7 @@ def write_corpus(
         "generator": "simcase synth",
         "seed": seed,
         "resolution_mm": float(resolution_mm),
+        "contrast_jitter": float(contrast_jitter),
         "types": list(allowed) if allowed else list(DIAGNOSES),
         "labels": {"1": "necrotic core", "2": "oedema", "3": "enhancing tumour"},
         "cases": facts,

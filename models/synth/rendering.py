@@ -19,7 +19,7 @@ from models.synth.acquisition import (
     to_scanner_range,
 )
 from models.synth.anatomy import load_template
-from models.synth.contrast import SEQUENCES, compose, draw_contrast
+from models.synth.contrast import DEFAULT_CONTRAST_JITTER, SEQUENCES, compose, draw_contrast
 from models.synth.lesion_plan import grow, plan_lesions
 from models.synth.lesion_render import LABEL_ENHANCING, LABEL_NECROTIC, render_lesions
 from models.synth.plan import (
@@ -72,6 +72,7 @@ def render_case(
     resolution_mm: float = 1.0,
     types: Sequence[str] | None = None,
     labels_only: bool = False,
+    contrast_jitter: float = DEFAULT_CONTRAST_JITTER,
 ) -> RenderedCase:
     """Generate the images, labels and facts of case ``index`` of corpus ``seed``.
 
@@ -86,7 +87,7 @@ def render_case(
         lesions = grow(lesions, stream(seed, index, GROWTH))
 
     acquisition = stream(seed, index, ACQUISITION)
-    contrast = draw_contrast(acquisition)
+    contrast = draw_contrast(acquisition, contrast_jitter)
     mirrored = bool(stream(seed, plan.patient_index, MIRROR).random() < 0.5)
     pose = draw_pose(acquisition, flip_lr=mirrored)
     anatomy, paints, labels = render_lesions(template, lesions)

@@ -29,6 +29,13 @@ def synth(
         None, "--preview", help="Write a PNG montage of a few cases of each type."
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Parallel processes."),
+    contrast_jitter: float = typer.Option(
+        0.08,
+        "--contrast-jitter",
+        min=0.0,
+        max=0.3,
+        help="Relative range of the per-case tissue intensities (held-out corpora: wider).",
+    ),
 ) -> None:
     """Generate synthetic glioma, meningioma and metastasis cases."""
     from models.synth import SynthesisError, write_corpus
@@ -43,6 +50,7 @@ def synth(
             workers=workers,
             dicom_dir=dicom,
             preview=preview,
+            contrast_jitter=contrast_jitter,
         )
     except SynthesisError as exc:
         fail(str(exc))
