@@ -11,17 +11,17 @@ the next start (:meth:`plugin.dicom.DicomListener.start`).
 from __future__ import annotations
 
 import logging
-import threading
 
 from indexer.intake import ReceivedInstance
 from plugin.dicom.journal import InstanceJournal
+from plugin.dicom.worker_thread import ConditionThread
 
 __all__ = ["JournalRecorder"]
 
 log = logging.getLogger(__name__)
 
 
-class JournalRecorder:
+class JournalRecorder(ConditionThread):
     """Queues :class:`ReceivedInstance` rows and writes them to ``journal`` in batches.
 
     Parameters
@@ -38,9 +38,7 @@ class JournalRecorder:
         self._queue: list[ReceivedInstance] = []
         self._added = 0
         self._written = 0
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        super().__init__("journal-writer")
 
     def add(self, instance: ReceivedInstance) -> None:
         """Queue one row (returns at once)."""
@@ -63,23 +61,9 @@ class JournalRecorder:
         with self._cond:
             return self._added - self._written
 
-    def start(self) -> None:
-        """Run the writer thread (idempotent)."""
-        with self._cond:
-            if self._thread is not None:
-                return
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
-            self._thread.start()
-
     def stop(self) -> None:
         """Write what is queued, then stop the thread."""
-        with self._cond:
-            self._stopping = True
-            thread, self._thread = self._thread, None
-            self._cond.notify_all()
-        if thread is not None:
-            thread.join()
+        self._stop_thread()
         with self._cond:
             if self._queue:
                 try:

@@ -13,10 +13,11 @@ starts a new period and fires it again.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+
+from plugin.dicom.worker_thread import ConditionThread
 
 __all__ = ["StudyCompleteCallback", "StudyTracker"]
 
@@ -31,7 +32,7 @@ class _Study:
     open_associations: set[Hashable] = field(default_factory=set)
 
 
-class StudyTracker:
+class StudyTracker(ConditionThread):
     """Tracks received instances per study and calls ``on_study_complete(study_uid)``.
 
     Thread safe. :meth:`start` runs a daemon thread that fires callbacks when due;
@@ -68,9 +69,7 @@ class StudyTracker:
         self._stable = stable_seconds
         self._clock = clock
         self._studies: dict[str, _Study] = {}
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        super().__init__("study-tracker")
 
     # -- events -----------------------------------------------------------------
     def instance_received(self, study_uid: str, association: Hashable | None) -> None:
@@ -137,23 +136,9 @@ class StudyTracker:
                 log.exception("study-complete callback failed", extra={"study_uid": uid})
 
     # -- thread -----------------------------------------------------------------
-    def start(self) -> None:
-        """Run the timer thread (idempotent)."""
-        with self._cond:
-            if self._thread is not None:
-                return
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="study-tracker", daemon=True)
-            self._thread.start()
-
     def stop(self) -> None:
         """Stop the timer thread; studies still pending are not fired."""
-        with self._cond:
-            self._stopping = True
-            thread, self._thread = self._thread, None
-            self._cond.notify_all()
-        if thread is not None:
-            thread.join()
+        self._stop_thread()
 
     def _run(self) -> None:
         while True:
