@@ -10,7 +10,13 @@ import pytest
 from pydicom import Dataset
 
 from plugin.results import build_results
-from tests.unit.plugin.result_samples import hits_for, images_for, outline_for, query_for
+from tests.unit.plugin.result_samples import (
+    hits_for,
+    images_for,
+    outline_for,
+    query_for,
+    results_for,
+)
 from tests.unit.plugin.samples import mr_series
 
 pytestmark = [
@@ -66,16 +72,10 @@ def test_short_reports_are_valid(tmp_path: Path, overrides: dict[str, object]) -
 @pytest.mark.parametrize("mask_source", ["segmenter", "given"])
 def test_seg_and_measurement_report_are_valid(tmp_path: Path, mask_source: str) -> None:
     source = mr_series(6)
-    hits = hits_for(3)
-    objs = build_results(
-        query_for(source),
-        hits,
-        per_diagnosis=None,
-        source_datasets=source,
-        model_version="emb-test-1",
-        query_image=np.random.default_rng(0).random((64, 64)),
-        hit_images=images_for(hits),
-        supersedes=None,
+    objs = results_for(
+        source,
+        hits_for(3),
+        np.random.default_rng(0).random((64, 64)),
         outline=outline_for(source, mask_source=mask_source),
     )
     assert [str(ds.Modality) for ds in objs] == ["OT", "SEG", "SR", "SR"]

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugin.results import build_results
 from plugin.results.sender import (
     CStoreSender,
     ResultSender,
@@ -18,7 +17,7 @@ from plugin.results.sender import (
 from plugin.settings import ResultsSettings
 from tests.conftest import free_port
 from tests.integration.plugin.orthanc_fixture import OrthancServer
-from tests.unit.plugin.result_samples import hits_for, images_for, query_for
+from tests.unit.plugin.result_samples import hits_for, results_for
 from tests.unit.plugin.samples import mr_series
 
 pytestmark = pytest.mark.integration
@@ -26,17 +25,7 @@ pytestmark = pytest.mark.integration
 
 def results_for_new_study() -> list:
     source = mr_series(1)
-    hits = hits_for(3)
-    return build_results(
-        query_for(source),
-        hits,
-        per_diagnosis=None,
-        source_datasets=source,
-        model_version="emb-test-1",
-        query_image=np.ones((32, 32)),
-        hit_images=images_for(hits),
-        supersedes=None,
-    )
+    return results_for(source, hits_for(3), np.ones((32, 32)))
 
 
 def series_in_orthanc(orthanc: OrthancServer, study_uid: str) -> set[str]:

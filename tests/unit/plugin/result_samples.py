@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pydicom import Dataset
 
-from plugin.results import QueryFacts, QueryOutline, ResultHit
+from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
 
-__all__ = ["DIAGNOSES", "hits_for", "images_for", "outline_for", "query_for"]
+__all__ = [
+    "DIAGNOSES",
+    "hits_for",
+    "images_for",
+    "outline_for",
+    "query_for",
+    "results_for",
+]
 
 DIAGNOSES = ("glioma", "meningioma", "metastasis")
 
@@ -57,3 +66,29 @@ def outline_for(source: list[Dataset], *, mask_source: str = "segmenter") -> Que
     mask[7:9, 7:9, 1:] = 1
     series = source_series(source, str(source[0].SeriesInstanceUID))
     return QueryOutline(mask, affine, series, mask_source)
+
+
+def results_for(
+    source: list[Dataset],
+    hits: list[ResultHit],
+    query_image: np.ndarray,
+    *,
+    per_diagnosis: dict[str, list[ResultHit]] | None = None,
+    supersedes: str | None = None,
+    **options: Any,
+) -> list[Dataset]:
+    """``build_results`` for ``source`` with sample query facts, hit images and model version.
+
+    ``options`` go to ``build_results`` as they are (``uid_seed``, ``outline``, ``now``).
+    """
+    return build_results(
+        query_for(source),
+        hits,
+        per_diagnosis=per_diagnosis,
+        source_datasets=source,
+        model_version="emb-test-1",
+        query_image=query_image,
+        hit_images=images_for(hits),
+        supersedes=supersedes,
+        **options,
+    )

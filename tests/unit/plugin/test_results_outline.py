@@ -10,24 +10,17 @@ from pydicom.uid import Comprehensive3DSRStorage, SegmentationStorage
 
 from dicom_conversion.series_loading import load_series
 from dicom_conversion.volumes import StudyVolumes
-from plugin.results import build_results
 from plugin.results.build import QueryOutline, build_outline
 from plugin.results.segmentation import COMPARTMENTS, compartment_volumes_ml
-from tests.unit.plugin.result_samples import hits_for, images_for, outline_for, query_for
+from tests.unit.plugin.result_samples import hits_for, outline_for, results_for
 from tests.unit.plugin.samples import mr_series
 
 
 def build(source: list[Dataset], outline: QueryOutline | None) -> list[Dataset]:
-    hits = hits_for(3)
-    return build_results(
-        query_for(source),
-        hits,
-        per_diagnosis=None,
-        source_datasets=source,
-        model_version="emb-test-1",
-        query_image=np.random.default_rng(1).random((64, 64)),
-        hit_images=images_for(hits),
-        supersedes=None,
+    return results_for(
+        source,
+        hits_for(3),
+        np.random.default_rng(1).random((64, 64)),
         uid_seed="study|emb-test-1|hash",
         outline=outline,
     )
