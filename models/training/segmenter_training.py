@@ -138,9 +138,7 @@ def _batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     images, labels = [], []
     for i in indices:
-        image, label = _fit(
-            train.images[i].astype(np.float32), train.labels[i], config.volume, rng, config.jitter
-        )
+        image, label = _fit(train.images[i], train.labels[i], config.volume, rng, config.jitter)
         _augment(image, rng, config)
         if rng.random() < 0.5:  # left-right (axis 0 is R->L in RAS)
             image, label = image[:, ::-1], label[::-1]
