@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from models.context import CONTEXT_SIZE_PX
 from models.errors import InvalidStudyError, WeightsNotFoundError
 from models.networks.embedding_net import EmbeddingNet
 from models.registry import load_card, resolve_model_dir
@@ -46,6 +47,11 @@ class Embedder(Protocol):
         """Length of each vector."""
         ...
 
+    @property
+    def context_channels(self) -> int:
+        """Context planes the network takes besides the crops (0: none)."""
+        ...
+
     def embed(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
         """Per-slice vectors float32 ``[n, dim]``, L2-normalised (central slice in the middle)."""
         ...
@@ -54,8 +60,12 @@ class Embedder(Protocol):
         """One vector float32 ``[dim]`` for the case, L2-normalised."""
         ...
 
-    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Vectors for ready crops ``[n, 4, S, S]`` (e.g. one uploaded slice)."""
+    def embed_crops(self, crops: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        """Vectors for ready crops ``[n, 4, S, S]`` (e.g. one uploaded slice).
+
+        ``context``: the tumour's context planes ``[K, s, s]`` (shared by all crops) or
+        ``[n, K, s, s]``; without them a context network sees empty planes.
+        """
         ...
 
 
@@ -64,25 +74,49 @@ class _CropEmbedder:
 
     model_version: str
     dim: int
+    #: Context planes the network takes (0: crops only).
+    context_channels: int
 
-    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+    def embed_crops(self, crops: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
         batch = np.ascontiguousarray(crops, dtype=np.float32)
         if batch.ndim != 4 or batch.shape[1] != 4:
             raise InvalidStudyError(f"crops must be [n, 4, S, S], got shape {batch.shape}")
-        parts = [self._run(batch[i : i + _BATCH]) for i in range(0, len(batch), _BATCH)]
+        planes = self._context_batch(context, len(batch))
+        parts = [
+            self._run(batch[i : i + _BATCH], None if planes is None else planes[i : i + _BATCH])
+            for i in range(0, len(batch), _BATCH)
+        ]
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.concatenate(parts).astype(np.float32)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
+    def _context_batch(self, context: np.ndarray | None, n: int) -> np.ndarray | None:
+        """Context planes ``[n, K, s, s]`` for the network (None: it takes none)."""
+        if self.context_channels == 0:
+            return None
+        shape = (self.context_channels, CONTEXT_SIZE_PX, CONTEXT_SIZE_PX)
+        if context is None:
+            return np.zeros((n, *shape), dtype=np.float32)
+        planes = np.asarray(context, dtype=np.float32)
+        if planes.shape == shape:
+            planes = np.broadcast_to(planes, (n, *shape))
+        if planes.shape != (n, *shape):
+            raise InvalidStudyError(
+                f"context must be {list(shape)} or [{n}, {', '.join(map(str, shape))}], "
+                f"got shape {planes.shape}"
+            )
+        return np.ascontiguousarray(planes)
+
     def embed(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
-        return self.embed_crops(select_tumour_slices(study, mask).crops)
+        slices = select_tumour_slices(study, mask)
+        return self.embed_crops(slices.crops, slices.context)
 
     def embed_case(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
         return combine_rows(self.embed(study, mask))
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray, context: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -98,6 +132,7 @@ class TorchEmbedder(_CropEmbedder):
         self.net = net.eval()
         self.model_version = model_version
         self.dim = net.dim
+        self.context_channels = net.context_channels
 
     @classmethod
     def load(cls, model_dir: Path | None = None) -> TorchEmbedder:
@@ -112,13 +147,16 @@ class TorchEmbedder(_CropEmbedder):
             in_channels=int(arch.get("in_channels", 4)),
             dim=int(arch.get("dim", 128)),
             widths=tuple(arch.get("widths", (16, 32, 64, 128))),  # type: ignore[arg-type]
+            context_channels=int(arch.get("context_channels", 0)),
+            context_widths=tuple(arch.get("context_widths", (8, 16, 32, 64))),  # type: ignore[arg-type]
         )
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return cls(net, card.model_version)
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+        planes = None if context is None else torch.from_numpy(context)
         with torch.inference_mode():
-            return np.asarray(self.net(torch.from_numpy(batch)).numpy())
+            return np.asarray(self.net(torch.from_numpy(batch), planes).numpy())
 
 
 class OnnxEmbedder(_CropEmbedder):
@@ -139,9 +177,10 @@ class OnnxEmbedder(_CropEmbedder):
         self._session = onnxruntime.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
-        self._input = self._session.get_inputs()[0].name
+        inputs = {item.name: item for item in self._session.get_inputs()}
         self.model_version = model_version
         self.dim = int(self._session.get_outputs()[0].shape[1])
+        self.context_channels = int(inputs["context"].shape[1]) if "context" in inputs else 0
 
     @classmethod
     def load(cls, model_dir: Path | None = None, *, threads: int = 0) -> OnnxEmbedder:
@@ -155,6 +194,7 @@ class OnnxEmbedder(_CropEmbedder):
         card = load_card(directory, "embedder")
         return cls(directory / "embedder.onnx", card.model_version, threads=threads)
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        result = self._session.run(None, {self._input: batch})[0]
+    def _run(self, batch: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+        feed = {"crops": batch} if context is None else {"crops": batch, "context": context}
+        result = self._session.run(None, feed)[0]
         return np.asarray(result, dtype=np.float32)

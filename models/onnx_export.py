@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models.context import CONTEXT_SIZE_PX
 from models.slices import CROP_SIZE_PX
 
 __all__ = ["ONNX_OPSET", "export_embedder", "export_segmenter"]
@@ -17,9 +18,9 @@ ONNX_OPSET = 17
 
 def _export(
     net: nn.Module,
-    example: torch.Tensor,
+    examples: tuple[torch.Tensor, ...],
     path: Path,
-    input_name: str,
+    input_names: list[str],
     output_name: str,
     dynamic: dict[int, str],
 ) -> None:
@@ -34,11 +35,14 @@ def _export(
         warnings.simplefilter("ignore")
         torch.onnx.export(
             net,
-            (example,),
+            examples,
             str(path),
-            input_names=[input_name],
+            input_names=input_names,
             output_names=[output_name],
-            dynamic_axes={input_name: dynamic, output_name: {0: dynamic[0]}},
+            dynamic_axes={
+                **dict.fromkeys(input_names, dynamic),
+                output_name: {0: dynamic[0]},
+            },
             opset_version=ONNX_OPSET,
             dynamo=False,
         )
@@ -46,12 +50,21 @@ def _export(
 
 
 def export_embedder(net: nn.Module, path: Path, *, size_px: int = CROP_SIZE_PX) -> None:
-    """Write the embedder as ONNX: input ``crops`` ``[B, 4, S, S]``, output ``embeddings``."""
-    example = torch.zeros(2, 4, size_px, size_px)
-    _export(net, example, path, "crops", "embeddings", {0: "batch"})
+    """Write the embedder as ONNX: input ``crops`` ``[B, 4, S, S]``, output ``embeddings``.
+
+    A network with a context tower (``context_channels`` > 0) has a second input,
+    ``context`` ``[B, K, CONTEXT_SIZE_PX, CONTEXT_SIZE_PX]``.
+    """
+    examples: tuple[torch.Tensor, ...] = (torch.zeros(2, 4, size_px, size_px),)
+    names = ["crops"]
+    context_channels = int(getattr(net, "context_channels", 0))
+    if context_channels > 0:
+        examples += (torch.zeros(2, context_channels, CONTEXT_SIZE_PX, CONTEXT_SIZE_PX),)
+        names.append("context")
+    _export(net, examples, path, names, "embeddings", {0: "batch"})
 
 
 def export_segmenter(net: nn.Module, path: Path) -> None:
     """Write the segmenter as ONNX: input ``image`` ``[B, 4, X, Y, Z]``, output ``logits``."""
-    example = torch.zeros(1, 4, 32, 32, 32)
-    _export(net, example, path, "image", "logits", {0: "batch", 2: "x", 3: "y", 4: "z"})
+    example = (torch.zeros(1, 4, 32, 32, 32),)
+    _export(net, example, path, ["image"], "logits", {0: "batch", 2: "x", 3: "y", 4: "z"})

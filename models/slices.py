@@ -15,7 +15,9 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from models.context import brain_mask, context_planes
 from models.errors import EmptyMaskError, InvalidStudyError
+from models.plane_sampling import crop_at
 from models.study_arrays import (
     StudyLike,
     normalised_channels,
@@ -59,6 +61,8 @@ class TumourSlices:
         variant: which of the crop variants was made.
         pixel_mm: pixel size of ``crops`` (``nan`` for the stretched ``"boxed"`` variant).
         sequences: the sequences present in the study (missing ones are zero channels).
+        context: float32 ``[CONTEXT_CHANNELS, S, S]`` whole-brain context planes of the
+            tumour (:func:`models.context.context_planes`), shared by every crop.
     """
 
     indices: tuple[int, ...]
@@ -70,6 +74,7 @@ class TumourSlices:
     variant: str
     pixel_mm: float
     sequences: tuple[str, ...]
+    context: np.ndarray
 
     @property
     def centroid_lps_mm(self) -> tuple[float, float, float]:
@@ -97,41 +102,6 @@ def tumour_centre_in_slice(tumour_slice: np.ndarray) -> tuple[float, float]:
     largest = int(np.argmax(sizes)) + 1
     ci, cj = ndimage.center_of_mass(labels == largest)
     return (float(ci), float(cj))
-
-
-def crop_at(
-    planes: np.ndarray,
-    centre: tuple[float, float],
-    spacing_ij: tuple[float, float],
-    *,
-    size_px: int,
-    pixel_mm: float,
-    order: int = 1,
-) -> np.ndarray:
-    """Resample ``planes`` ``[C, X, Y]`` on a square grid centred on ``centre``.
-
-    Args:
-        planes: stacked 2-D planes sharing one grid.
-        centre: ``(i, j)`` voxel position of the crop centre.
-        spacing_ij: voxel size in mm along ``i`` and ``j``.
-        size_px: output side in pixels.
-        pixel_mm: output pixel size in mm.
-        order: spline order (1 linear, 0 nearest for labels).
-
-    Returns:
-        float32 ``[C, size_px, size_px]``; outside the image is 0.
-    """
-    offsets = (np.arange(size_px, dtype=np.float64) - (size_px - 1) / 2.0) * pixel_mm
-    ii = centre[0] + offsets / spacing_ij[0]
-    jj = centre[1] + offsets / spacing_ij[1]
-    grid_i, grid_j = np.meshgrid(ii, jj, indexing="ij")
-    coords = np.stack([grid_i, grid_j])
-    out = np.empty((planes.shape[0], size_px, size_px), dtype=np.float32)
-    for c in range(planes.shape[0]):
-        out[c] = ndimage.map_coordinates(
-            planes[c], coords, order=order, mode="constant", cval=0.0, prefilter=False
-        )
-    return out
 
 
 def _neighbour_indices(centre: int, depth: int, n_neighbours: int, step: int) -> tuple[int, ...]:
@@ -222,6 +192,7 @@ def select_tumour_slices(
         variant=variant,
         pixel_mm=float(pixel_mm),
         sequences=present_channels(study),
+        context=context_planes(tumour, brain_mask(channels), spacing, centre_index),
     )
 
 

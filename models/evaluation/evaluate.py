@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class _Side:
     crops: np.ndarray | None
+    context: np.ndarray | None
     facts: TumourFacts | None
     histogram: np.ndarray | None
 
@@ -57,15 +58,20 @@ def _side(study: Any, mask: np.ndarray, channels: np.ndarray) -> _Side:
     try:
         slices = select_tumour_slices(study, mask, channels=channels)
     except EmptyMaskError:
-        return _Side(None, None, None)
-    return _Side(slices.crops, tumour_facts(study, mask), intensity_histogram(channels, mask))
+        return _Side(None, None, None, None)
+    return _Side(
+        slices.crops,
+        slices.context,
+        tumour_facts(study, mask),
+        intensity_histogram(channels, mask),
+    )
 
 
 def _case_vectors(embedder: Embedder, sides: list[_Side], dim: int) -> np.ndarray:
     out = np.zeros((len(sides), dim), dtype=np.float32)
     for i, side in enumerate(sides):
         if side.crops is not None:
-            out[i] = combine_rows(embedder.embed_crops(side.crops))
+            out[i] = combine_rows(embedder.embed_crops(side.crops, side.context))
     return out
 
 
@@ -147,7 +153,9 @@ def evaluate_folder(
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        untrained = TorchEmbedder(EmbeddingNet(), "untrained")
+        untrained = TorchEmbedder(
+            EmbeddingNet(context_channels=embedder.context_channels), "untrained"
+        )
     keep(
         "untrained_network",
         _scored(

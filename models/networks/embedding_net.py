@@ -1,4 +1,4 @@
-"""A compact CNN that maps a 4-channel tumour crop to a 128-d unit vector."""
+"""A compact CNN that maps a 4-channel tumour crop (and its context planes) to a unit vector."""
 
 from __future__ import annotations
 
@@ -21,13 +21,27 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
+def _tower(c_in: int, widths: tuple[int, ...]) -> nn.Sequential:
+    layers = []
+    for width in widths:
+        layers.append(_block(c_in, width))
+        c_in = width
+    return nn.Sequential(*layers)
+
+
 class EmbeddingNet(nn.Module):
-    """Four VGG-style blocks, global average pooling, a linear head, L2 normalisation.
+    """VGG-style towers, global average pooling, a linear head, L2 normalisation.
+
+    The crop tower sees the four sequences around the tumour; the optional context
+    tower sees the whole-brain context planes (:mod:`models.context`). Their pooled
+    features are concatenated before the head.
 
     Args:
-        in_channels: input channels (the four sequences).
+        in_channels: input channels of the crops (the four sequences).
         dim: embedding size.
-        widths: channels of the four blocks.
+        widths: channels of the crop tower's four blocks.
+        context_channels: context planes (0: no context tower).
+        context_widths: channels of the context tower's blocks.
     """
 
     def __init__(
@@ -35,21 +49,31 @@ class EmbeddingNet(nn.Module):
         in_channels: int = 4,
         dim: int = 128,
         widths: tuple[int, int, int, int] = (16, 32, 64, 128),
+        context_channels: int = 0,
+        context_widths: tuple[int, int, int, int] = (8, 16, 32, 64),
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.dim = dim
         self.widths = widths
-        layers = []
-        c_in = in_channels
-        for width in widths:
-            layers.append(_block(c_in, width))
-            c_in = width
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(c_in, dim)
+        self.context_channels = context_channels
+        self.context_widths = context_widths
+        self.features = _tower(in_channels, widths)
+        features = widths[-1]
+        self.context: nn.Sequential | None = None
+        if context_channels > 0:
+            self.context = _tower(context_channels, context_widths)
+            features += context_widths[-1]
+        self.head = nn.Linear(features, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C, H, W]`` float32 crops -> ``[B, dim]`` L2-normalised embeddings."""
-        h = self.features(x)
-        h = h.mean(dim=(2, 3))
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, C, H, W]`` crops (and ``[B, K, h, w]`` context) -> ``[B, dim]`` unit vectors.
+
+        A network with a context tower given no context sees empty planes.
+        """
+        h = self.features(x).mean(dim=(2, 3))
+        if self.context is not None:
+            if context is None:
+                context = x.new_zeros((x.shape[0], self.context_channels, x.shape[2], x.shape[3]))
+            h = torch.cat([h, self.context(context).mean(dim=(2, 3))], dim=1)
         return functional.normalize(self.head(h), dim=1)

@@ -7,20 +7,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.context import brain_mask, context_planes
 from models.errors import TrainingDataError
+from models.plane_sampling import crop_at
 from models.slices import (
     CROP_FIELD_MM,
     CROP_SIZE_PX,
     NEIGHBOUR_MM,
-    crop_at,
     tumour_centre_in_slice,
 )
 from models.study_arrays import StudyLike, normalised_channels, voxel_spacing
 
-__all__ = ["TRAIN_MARGIN_PX", "CropSet", "build_crop_set", "case_training_crops"]
+__all__ = [
+    "CONTEXT_MARGIN_PX",
+    "TRAIN_MARGIN_PX",
+    "CropSet",
+    "build_crop_set",
+    "case_training_crops",
+]
 
 #: Training crops are this many pixels larger on each side, for random shifts.
 TRAIN_MARGIN_PX = 8
+#: Training context planes are this many pixels larger on each side (12 mm of jitter).
+CONTEXT_MARGIN_PX = 4
 
 
 @dataclass
@@ -32,12 +41,15 @@ class CropSet:
         labels: int64 ``[N]`` class index into ``classes``.
         case_index: int64 ``[N]`` which case each crop comes from.
         classes: diagnosis names.
+        context: float16 ``[cases, K, s + 2c, s + 2c]`` context planes of each case
+            (``c = CONTEXT_MARGIN_PX``).
     """
 
     crops: np.ndarray
     labels: np.ndarray
     case_index: np.ndarray
     classes: tuple[str, ...]
+    context: np.ndarray
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -49,11 +61,15 @@ def case_training_crops(
     *,
     n_offsets: int = 2,
     neighbour_mm: float = NEIGHBOUR_MM,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Crops of the largest-area slice and ``n_offsets`` neighbours each side.
 
     The crops have the inference pixel size, ``TRAIN_MARGIN_PX`` wider on each side,
-    so that a centred crop of ``CROP_SIZE_PX`` equals the inference crop.
+    so that a centred crop of ``CROP_SIZE_PX`` equals the inference crop; the case's
+    context planes are ``CONTEXT_MARGIN_PX`` wider in the same way.
+
+    Returns:
+        The crops ``[n, 4, S + 2m, S + 2m]`` and the context planes ``[K, s + 2c, s + 2c]``.
     """
     tumour = np.asarray(mask) > 0
     if not tumour.any():
@@ -79,7 +95,10 @@ def case_training_crops(
                     pixel_mm=pixel_mm,
                 )
             )
-    return np.stack(out)
+    context = context_planes(
+        tumour, brain_mask(channels), spacing, centre_index, margin_px=CONTEXT_MARGIN_PX
+    )
+    return np.stack(out), context
 
 
 def build_crop_set(
@@ -90,13 +109,15 @@ def build_crop_set(
 ) -> CropSet:
     """Training crops of ``(study, mask, diagnosis)`` cases."""
     crops: list[np.ndarray] = []
+    contexts: list[np.ndarray] = []
     labels: list[int] = []
     owners: list[int] = []
     for index, (study, mask, diagnosis) in enumerate(cases):
         if diagnosis not in classes:
             raise TrainingDataError(f"diagnosis {diagnosis!r} is not one of {classes}")
-        case_crops = case_training_crops(study, mask, n_offsets=n_offsets)
+        case_crops, context = case_training_crops(study, mask, n_offsets=n_offsets)
         crops.append(case_crops.astype(np.float16))
+        contexts.append(context.astype(np.float16))
         labels += [classes.index(diagnosis)] * len(case_crops)
         owners += [index] * len(case_crops)
     if not crops:
@@ -106,4 +127,5 @@ def build_crop_set(
         labels=np.asarray(labels, dtype=np.int64),
         case_index=np.asarray(owners, dtype=np.int64),
         classes=classes,
+        context=np.stack(contexts),
     )

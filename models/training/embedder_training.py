@@ -14,6 +14,7 @@ import torch
 from pytorch_metric_learning import losses, miners
 from tqdm import tqdm
 
+from models.context import CONTEXT_CHANNELS
 from models.errors import TrainingDataError
 from models.networks.embedding_net import EmbeddingNet
 from models.training.augment import augment_crops
@@ -45,6 +46,19 @@ class EmbedderConfig:
     widths: tuple[int, int, int, int] = (16, 32, 64, 128)
     dim: int = 128
     threads: int = 2
+    #: Give the network the whole-brain context planes (:mod:`models.context`).
+    context: bool = True
+    context_dropout: float = 0.1
+    context_widths: tuple[int, int, int, int] = (8, 16, 32, 64)
+
+    def network(self) -> EmbeddingNet:
+        """A fresh network of this configuration's architecture."""
+        return EmbeddingNet(
+            dim=self.dim,
+            widths=self.widths,
+            context_channels=CONTEXT_CHANNELS if self.context else 0,
+            context_widths=self.context_widths,
+        )
 
 
 def balanced_batches(
@@ -93,7 +107,7 @@ def train_embedder(
         raise TrainingDataError("triplet training needs at least two diagnoses")
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
-    net = EmbeddingNet(dim=config.dim, widths=config.widths)
+    net = config.network()
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, config.epochs))
     loss_fn = losses.TripletMarginLoss(margin=config.margin)
@@ -130,12 +144,17 @@ def train_embedder(
             batches, desc=f"embedder epoch {epoch + 1}/{config.epochs}", disable=not progress
         )
         for batch in bar:
-            x = torch.from_numpy(
-                augment_crops(train.crops[batch], rng, dropout=config.sequence_dropout)
+            crops, planes = augment_crops(
+                train.crops[batch],
+                train.context[train.case_index[batch]],
+                rng,
+                dropout=config.sequence_dropout,
+                context_dropout=config.context_dropout,
             )
-            x = x.to(device)
+            x = torch.from_numpy(crops).to(device)
+            context = torch.from_numpy(planes).to(device) if config.context else None
             y = torch.from_numpy(train.labels[batch]).to(device)
-            embeddings = net(x)
+            embeddings = net(x, context)
             mined = miner(embeddings, y)
             loss = loss_fn(embeddings, y, mined)
             optimiser.zero_grad(set_to_none=True)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from models.context import CONTEXT_CHANNELS, CONTEXT_PIXEL_MM, CONTEXT_SIZE_PX
 from models.corpus import CaseRecord, iter_studies, read_cases_csv
 from models.errors import TrainingDataError
 from models.evaluation.retrieval_metrics import rank_references, retrieval_scores
@@ -88,13 +89,15 @@ def _load(
 
 def _validation_hook(valid: CropSet, valid_records: list[CaseRecord]) -> Any:
     centred = centre_crops(valid.crops.astype(np.float32))
+    planes = centre_crops(valid.context[valid.case_index].astype(np.float32), CONTEXT_SIZE_PX)
     patients = [valid_records[i].patient_id for i in range(len(valid_records))]
     diagnoses = [valid_records[i].diagnosis for i in range(len(valid_records))]
 
     def hook(epoch: int, net: EmbeddingNet, record: dict[str, float]) -> dict[str, float]:
         device = next(net.parameters()).device
+        context = torch.from_numpy(planes).to(device) if net.context_channels else None
         with torch.inference_mode():
-            rows = net(torch.from_numpy(centred).to(device)).cpu().numpy()
+            rows = net(torch.from_numpy(centred).to(device), context).cpu().numpy()
         vectors = np.zeros((len(valid_records), rows.shape[1]))
         np.add.at(vectors, valid.case_index, rows)
         orders = rank_references(vectors, vectors, patients)
@@ -163,6 +166,8 @@ def train_embedder_folder(
             "in_channels": 4,
             "dim": config.dim,
             "widths": list(config.widths),
+            "context_channels": net.context_channels,
+            "context_widths": list(config.context_widths),
             "parameters": sum(p.numel() for p in net.parameters()),
         },
         preprocessing={
@@ -173,6 +178,13 @@ def train_embedder_folder(
             "neighbour_mm": NEIGHBOUR_MM,
             "slices": "largest tumour area axial slice and one neighbour each side",
             "case_vector": "normalised mean of the slice vectors",
+            "context": (
+                f"{CONTEXT_CHANNELS} binary planes, {CONTEXT_SIZE_PX} px of {CONTEXT_PIXEL_MM} mm "
+                "centred on the brain: tumour and brain axial projections, tumour and brain "
+                "in the central crop slice, tumour and brain coronal projections"
+                if config.context
+                else "none"
+            ),
         },
         training={
             "command": command,

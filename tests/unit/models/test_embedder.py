@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from models import Embedder, InvalidStudyError, OnnxEmbedder, TorchEmbedder
+from models import (
+    Embedder,
+    InvalidStudyError,
+    OnnxEmbedder,
+    TorchEmbedder,
+    select_tumour_slices,
+)
+from models.context import CONTEXT_CHANNELS
 from models.networks import EmbeddingNet
 from models.onnx_export import export_embedder
 from tests.unit.models.toy_studies import toy_study
@@ -66,3 +73,53 @@ def test_missing_sequences_still_embed(net: EmbeddingNet) -> None:
 def test_bad_crop_shape_is_refused(net: EmbeddingNet) -> None:
     with pytest.raises(InvalidStudyError, match="crops"):
         TorchEmbedder(net, "test").embed_crops(np.zeros((2, 3, 64, 64), dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def context_net() -> EmbeddingNet:
+    torch.manual_seed(1)
+    model = EmbeddingNet(context_channels=CONTEXT_CHANNELS)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(
+                torch.randn(16, 4, 64, 64) * 2 + 0.5,
+                (torch.rand(16, CONTEXT_CHANNELS, 64, 64) > 0.7).float(),
+            )
+    return model.eval()
+
+
+def test_onnx_with_context_matches_torch(context_net: EmbeddingNet, tmp_path: Path) -> None:
+    path = tmp_path / "embedder.onnx"
+    export_embedder(context_net, path)
+    torch_embedder = TorchEmbedder(context_net, "test")
+    onnx_embedder = OnnxEmbedder(path, "test", threads=1)
+    assert onnx_embedder.context_channels == torch_embedder.context_channels == CONTEXT_CHANNELS
+    rng = np.random.default_rng(0)
+    crops = rng.normal(size=(40, 4, 64, 64)).astype(np.float32)
+    context = (rng.random((40, CONTEXT_CHANNELS, 64, 64)) > 0.7).astype(np.float32)
+    a = torch_embedder.embed_crops(crops, context)
+    b = onnx_embedder.embed_crops(crops, context)
+    assert np.sum(a * b, axis=1).min() >= 0.9999
+    # one set of planes is shared by every crop; no planes at all means empty ones
+    shared = onnx_embedder.embed_crops(crops[:3], context[0])
+    np.testing.assert_allclose(shared, onnx_embedder.embed_crops(crops[:3], context[[0, 0, 0]]))
+    blank = onnx_embedder.embed_crops(crops[:3])
+    np.testing.assert_allclose(blank, onnx_embedder.embed_crops(crops[:3], 0 * context[0]))
+    assert np.abs(blank - shared).max() > 1e-4
+
+
+def test_study_embedding_uses_the_context(context_net: EmbeddingNet) -> None:
+    study = toy_study()
+    assert study.mask is not None
+    embedder = TorchEmbedder(context_net, "test")
+    slices = select_tumour_slices(study, study.mask)
+    rows = embedder.embed(study, study.mask)
+    np.testing.assert_allclose(rows, embedder.embed_crops(slices.crops, slices.context))
+    assert np.abs(rows - embedder.embed_crops(slices.crops)).max() > 1e-4
+
+
+def test_bad_context_shape_is_refused(context_net: EmbeddingNet) -> None:
+    crops = np.zeros((2, 4, 64, 64), dtype=np.float32)
+    with pytest.raises(InvalidStudyError, match="context"):
+        TorchEmbedder(context_net, "test").embed_crops(crops, np.zeros((3, 6, 64, 64)))

@@ -1,0 +1,103 @@
+"""Whole-brain context of a tumour: where its lesions lie and how many there are.
+
+The embedder's crops are centred on the largest lesion and show one axial level, so
+they cannot tell a solitary lesion from one of several, nor deep white matter from the
+grey-white junction or the brain surface: exactly what separates a glioma from a
+metastasis or a meningioma. The context planes add that, as binary maps of the tumour
+and the brain on a coarse grid centred on the brain:
+
+0. the tumour's axial maximum-intensity projection (every lesion, seen from above);
+1. the brain's axial projection (the frame of reference);
+2. the tumour in the axial slice of the crops (largest tumour area);
+3. the brain in that slice (the lesion's depth from the surface at that level);
+4. the tumour's coronal projection (lesions' heights);
+5. the brain's coronal projection.
+
+Only masks go in, no intensities: the planes do not change with the scanner's contrast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.errors import EmptyMaskError
+from models.plane_sampling import crop_at
+
+__all__ = [
+    "CONTEXT_CHANNELS",
+    "CONTEXT_PIXEL_MM",
+    "CONTEXT_SIZE_PX",
+    "brain_mask",
+    "context_planes",
+]
+
+#: Context planes are ``CONTEXT_SIZE_PX`` pixels square ...
+CONTEXT_SIZE_PX = 64
+#: ... of this size (a 192 mm field: the whole adult brain).
+CONTEXT_PIXEL_MM = 3.0
+#: Number of context planes (see the module's description for their order).
+CONTEXT_CHANNELS = 6
+
+
+def brain_mask(channels: np.ndarray) -> np.ndarray:
+    """Voxels that hold brain in any normalised sequence ``[C, X, Y, Z]`` (background is 0)."""
+    return np.asarray(np.any(channels != 0, axis=0))
+
+
+def _centre(brain: np.ndarray) -> tuple[float, float, float]:
+    """Centre of the brain's bounding box in voxel coordinates."""
+    centre = []
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        where = np.flatnonzero(brain.any(axis=others))
+        centre.append((where[0] + where[-1]) / 2.0)
+    return (float(centre[0]), float(centre[1]), float(centre[2]))
+
+
+def context_planes(
+    tumour: np.ndarray,
+    brain: np.ndarray,
+    spacing: np.ndarray,
+    slice_index: int,
+    *,
+    margin_px: int = 0,
+) -> np.ndarray:
+    """The six context planes of a tumour.
+
+    Args:
+        tumour: boolean tumour mask ``(X, Y, Z)`` in canonical RAS order.
+        brain: boolean brain mask on the same grid (the tumour is added to it).
+        spacing: voxel size in mm along ``X``, ``Y``, ``Z``.
+        slice_index: the axial slice of the crops.
+        margin_px: extra pixels on each side (training crops jitter within them).
+
+    Returns:
+        float32 ``[CONTEXT_CHANNELS, S, S]`` with ``S = CONTEXT_SIZE_PX + 2 * margin_px``;
+        the first axis of each plane runs along ``X`` (towards Right), like the crops.
+
+    Raises:
+        EmptyMaskError: the tumour mask is empty.
+    """
+    tumour = np.asarray(tumour, dtype=bool)
+    if not tumour.any():
+        raise EmptyMaskError("the tumour mask is empty")
+    brain = np.asarray(brain, dtype=bool) | tumour
+    ci, cj, ck = _centre(brain)
+    size = CONTEXT_SIZE_PX + 2 * margin_px
+    axial = np.stack(
+        [
+            tumour.any(axis=2),
+            brain.any(axis=2),
+            tumour[:, :, slice_index],
+            brain[:, :, slice_index],
+        ]
+    ).astype(np.float32)
+    coronal = np.stack([tumour.any(axis=1), brain.any(axis=1)]).astype(np.float32)
+    spacing_xy = (float(spacing[0]), float(spacing[1]))
+    spacing_xz = (float(spacing[0]), float(spacing[2]))
+    return np.concatenate(
+        [
+            crop_at(axial, (ci, cj), spacing_xy, size_px=size, pixel_mm=CONTEXT_PIXEL_MM),
+            crop_at(coronal, (ci, ck), spacing_xz, size_px=size, pixel_mm=CONTEXT_PIXEL_MM),
+        ]
+    )
