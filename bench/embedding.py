@@ -1,9 +1,10 @@
 """Embedding throughput: onnxruntime against eager torch, side by side, on CPU.
 
-Crops of the inference size (4 x 64 x 64) are embedded in batches by the shipped
-embedder (or a freshly initialised network of the same shape when no weights are
-shipped) through ``OnnxEmbedder`` and ``TorchEmbedder``; crops per second are the
-median of several timed repeats after a warm-up. Also times one full-study embed
+Crops of the inference size (4 x 64 x 64, with the 6 x 64 x 64 context planes when
+the network takes them) are embedded in batches by the shipped embedder (or a freshly
+initialised network of the same shape when no weights are shipped) through
+``OnnxEmbedder`` and ``TorchEmbedder``; crops per second are the median of several
+timed repeats after a warm-up. Also times one full-study embed
 (slice selection + crops + network) and the segmenter on a 2 mm study.
 
     .venv/bin/python bench/embedding.py --threads 2 --batch 32
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from models import OnnxEmbedder, OnnxSegmenter, TorchEmbedder, WeightsNotFoundError
+from models.context import CONTEXT_CHANNELS, CONTEXT_SIZE_PX
 from models.networks import EmbeddingNet
 from models.onnx_export import export_embedder
 
@@ -51,7 +53,7 @@ def main() -> None:
         source = f"weights {onnx.model_version}"
     except WeightsNotFoundError:
         torch.manual_seed(0)
-        net = EmbeddingNet().eval()
+        net = EmbeddingNet(context_channels=CONTEXT_CHANNELS).eval()
         tmp = Path(tempfile.mkdtemp()) / "embedder.onnx"
         export_embedder(net, tmp)
         onnx = OnnxEmbedder(tmp, "untrained", threads=args.threads)
@@ -61,10 +63,15 @@ def main() -> None:
     rng = np.random.default_rng(0)
     crops = rng.normal(size=(args.batch, 4, 64, 64)).astype(np.float32)
 
+    k = onnx.context_channels
+    planes = (rng.random((args.batch, k, CONTEXT_SIZE_PX, CONTEXT_SIZE_PX)) > 0.8).astype(
+        np.float32
+    )
+
     def batched(embed):  # type: ignore[no-untyped-def]
         def run(batch: np.ndarray) -> None:
             for _ in range(args.batches):
-                embed(batch)
+                embed(batch, planes[: len(batch)] if k else None)
 
         return run
 
@@ -76,7 +83,7 @@ def main() -> None:
     single = crops[:1]
     r_onnx_1 = per_batch(rate(batched(onnx.embed_crops), single, args.repeats))
     r_torch_1 = per_batch(rate(batched(eager.embed_crops), single, args.repeats))
-    print(f"embedder: {source}; {args.threads} threads; crops 4x64x64")
+    print(f"embedder: {source}; {args.threads} threads; crops 4x64x64, {k} context planes")
     print(f"| backend | batch 1 crops/s | batch {args.batch} crops/s |")
     print("|---|---|---|")
     print(f"| torch eager | {r_torch_1:.0f} | {r_torch:.0f} |")

@@ -6,6 +6,7 @@ import json
 import math
 import shlex
 import sys
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def train(
         None, "--max-cases", min=1, help="Segmenter: use the first N cases only."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+    context: bool = typer.Option(
+        True, "--context/--no-context", help="Embedder: use the whole-brain context planes."
+    ),
 ) -> None:
     """Train the segmenter or the embedder; writes <model>.{onnx,pt,json,md} into --out."""
     from models import ModelError
@@ -80,9 +84,9 @@ def train(
     work = work_dir or out / f"{what.value}-work"
     try:
         if what is Trainable.embedder:
-            e_config = EmbedderConfig(seed=seed, threads=threads)
+            e_config = EmbedderConfig(seed=seed, threads=threads, context=context)
             if epochs is not None:
-                e_config = EmbedderConfig(epochs=epochs, seed=seed, threads=threads)
+                e_config = replace(e_config, epochs=epochs)
             card = train_embedder_folder(
                 data,
                 out,
@@ -96,7 +100,7 @@ def train(
         else:
             s_config = SegmenterConfig(seed=seed, threads=threads)
             if epochs is not None:
-                s_config = SegmenterConfig(epochs=epochs, seed=seed, threads=threads)
+                s_config = replace(s_config, epochs=epochs)
             card = train_segmenter_folder(
                 data,
                 out,
