@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 from pytorch_metric_learning import losses, miners
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from models.context import CONTEXT_CHANNELS
@@ -50,6 +51,11 @@ class EmbedderConfig:
     context: bool = True
     context_dropout: float = 0.1
     context_widths: tuple[int, int, int, int] = (8, 16, 32, 64)
+    #: Weight of an auxiliary normalised-softmax (proxy) loss beside the triplet loss (0: off).
+    softmax_weight: float = 0.0
+    softmax_temperature: float = 0.05
+    #: Decay of an exponential moving average of the weights, which is what ships (0: off).
+    ema_decay: float = 0.0
 
     def network(self) -> EmbeddingNet:
         """A fresh network of this configuration's architecture."""
@@ -76,6 +82,15 @@ def balanced_batches(
             cursors[index] += per_class
             batch += take
         yield np.asarray(batch, dtype=np.int64)
+
+
+def _shipped(net: EmbeddingNet, average: AveragedModel | None) -> EmbeddingNet:
+    """The network that is evaluated and shipped: the weight average when there is one."""
+    if average is None:
+        return net
+    module = average.module.eval()
+    assert isinstance(module, EmbeddingNet)
+    return module
 
 
 def train_embedder(
@@ -108,7 +123,23 @@ def train_embedder(
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     net = config.network()
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    parameters = list(net.parameters())
+    proxy_loss: losses.NormalizedSoftmaxLoss | None = None
+    if config.softmax_weight > 0:
+        proxy_loss = losses.NormalizedSoftmaxLoss(
+            num_classes=len(train.classes),
+            embedding_size=config.dim,
+            temperature=config.softmax_temperature,
+        )
+        parameters += list(proxy_loss.parameters())
+    average: AveragedModel | None = None
+    if config.ema_decay > 0:
+        average = AveragedModel(
+            net,
+            multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),  # type: ignore[no-untyped-call]
+            use_buffers=True,
+        )
+    optimiser = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, config.epochs))
     loss_fn = losses.TripletMarginLoss(margin=config.margin)
     if config.miner == "distance":
@@ -126,11 +157,17 @@ def train_embedder(
                 f"{checkpoint_path} was made with other settings; remove it or use --no-resume"
             )
         net.load_state_dict(state["model"])
+        if proxy_loss is not None:
+            proxy_loss.load_state_dict(state["proxy_loss"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
         start = int(state["epoch"])
         history = list(state["history"])
-    net.to(device)
+    for module in (net, proxy_loss, average):
+        if module is not None:
+            module.to(device)
     optimiser_to(optimiser, device)
 
     for epoch in range(start, config.epochs):
@@ -157,14 +194,19 @@ def train_embedder(
             embeddings = net(x, context)
             mined = miner(embeddings, y)
             loss = loss_fn(embeddings, y, mined)
+            if proxy_loss is not None:
+                loss = loss + config.softmax_weight * proxy_loss(embeddings, y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+            if average is not None:
+                average.update_parameters(net)
             total += float(loss.item())
             triplets += int(mined[0].numel())
             bar.set_postfix(loss=f"{loss.item():.4f}")
         scheduler.step()
         net.eval()
+        shipped = _shipped(net, average)
         record: dict[str, Any] = {
             "epoch": epoch + 1,
             "loss": total / len(batches),
@@ -172,7 +214,7 @@ def train_embedder(
             "seconds": time.perf_counter() - began,
         }
         if on_epoch is not None:
-            record.update(on_epoch(epoch + 1, net, record))
+            record.update(on_epoch(epoch + 1, shipped, record))
         history.append(record)
         logger.info("embedder epoch %d: %s", epoch + 1, record)
         save_checkpoint(
@@ -182,9 +224,12 @@ def train_embedder(
                 "model": net.state_dict(),
                 "optimiser": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(),
+                "proxy_loss": None if proxy_loss is None else proxy_loss.state_dict(),
+                "average": None if average is None else average.state_dict(),
                 "history": history,
                 "config": asdict(config),
             },
         )
-    net.to("cpu").eval()
-    return net, history
+    shipped = _shipped(net, average)
+    shipped.to("cpu").eval()
+    return shipped, history

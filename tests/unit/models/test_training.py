@@ -89,6 +89,33 @@ def test_training_resumes_from_its_checkpoint(crop_set, tmp_path: Path) -> None:
     assert torch.equal(straight.head.weight, resumed.head.weight)
 
 
+class _Interrupted(Exception):
+    pass
+
+
+def test_interrupted_training_resumes_to_the_same_weights(  # type: ignore[no-untyped-def]
+    crop_set, tmp_path: Path
+) -> None:
+    # with the weight average and the proxy loss, whose states live in the checkpoint too
+    config = _tiny_config(epochs=2, ema_decay=0.9, softmax_weight=0.5)
+    straight, _ = train_embedder(crop_set, config, tmp_path / "straight", progress=False)
+
+    def stop_in_epoch_two(epoch: int, net: object, record: object) -> dict[str, float]:
+        if epoch == 2:
+            raise _Interrupted
+        return {}
+
+    work = tmp_path / "interrupted"
+    with pytest.raises(_Interrupted):
+        train_embedder(crop_set, config, work, progress=False, on_epoch=stop_in_epoch_two)
+    resumed, history = train_embedder(crop_set, config, work, progress=False)
+    assert [record["epoch"] for record in history] == [1, 2]
+    for (name, a), (_, b) in zip(
+        straight.state_dict().items(), resumed.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
 def test_segmenter_trains_and_segments_on_the_study_grid(tmp_path: Path) -> None:
     studies = [toy_study(spacing=3.0, seed=i) for i in range(2)]
     volumes = build_volume_set((s, s.mask) for s in studies if s.mask is not None)
