@@ -52,10 +52,10 @@ class EmbedderConfig:
     context_dropout: float = 0.1
     context_widths: tuple[int, int, int, int] = (8, 16, 32, 64)
     #: Weight of an auxiliary normalised-softmax (proxy) loss beside the triplet loss (0: off).
-    softmax_weight: float = 0.0
+    softmax_weight: float = 0.5
     softmax_temperature: float = 0.05
     #: Decay of an exponential moving average of the weights, which is what ships (0: off).
-    ema_decay: float = 0.0
+    ema_decay: float = 0.995
 
     def network(self) -> EmbeddingNet:
         """A fresh network of this configuration's architecture."""
