@@ -41,7 +41,7 @@ class CropSet:
         labels: int64 ``[N]`` class index into ``classes``.
         case_index: int64 ``[N]`` which case each crop comes from.
         classes: diagnosis names.
-        context: float16 ``[N, K, s + 2c, s + 2c]`` context planes of each crop's slice
+        context: float16 ``[cases, K, s + 2c, s + 2c]`` context planes of each case
             (``c = CONTEXT_MARGIN_PX``).
     """
 
@@ -65,14 +65,11 @@ def case_training_crops(
     """Crops of the largest-area slice and ``n_offsets`` neighbours each side.
 
     The crops have the inference pixel size, ``TRAIN_MARGIN_PX`` wider on each side,
-    so that a centred crop of ``CROP_SIZE_PX`` equals the inference crop. Each crop comes
-    with the context planes of its own slice, ``CONTEXT_MARGIN_PX`` wider in the same way:
-    at inference the largest-area slice of a segmented tumour can lie a few millimetres
-    from the one of the archive's mask, and the network learns not to care.
+    so that a centred crop of ``CROP_SIZE_PX`` equals the inference crop; the case's
+    context planes are ``CONTEXT_MARGIN_PX`` wider in the same way.
 
     Returns:
-        The crops ``[n, 4, S + 2m, S + 2m]`` and their context planes
-        ``[n, K, s + 2c, s + 2c]``.
+        The crops ``[n, 4, S + 2m, S + 2m]`` and the context planes ``[K, s + 2c, s + 2c]``.
     """
     tumour = np.asarray(mask) > 0
     if not tumour.any():
@@ -85,8 +82,7 @@ def case_training_crops(
     step = max(1, round(neighbour_mm / spacing[2]))
     size = CROP_SIZE_PX + 2 * TRAIN_MARGIN_PX
     pixel_mm = CROP_FIELD_MM / CROP_SIZE_PX
-    brain = brain_mask(channels)
-    out, contexts = [], []
+    out = []
     for offset in range(-n_offsets, n_offsets + 1):
         k = centre_index + offset * step
         if 0 <= k < tumour.shape[2] and areas[k] > 0:
@@ -99,8 +95,10 @@ def case_training_crops(
                     pixel_mm=pixel_mm,
                 )
             )
-            contexts.append(context_planes(tumour, brain, spacing, k, margin_px=CONTEXT_MARGIN_PX))
-    return np.stack(out), np.stack(contexts)
+    context = context_planes(
+        tumour, brain_mask(channels), spacing, centre_index, margin_px=CONTEXT_MARGIN_PX
+    )
+    return np.stack(out), context
 
 
 def build_crop_set(
@@ -129,5 +127,5 @@ def build_crop_set(
         labels=np.asarray(labels, dtype=np.int64),
         case_index=np.asarray(owners, dtype=np.int64),
         classes=classes,
-        context=np.concatenate(contexts),
+        context=np.stack(contexts),
     )

@@ -183,7 +183,7 @@ def train_embedder(
         for batch in bar:
             crops, planes = augment_crops(
                 train.crops[batch],
-                train.context[batch],
+                train.context[train.case_index[batch]],
                 rng,
                 dropout=config.sequence_dropout,
                 context_dropout=config.context_dropout,

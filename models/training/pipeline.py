@@ -89,7 +89,7 @@ def _load(
 
 def _validation_hook(valid: CropSet, valid_records: list[CaseRecord]) -> Any:
     centred = centre_crops(valid.crops.astype(np.float32))
-    planes = centre_crops(valid.context.astype(np.float32), CONTEXT_SIZE_PX)
+    planes = centre_crops(valid.context[valid.case_index].astype(np.float32), CONTEXT_SIZE_PX)
     patients = [valid_records[i].patient_id for i in range(len(valid_records))]
     diagnoses = [valid_records[i].diagnosis for i in range(len(valid_records))]
 

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from models import TorchSegmenter
-from models.context import CONTEXT_CHANNELS
 from models.training import (
     EmbedderConfig,
     SegmenterConfig,
@@ -56,13 +55,6 @@ def test_crop_set_has_several_slices_per_case(crop_set) -> None:  # type: ignore
     assert len(crop_set) >= 12
     assert crop_set.crops.shape[1:] == (4, 80, 80)
     assert set(crop_set.labels.tolist()) == {0, 1, 2}
-    # every crop has the context planes of its own slice: the projections are the case's,
-    # the slice planes (2 and 3) differ between its slices
-    assert crop_set.context.shape == (len(crop_set), CONTEXT_CHANNELS, 72, 72)
-    first = np.flatnonzero(crop_set.case_index == 0)
-    planes = crop_set.context[first].astype(np.float32)
-    assert np.array_equal(planes[0, [0, 1, 4, 5]], planes[-1, [0, 1, 4, 5]])
-    assert not np.array_equal(planes[0, 2], planes[1, 2])
 
 
 def test_balanced_batches_hold_every_class(crop_set) -> None:  # type: ignore[no-untyped-def]
