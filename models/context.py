@@ -8,7 +8,11 @@ and the brain on a coarse grid centred on the brain:
 
 0. the tumour's axial maximum-intensity projection (every lesion, seen from above);
 1. the brain's axial projection (the frame of reference);
-2. the tumour in the axial slice of the crops (largest tumour area);
+2. the tumour in one axial slice through it (at inference the slice at the tumour's
+   centroid level; the shipped embedder was trained with the crops' largest-area slice,
+   which lies close to it for most tumours but jumps by several millimetres between two
+   segmentations of a large, flat-topped tumour: on the validation corpora the centroid
+   level gave mAP@R 0.906 / 0.929 instead of 0.927 / 0.872, docs/models.md);
 3. the brain in that slice (the lesion's depth from the surface at that level);
 4. the tumour's coronal projection (lesions' heights);
 5. the brain's coronal projection.
@@ -68,7 +72,7 @@ def context_planes(
         tumour: boolean tumour mask ``(X, Y, Z)`` in canonical RAS order.
         brain: boolean brain mask on the same grid (the tumour is added to it).
         spacing: voxel size in mm along ``X``, ``Y``, ``Z``.
-        slice_index: the axial slice of the crops.
+        slice_index: the axial slice of planes 2 and 3.
         margin_px: extra pixels on each side (training crops jitter within them).
 
     Returns:

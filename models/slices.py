@@ -62,7 +62,9 @@ class TumourSlices:
         pixel_mm: pixel size of ``crops`` (``nan`` for the stretched ``"boxed"`` variant).
         sequences: the sequences present in the study (missing ones are zero channels).
         context: float32 ``[CONTEXT_CHANNELS, S, S]`` whole-brain context planes of the
-            tumour (:func:`models.context.context_planes`), shared by every crop.
+            tumour (:func:`models.context.context_planes`), shared by every crop; their
+            slice planes are taken at the tumour's centroid level, which moves less than
+            the largest-area slice when a segmentation differs a little from another.
     """
 
     indices: tuple[int, ...]
@@ -192,7 +194,7 @@ def select_tumour_slices(
         variant=variant,
         pixel_mm=float(pixel_mm),
         sequences=present_channels(study),
-        context=context_planes(tumour, brain_mask(channels), spacing, centre_index),
+        context=context_planes(tumour, brain_mask(channels), spacing, round(float(vox[2]))),
     )
 
 

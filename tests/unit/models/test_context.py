@@ -73,14 +73,14 @@ def test_empty_tumour_is_refused() -> None:
         context_planes(tumour, brain, SPACING, 25)
 
 
-def test_slices_carry_the_context_of_their_central_slice() -> None:
+def test_slices_carry_the_context_at_the_tumour_centroid_level() -> None:
     study = toy_study()
     assert study.mask is not None
     chosen = select_tumour_slices(study, study.mask)
     channels = normalised_channels(study)
-    expected = context_planes(
-        study.mask > 0, brain_mask(channels), np.array([2.0, 2.0, 2.0]), chosen.centre_index
-    )
+    tumour = study.mask > 0
+    level = round(float(np.argwhere(tumour)[:, 2].mean()))
+    expected = context_planes(tumour, brain_mask(channels), np.array([2.0, 2.0, 2.0]), level)
     np.testing.assert_array_equal(chosen.context, expected)
     # the context's tumour side matches the crop's: both planes run along X first
     assert (study.mask > 0)[: study.mask.shape[0] // 2].sum() < (study.mask > 0).sum() / 2
