@@ -8,11 +8,9 @@ and the brain on a coarse grid centred on the brain:
 
 0. the tumour's axial maximum-intensity projection (every lesion, seen from above);
 1. the brain's axial projection (the frame of reference);
-2. the tumour in one axial slice through it (at inference the slice at the tumour's
-   centroid level; the shipped embedder was trained with the crops' largest-area slice,
-   which lies close to it for most tumours but jumps by several millimetres between two
-   segmentations of a large, flat-topped tumour: on the validation corpora the centroid
-   level gave mAP@R 0.906 / 0.929 instead of 0.927 / 0.872, docs/models.md);
+2. the tumour in the axial slice at its centroid level (:func:`centroid_level`; the
+   largest-area slice of the crops jumps by several millimetres between two
+   segmentations of a large, flat-topped tumour, the centroid hardly moves);
 3. the brain in that slice (the lesion's depth from the surface at that level);
 4. the tumour's coronal projection (lesions' heights);
 5. the brain's coronal projection.
@@ -32,6 +30,7 @@ __all__ = [
     "CONTEXT_PIXEL_MM",
     "CONTEXT_SIZE_PX",
     "brain_mask",
+    "centroid_level",
     "context_planes",
 ]
 
@@ -46,6 +45,15 @@ CONTEXT_CHANNELS = 6
 def brain_mask(channels: np.ndarray) -> np.ndarray:
     """Voxels that hold brain in any normalised sequence ``[C, X, Y, Z]`` (background is 0)."""
     return np.asarray(np.any(channels != 0, axis=0))
+
+
+def centroid_level(tumour: np.ndarray) -> int:
+    """The axial slice through the tumour's centroid (the level of planes 2 and 3)."""
+    areas = np.asarray(tumour, dtype=bool).sum(axis=(0, 1)).astype(np.float64)
+    total = float(areas.sum())
+    if total == 0:
+        raise EmptyMaskError("the tumour mask is empty")
+    return round(float((areas * np.arange(areas.size)).sum() / total))
 
 
 def _centre(brain: np.ndarray) -> tuple[float, float, float]:

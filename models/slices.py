@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
-from models.context import brain_mask, context_planes
+from models.context import brain_mask, centroid_level, context_planes
 from models.errors import EmptyMaskError, InvalidStudyError
 from models.plane_sampling import crop_at
 from models.study_arrays import (
@@ -194,7 +194,7 @@ def select_tumour_slices(
         variant=variant,
         pixel_mm=float(pixel_mm),
         sequences=present_channels(study),
-        context=context_planes(tumour, brain_mask(channels), spacing, round(float(vox[2]))),
+        context=context_planes(tumour, brain_mask(channels), spacing, centroid_level(tumour)),
     )
 
 

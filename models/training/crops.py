@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.context import brain_mask, context_planes
+from models.context import brain_mask, centroid_level, context_planes
 from models.errors import TrainingDataError
 from models.plane_sampling import crop_at
+from models.segmenter import Segmenter
 from models.slices import (
     CROP_FIELD_MM,
     CROP_SIZE_PX,
@@ -43,6 +44,8 @@ class CropSet:
         classes: diagnosis names.
         context: float16 ``[cases, K, s + 2c, s + 2c]`` context planes of each case
             (``c = CONTEXT_MARGIN_PX``).
+        query_context: the same from the segmenter's mask of each case (equal to
+            ``context`` when the set was built without a segmenter).
     """
 
     crops: np.ndarray
@@ -50,6 +53,7 @@ class CropSet:
     case_index: np.ndarray
     classes: tuple[str, ...]
     context: np.ndarray
+    query_context: np.ndarray
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -61,15 +65,20 @@ def case_training_crops(
     *,
     n_offsets: int = 2,
     neighbour_mm: float = NEIGHBOUR_MM,
-) -> tuple[np.ndarray, np.ndarray]:
+    query_mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Crops of the largest-area slice and ``n_offsets`` neighbours each side.
 
     The crops have the inference pixel size, ``TRAIN_MARGIN_PX`` wider on each side,
     so that a centred crop of ``CROP_SIZE_PX`` equals the inference crop; the case's
     context planes are ``CONTEXT_MARGIN_PX`` wider in the same way.
 
+    ``query_mask`` (e.g. the segmenter's mask of the same study) gives a second set of
+    context planes, as a query segmented by simcase would see them.
+
     Returns:
-        The crops ``[n, 4, S + 2m, S + 2m]`` and the context planes ``[K, s + 2c, s + 2c]``.
+        The crops ``[n, 4, S + 2m, S + 2m]``, the context planes ``[K, s + 2c, s + 2c]``
+        and the query mask's context planes (the same planes when it is None or empty).
     """
     tumour = np.asarray(mask) > 0
     if not tumour.any():
@@ -95,10 +104,17 @@ def case_training_crops(
                     pixel_mm=pixel_mm,
                 )
             )
+    brain = brain_mask(channels)
     context = context_planes(
-        tumour, brain_mask(channels), spacing, centre_index, margin_px=CONTEXT_MARGIN_PX
+        tumour, brain, spacing, centroid_level(tumour), margin_px=CONTEXT_MARGIN_PX
     )
-    return np.stack(out), context
+    query_context = context
+    query = None if query_mask is None else np.asarray(query_mask) > 0
+    if query is not None and query.any():
+        query_context = context_planes(
+            query, brain, spacing, centroid_level(query), margin_px=CONTEXT_MARGIN_PX
+        )
+    return np.stack(out), context, query_context
 
 
 def build_crop_set(
@@ -106,18 +122,27 @@ def build_crop_set(
     classes: tuple[str, ...],
     *,
     n_offsets: int = 2,
+    segmenter: Segmenter | None = None,
 ) -> CropSet:
-    """Training crops of ``(study, mask, diagnosis)`` cases."""
+    """Training crops of ``(study, mask, diagnosis)`` cases.
+
+    With a ``segmenter``, each case also gets the context planes of its segmentation.
+    """
     crops: list[np.ndarray] = []
     contexts: list[np.ndarray] = []
+    query_contexts: list[np.ndarray] = []
     labels: list[int] = []
     owners: list[int] = []
     for index, (study, mask, diagnosis) in enumerate(cases):
         if diagnosis not in classes:
             raise TrainingDataError(f"diagnosis {diagnosis!r} is not one of {classes}")
-        case_crops, context = case_training_crops(study, mask, n_offsets=n_offsets)
+        query_mask = None if segmenter is None else segmenter.segment(study)
+        case_crops, context, query_context = case_training_crops(
+            study, mask, n_offsets=n_offsets, query_mask=query_mask
+        )
         crops.append(case_crops.astype(np.float16))
         contexts.append(context.astype(np.float16))
+        query_contexts.append(query_context.astype(np.float16))
         labels += [classes.index(diagnosis)] * len(case_crops)
         owners += [index] * len(case_crops)
     if not crops:
@@ -128,4 +153,5 @@ def build_crop_set(
         case_index=np.asarray(owners, dtype=np.int64),
         classes=classes,
         context=np.stack(contexts),
+        query_context=np.stack(query_contexts),
     )

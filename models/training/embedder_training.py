@@ -50,6 +50,9 @@ class EmbedderConfig:
     #: Give the network the whole-brain context planes (:mod:`models.context`).
     context: bool = True
     context_dropout: float = 0.1
+    #: Probability that a crop gets the context planes of the segmenter's mask instead
+    #: of the given one (needs a crop set built with a segmenter).
+    segmented_context: float = 0.5
     context_widths: tuple[int, int, int, int] = (8, 16, 32, 64)
     #: Weight of an auxiliary normalised-softmax (proxy) loss beside the triplet loss (0: off).
     softmax_weight: float = 0.5
@@ -82,6 +85,18 @@ def balanced_batches(
             cursors[index] += per_class
             batch += take
         yield np.asarray(batch, dtype=np.int64)
+
+
+def _contexts(
+    train: CropSet, batch: np.ndarray, rng: np.random.Generator, segmented: float
+) -> np.ndarray:
+    """Each crop's context planes: its case's, or with ``segmented`` those of its segmentation."""
+    cases = train.case_index[batch]
+    use_query = rng.random(len(batch)) < segmented
+    chosen: np.ndarray = np.where(
+        use_query[:, None, None, None], train.query_context[cases], train.context[cases]
+    )
+    return chosen
 
 
 def _shipped(net: EmbeddingNet, average: AveragedModel | None) -> EmbeddingNet:
@@ -183,7 +198,7 @@ def train_embedder(
         for batch in bar:
             crops, planes = augment_crops(
                 train.crops[batch],
-                train.context[train.case_index[batch]],
+                _contexts(train, batch, rng, config.segmented_context),
                 rng,
                 dropout=config.sequence_dropout,
                 context_dropout=config.context_dropout,

@@ -21,6 +21,7 @@ from models.evaluation.retrieval_metrics import rank_references, retrieval_score
 from models.networks.embedding_net import EmbeddingNet
 from models.onnx_export import export_embedder, export_segmenter
 from models.registry import ModelCard, file_sha256, model_version_for, write_card
+from models.segmenter import OnnxSegmenter
 from models.slices import CROP_FIELD_MM, CROP_SIZE_PX, NEIGHBOUR_MM
 from models.training.augment import centre_crops
 from models.training.crops import CropSet, build_crop_set
@@ -136,15 +137,32 @@ def train_embedder_folder(
     progress: bool = True,
     command: str = "",
     device: str = "cpu",
+    segmenter_dir: Path | None = None,
 ) -> ModelCard:
-    """Train the embedder on labelled folders and write ``embedder.{pt,onnx,json,md}``."""
+    """Train the embedder on labelled folders and write ``embedder.{pt,onnx,json,md}``.
+
+    ``segmenter_dir``: the segmenter whose masks give the query-side context planes
+    (None: the shipped one).
+    """
     began = time.perf_counter()
     folders = _folders(data_dir)
     records, where = _read_records(folders)
     records = [r for r in records if r.diagnosis in DIAGNOSES]
     train_records, valid_records = split_by_patient(records, validation_fraction, config.seed)
     train_cases = _load(where, train_records, "training cases", progress)
-    train_set = build_crop_set(((s, s.mask, r.diagnosis) for r, s in train_cases), DIAGNOSES)
+    segmenter = None
+    if config.context and config.segmented_context > 0:
+        # Queries are segmented by simcase, the archive comes with masks: the context
+        # planes of both are trained on.
+        segmenter = OnnxSegmenter.load(segmenter_dir, threads=config.threads)
+    train_set = build_crop_set(
+        (
+            (s, s.mask, r.diagnosis)
+            for r, s in tqdm(train_cases, desc="training crops", disable=not progress)
+        ),
+        DIAGNOSES,
+        segmenter=segmenter,
+    )
     hook = None
     if valid_records:
         valid_cases = _load(where, valid_records, "validation cases", progress)
@@ -181,7 +199,8 @@ def train_embedder_folder(
             "context": (
                 f"{CONTEXT_CHANNELS} binary planes, {CONTEXT_SIZE_PX} px of {CONTEXT_PIXEL_MM} mm "
                 "centred on the brain: tumour and brain axial projections, tumour and brain "
-                "in the central crop slice, tumour and brain coronal projections"
+                "in the slice at the tumour centroid level, tumour and brain coronal projections; "
+                "training mixes the planes of the given and the segmented mask"
                 if config.context
                 else "none"
             ),
@@ -193,7 +212,13 @@ def train_embedder_folder(
             "validation_cases": len(valid_records),
             "crops": len(train_set),
             "config": asdict(config),
-            "loss": f"TripletMarginLoss(margin={config.margin}) + {config.miner} miner",
+            "loss": f"TripletMarginLoss(margin={config.margin}) + {config.miner} miner"
+            + (
+                f" + {config.softmax_weight} x NormalizedSoftmaxLoss"
+                if config.softmax_weight > 0
+                else ""
+            ),
+            "query_context_segmenter": None if segmenter is None else segmenter.model_version,
             "history": history,
             "wall_seconds": round(time.perf_counter() - began, 1),
             "environment": _environment(),

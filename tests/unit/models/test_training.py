@@ -89,6 +89,31 @@ def test_training_resumes_from_its_checkpoint(crop_set, tmp_path: Path) -> None:
     assert torch.equal(straight.head.weight, resumed.head.weight)
 
 
+class _ShiftedSegmenter:
+    """Stands in for the segmenter: the given mask moved 2 voxels along X."""
+
+    model_version = "shifted"
+
+    def segment(self, study):  # type: ignore[no-untyped-def]
+        return np.roll(study.mask, 2, axis=0)
+
+
+def test_crop_set_keeps_the_context_of_a_segmentation_too() -> None:
+    study = toy_study(spacing=3.0)
+    assert study.mask is not None
+    plain = build_crop_set([(study, study.mask, "glioma")], CLASSES, n_offsets=1)
+    np.testing.assert_array_equal(plain.query_context, plain.context)
+    both = build_crop_set(
+        [(study, study.mask, "glioma")], CLASSES, n_offsets=1, segmenter=_ShiftedSegmenter()
+    )
+    np.testing.assert_array_equal(both.context, plain.context)
+    tumour = both.context[0, 0].astype(np.float32)
+    moved = both.query_context[0, 0].astype(np.float32)
+    # 2 voxels of 3 mm = 6 mm = 2 context pixels of 3 mm towards +X
+    np.testing.assert_allclose(np.roll(tumour, 2, axis=0)[8:-8], moved[8:-8], atol=1e-3)
+    assert not np.array_equal(tumour, moved)
+
+
 class _Interrupted(Exception):
     pass
 
