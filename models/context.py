@@ -47,9 +47,14 @@ def brain_mask(channels: np.ndarray) -> np.ndarray:
     return np.asarray(np.any(channels != 0, axis=0))
 
 
-def centroid_level(tumour: np.ndarray) -> int:
-    """The axial slice through the tumour's centroid (the level of planes 2 and 3)."""
-    areas = np.asarray(tumour, dtype=bool).sum(axis=(0, 1)).astype(np.float64)
+def centroid_level(voxels_per_slice: np.ndarray) -> int:
+    """The axial slice through the tumour's centroid (the level of planes 2 and 3).
+
+    Args:
+        voxels_per_slice: tumour voxels in each axial slice (``tumour.sum(axis=(0, 1))``,
+            which the callers have already counted to find the largest-area slice).
+    """
+    areas = np.asarray(voxels_per_slice, dtype=np.float64)
     total = float(areas.sum())
     if total == 0:
         raise EmptyMaskError("the tumour mask is empty")

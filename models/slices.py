@@ -149,7 +149,8 @@ def select_tumour_slices(
     if channels is None:
         channels = normalised_channels(study)
     depth = tumour.shape[2]
-    areas = tumour.sum(axis=(0, 1)).astype(np.float64) * spacing[0] * spacing[1]
+    voxels_per_slice = tumour.sum(axis=(0, 1))
+    areas = voxels_per_slice.astype(np.float64) * spacing[0] * spacing[1]
     centre_index = int(np.argmax(areas))
     step = max(1, round(neighbour_mm / spacing[2]))
     indices = _neighbour_indices(centre_index, depth, n_neighbours, step)
@@ -194,7 +195,9 @@ def select_tumour_slices(
         variant=variant,
         pixel_mm=float(pixel_mm),
         sequences=present_channels(study),
-        context=context_planes(tumour, brain_mask(channels), spacing, centroid_level(tumour)),
+        context=context_planes(
+            tumour, brain_mask(channels), spacing, centroid_level(voxels_per_slice)
+        ),
     )
 
 

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from models.context import CONTEXT_SIZE_PX
+
 __all__ = ["EmbeddingNet"]
 
 
@@ -69,11 +71,13 @@ class EmbeddingNet(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, C, H, W]`` crops (and ``[B, K, h, w]`` context) -> ``[B, dim]`` unit vectors.
 
-        A network with a context tower given no context sees empty planes.
+        A network with a context tower given no context sees empty planes of the size
+        it was trained on (the output depends on it through the zero padding).
         """
         h = self.features(x).mean(dim=(2, 3))
         if self.context is not None:
             if context is None:
-                context = x.new_zeros((x.shape[0], self.context_channels, x.shape[2], x.shape[3]))
+                side = CONTEXT_SIZE_PX
+                context = x.new_zeros((x.shape[0], self.context_channels, side, side))
             h = torch.cat([h, self.context(context).mean(dim=(2, 3))], dim=1)
         return functional.normalize(self.head(h), dim=1)

@@ -106,13 +106,17 @@ def case_training_crops(
             )
     brain = brain_mask(channels)
     context = context_planes(
-        tumour, brain, spacing, centroid_level(tumour), margin_px=CONTEXT_MARGIN_PX
+        tumour, brain, spacing, centroid_level(areas), margin_px=CONTEXT_MARGIN_PX
     )
     query_context = context
     query = None if query_mask is None else np.asarray(query_mask) > 0
     if query is not None and query.any():
         query_context = context_planes(
-            query, brain, spacing, centroid_level(query), margin_px=CONTEXT_MARGIN_PX
+            query,
+            brain,
+            spacing,
+            centroid_level(query.sum(axis=(0, 1))),
+            margin_px=CONTEXT_MARGIN_PX,
         )
     return np.stack(out), context, query_context
 
