@@ -10,6 +10,7 @@ from pydicom.uid import generate_uid
 
 from dicom_conversion import MRSequence, StudyVolumes
 from models.synth.contrast import DEFAULT_CONTRAST_JITTER
+from models.synth.plan import HARD_CASE_RATE
 from models.synth.rendering import render_case
 
 __all__ = ["SEQUENCE_OF_SUFFIX", "SyntheticCase", "generate_case", "study_instance_uid"]
@@ -58,6 +59,7 @@ def generate_case(
     resolution_mm: float = 1.0,
     types: Sequence[str] | None = None,
     contrast_jitter: float = DEFAULT_CONTRAST_JITTER,
+    hard_rate: float = HARD_CASE_RATE,
 ) -> SyntheticCase:
     """Generate case ``index`` of the corpus ``seed``.
 
@@ -71,12 +73,18 @@ def generate_case(
             field of view (240 x 240 x 155 voxels at 1 mm).
         types: Allowed diagnoses (default: all three).
         contrast_jitter: Relative range of the per-case tissue intensities.
+        hard_rate: Share of patients with a deliberately hard variant.
 
     Raises:
         SynthesisError: Bad arguments or missing template files.
     """
     rendered = render_case(
-        seed, index, resolution_mm=resolution_mm, types=types, contrast_jitter=contrast_jitter
+        seed,
+        index,
+        resolution_mm=resolution_mm,
+        types=types,
+        contrast_jitter=contrast_jitter,
+        hard_rate=hard_rate,
     )
     plan = rendered.plan
     uid = study_instance_uid(plan.case_id)

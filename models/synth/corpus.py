@@ -18,7 +18,7 @@ from models.synth.case import generate_case
 from models.synth.contrast import DEFAULT_CONTRAST_JITTER
 from models.synth.dicom_export import write_case_dicom
 from models.synth.errors import SynthesisError
-from models.synth.plan import DIAGNOSES, plan_case
+from models.synth.plan import DIAGNOSES, HARD_CASE_RATE, plan_case
 from models.synth.preview import PreviewRow, preview_row, write_preview
 
 __all__ = ["CASES_CSV", "TRUTH_JSON", "CorpusSummary", "write_corpus"]
@@ -52,6 +52,7 @@ class _Job:
     dicom_dir: Path | None
     want_preview: bool
     contrast_jitter: float
+    hard_rate: float
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,13 @@ def _run(job: _Job) -> _Result:
             resolution_mm=job.resolution_mm,
             types=job.types,
             contrast_jitter=job.contrast_jitter,
+            hard_rate=job.hard_rate,
         )
         write_brats_case(case.study, job.out_dir, case.case_id)
         if job.dicom_dir is not None:
-            write_case_dicom(case, plan_case(job.seed, job.index, job.types), job.dicom_dir)
+            write_case_dicom(
+                case, plan_case(job.seed, job.index, job.types, job.hard_rate), job.dicom_dir
+            )
     except SynthesisError:
         raise
     except Exception as exc:
@@ -93,11 +97,13 @@ def _run(job: _Job) -> _Result:
     return _Result(row=row, truth=case.truth, preview=preview)
 
 
-def _preview_indices(seed: int, n_cases: int, types: tuple[str, ...] | None) -> set[int]:
+def _preview_indices(
+    seed: int, n_cases: int, types: tuple[str, ...] | None, hard_rate: float
+) -> set[int]:
     chosen: set[int] = set()
     counts = dict.fromkeys(DIAGNOSES, 0)
     for index in range(n_cases):
-        plan = plan_case(seed, index, types)
+        plan = plan_case(seed, index, types, hard_rate)
         if plan.timepoint == 1 and counts[plan.diagnosis] < _PREVIEW_PER_TYPE:
             counts[plan.diagnosis] += 1
             chosen.add(index)
@@ -125,6 +131,7 @@ def write_corpus(
     dicom_dir: Path | None = None,
     preview: Path | None = None,
     contrast_jitter: float = DEFAULT_CONTRAST_JITTER,
+    hard_rate: float = HARD_CASE_RATE,
 ) -> CorpusSummary:
     """Generate cases ``0 .. n_cases-1`` of corpus ``seed`` into ``out_dir``.
 
@@ -134,7 +141,9 @@ def write_corpus(
     with ``dicom_dir`` also one DICOM study per case, with ``preview`` a PNG montage.
     Files are byte-identical for the same arguments, whatever ``workers``.
     ``contrast_jitter`` widens (or narrows) the per-case tissue intensity ranges, e.g.
-    for a held-out corpus unlike the training data.
+    for a held-out corpus unlike the training data; ``hard_rate`` sets the share of
+    patients with a deliberately hard variant (higher for a training corpus that
+    should see many of them; the default is the natural mix).
 
     Raises:
         SynthesisError: Bad arguments or a case that could not be generated.
@@ -146,11 +155,11 @@ def write_corpus(
     if workers < 1:
         raise SynthesisError(f"workers must be >= 1, got {workers}")
     allowed = tuple(types) if types is not None else None
-    plan_case(seed, 0, allowed)  # validates seed and types before any work
+    plan_case(seed, 0, allowed, hard_rate)  # validates seed, types and rate before any work
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wanted = _preview_indices(seed, n_cases, allowed) if preview is not None else set()
+    wanted = _preview_indices(seed, n_cases, allowed, hard_rate) if preview is not None else set()
     jobs = [
         _Job(
             seed,
@@ -161,6 +170,7 @@ def write_corpus(
             dicom_dir,
             i in wanted,
             float(contrast_jitter),
+            float(hard_rate),
         )
         for i in range(n_cases)
     ]
@@ -183,6 +193,7 @@ def write_corpus(
         "seed": seed,
         "resolution_mm": float(resolution_mm),
         "contrast_jitter": float(contrast_jitter),
+        "hard_rate": float(hard_rate),
         "types": list(allowed) if allowed else list(DIAGNOSES),
         "labels": {"1": "necrotic core", "2": "oedema", "3": "enhancing tumour"},
         "cases": facts,

@@ -131,8 +131,21 @@ _AGE = {"glioma": (56.0, 14.0), "meningioma": (60.0, 12.0), "metastasis": (62.0,
 _FEMALE = {"glioma": 0.42, "meningioma": 0.68, "metastasis": 0.52}
 
 
-def plan_case(seed: int, index: int, types: Sequence[str] | None = None) -> CasePlan:
-    """The plan of case ``index`` of corpus ``seed``; depends on nothing else."""
+def plan_case(
+    seed: int,
+    index: int,
+    types: Sequence[str] | None = None,
+    hard_rate: float = HARD_CASE_RATE,
+) -> CasePlan:
+    """The plan of case ``index`` of corpus ``seed``; depends on nothing else.
+
+    ``hard_rate`` is the share of patients given a deliberately hard variant; the
+    random streams are drawn the same way whatever it is, so the default rate gives
+    the corpora of earlier versions and a higher one (a training corpus enriched in
+    the variants that get confused) changes only which patients are hard.
+    """
+    if not 0.0 <= hard_rate <= 1.0:
+        raise SynthesisError(f"hard_rate must be within 0..1, got {hard_rate}")
     allowed = _allowed(types)
     first = _first_visit(seed, index)
     timepoint = 1
@@ -141,7 +154,7 @@ def plan_case(seed: int, index: int, types: Sequence[str] | None = None) -> Case
     rng = stream(seed, first, PATIENT)
     diagnosis = allowed[int(rng.integers(0, len(allowed)))]
     hard: str | None = None
-    if rng.random() < HARD_CASE_RATE:
+    if rng.random() < hard_rate:
         kinds = HARD_KINDS[diagnosis]
         hard = kinds[int(rng.integers(0, len(kinds)))]
     mean, sd = _AGE[diagnosis]

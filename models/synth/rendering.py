@@ -25,6 +25,7 @@ from models.synth.lesion_render import LABEL_ENHANCING, LABEL_NECROTIC, render_l
 from models.synth.plan import (
     ACQUISITION,
     GROWTH,
+    HARD_CASE_RATE,
     MIRROR,
     TUMOUR,
     CasePlan,
@@ -73,13 +74,14 @@ def render_case(
     types: Sequence[str] | None = None,
     labels_only: bool = False,
     contrast_jitter: float = DEFAULT_CONTRAST_JITTER,
+    hard_rate: float = HARD_CASE_RATE,
 ) -> RenderedCase:
     """Generate the images, labels and facts of case ``index`` of corpus ``seed``.
 
     With ``labels_only`` the images are skipped (``images`` is empty): the labels
     and facts are the same, for fast checks on many cases.
     """
-    plan = plan_case(seed, index, types)
+    plan = plan_case(seed, index, types, hard_rate)
     template = load_template(float(resolution_mm))
     res = template.resolution_mm
     lesions = plan_lesions(plan, stream(seed, plan.patient_index, TUMOUR), template)

@@ -36,6 +36,13 @@ def synth(
         max=0.3,
         help="Relative range of the per-case tissue intensities (held-out corpora: wider).",
     ),
+    hard_rate: float = typer.Option(
+        0.15,
+        "--hard-rate",
+        min=0.0,
+        max=1.0,
+        help="Share of patients with a deliberately hard variant (training corpora: higher).",
+    ),
 ) -> None:
     """Generate synthetic glioma, meningioma and metastasis cases."""
     from models.synth import SynthesisError, write_corpus
@@ -51,6 +58,7 @@ def synth(
             dicom_dir=dicom,
             preview=preview,
             contrast_jitter=contrast_jitter,
+            hard_rate=hard_rate,
         )
     except SynthesisError as exc:
         fail(str(exc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -41,3 +42,16 @@ def test_synth_refuses_an_unknown_type(tmp_path: Path) -> None:
     result = runner.invoke(app, ["synth", "--out", str(tmp_path), "--types", "lymphoma"])
     assert result.exit_code == 1
     assert "lymphoma" in result.output
+
+
+def test_synth_hard_rate_one_makes_every_case_a_hard_variant(tmp_path: Path) -> None:
+    out = tmp_path / "hard"
+    result = runner.invoke(
+        app,
+        ["synth", "--out", str(out), "--cases", "3", "--seed", "3", "--resolution", "4"]
+        + ["--hard-rate", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["hard_rate"] == 1.0
+    assert all(case["hard"] for case in truth["cases"])

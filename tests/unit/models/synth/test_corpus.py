@@ -104,3 +104,5 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         write_corpus(tmp_path, 1, 1, types=["lymphoma"])
     with pytest.raises(SynthesisError, match="resolution"):
         write_corpus(tmp_path, 1, 1, resolution_mm=0.1)
+    with pytest.raises(SynthesisError, match="hard_rate"):
+        write_corpus(tmp_path, 1, 1, hard_rate=2.0)

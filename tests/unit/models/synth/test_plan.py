@@ -72,3 +72,34 @@ def test_unknown_types_are_refused(types: list[str]) -> None:
 def test_negative_seed_is_refused() -> None:
     with pytest.raises(SynthesisError, match="seed"):
         plan_case(-1, 0)
+
+
+def test_a_higher_hard_rate_changes_only_which_patients_are_hard() -> None:
+    natural = [plan_case(5, i) for i in range(N)]
+    enriched = [plan_case(5, i, None, 0.6) for i in range(N)]
+    assert [p.hard for p in natural] == [plan_case(5, i, None, 0.15).hard for i in range(N)]
+    hard = [p for p in enriched if p.hard is not None]
+    assert 0.5 * N <= len(hard) <= 0.7 * N
+    assert {p.hard for p in hard} == {
+        "non_enhancing_glioma",
+        "small_glioma",
+        "meningioma_with_oedema",
+        "solitary_large_metastasis",
+    }
+    # Same patients, diagnoses and follow-ups; every naturally hard patient stays hard.
+    for a, b in zip(natural, enriched, strict=True):
+        assert (a.patient_id, a.diagnosis, a.timepoint, a.age, a.sex) == (
+            b.patient_id,
+            b.diagnosis,
+            b.timepoint,
+            b.age,
+            b.sex,
+        )
+        assert a.hard is None or b.hard is not None
+    assert all(plan_case(5, i, None, 0.0).hard is None for i in range(60))
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5])
+def test_a_hard_rate_outside_zero_to_one_is_refused(rate: float) -> None:
+    with pytest.raises(SynthesisError, match="hard_rate"):
+        plan_case(0, 0, None, rate)
