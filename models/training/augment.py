@@ -32,6 +32,7 @@ def augment_crops(
     *,
     dropout: float = 0.5,
     context_dropout: float = 0.1,
+    rotate: bool = False,
     size: int = CROP_SIZE_PX,
     context_size: int = CONTEXT_SIZE_PX,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +40,9 @@ def augment_crops(
 
     The context planes of each crop are shifted within their own margin and flipped
     together with the crop; with ``context_dropout`` they are blanked (as for a query
-    that comes without them).
+    that comes without them). With ``rotate`` the crop (not the brain-centred planes)
+    is also turned by a random multiple of 90 degrees: lesion shape and texture do not
+    depend on their orientation, where the lesion sits is in the planes.
 
     Args:
         crops: ``[B, C, S + 2m, S + 2m]`` training crops.
@@ -47,6 +50,7 @@ def augment_crops(
         rng: the random generator (seeded by the caller for determinism).
         dropout: probability of sequence dropout per crop.
         context_dropout: probability of blank context planes per crop.
+        rotate: turn each crop by 0, 90, 180 or 270 degrees at random.
         size: output side of the crops.
         context_size: output side of the context planes.
 
@@ -66,6 +70,8 @@ def augment_crops(
         if rng.random() < 0.5:
             crop = crop[:, ::-1, :]
             planes = planes[:, ::-1, :]
+        if rotate:
+            crop = np.rot90(crop, int(rng.integers(0, 4)), axes=(1, 2))
         brain = crop != 0
         gain = rng.uniform(0.75, 1.33, size=(c, 1, 1)).astype(np.float32)
         shift = rng.uniform(-0.3, 0.3, size=(c, 1, 1)).astype(np.float32)

@@ -50,6 +50,8 @@ class EmbedderConfig:
     #: Give the network the whole-brain context planes (:mod:`models.context`).
     context: bool = True
     context_dropout: float = 0.1
+    #: Turn training crops by random multiples of 90 degrees (not the context planes).
+    rotate_crops: bool = False
     #: Probability that a crop gets the context planes of the segmenter's mask instead
     #: of the given one (needs a crop set built with a segmenter).
     segmented_context: float = 0.5
@@ -202,6 +204,7 @@ def train_embedder(
                 rng,
                 dropout=config.sequence_dropout,
                 context_dropout=config.context_dropout,
+                rotate=config.rotate_crops,
             )
             x = torch.from_numpy(crops).to(device)
             context = torch.from_numpy(planes).to(device) if config.context else None

@@ -103,3 +103,20 @@ def test_augmentation_flips_crop_and_context_together() -> None:
     assert 0 < crop_right.sum() < 40  # some flipped, some not
     _, blanked = augment_crops(crops, context, rng, dropout=0.0, context_dropout=1.0)
     assert not blanked.any()
+
+
+def test_rotation_turns_the_crop_but_not_the_context() -> None:
+    rng = np.random.default_rng(4)
+    # crops marked in their top band only; context likewise
+    crops = np.zeros((60, 4, 80, 80), dtype=np.float32)
+    crops[:, :, :, :30] = 1.0
+    context = np.zeros((60, CONTEXT_CHANNELS, 72, 72), dtype=np.float32)
+    context[:, :, :, :30] = 1.0
+    out, planes = augment_crops(crops, context, rng, dropout=0.0, context_dropout=0.0, rotate=True)
+    band_moved = out[:, 0, :, :8].mean(axis=(1, 2)) < 0.5
+    assert 0 < band_moved.sum() < 60  # some turned, some not
+    np.testing.assert_array_equal(planes[:, :, :, :8] != 0, np.ones_like(planes[:, :, :, :8], bool))
+    assert not planes[:, :, :, -8:].any()
+    # without rotate, the band never leaves its side (flips are along the other axis)
+    still, _ = augment_crops(crops, context, np.random.default_rng(4), dropout=0.0)
+    assert (still[:, 0, :, :8] != 0).all()
