@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from dicom_conversion import ConversionError, StudyVolumes, read_brats_case
 from models.errors import TrainingDataError
 
-__all__ = ["CaseRecord", "iter_studies", "read_cases_csv"]
+__all__ = ["CaseRecord", "folder_digest", "iter_studies", "read_cases_csv"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,30 @@ def iter_studies(
         except ConversionError as error:
             raise TrainingDataError(f"case {record.case_id}: {error}") from error
         yield record, study
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 of a labelled folder's content: ``cases.csv`` and every file of its cases.
+
+    Names relative to the folder and the bytes of each file go in, in sorted order, so
+    the digest does not depend on where the folder is: a model card records it for the
+    training data, and a regenerated corpus can be checked against it.
+
+    Raises:
+        TrainingDataError: as :func:`read_cases_csv`, or a listed case folder is missing.
+    """
+    folder = Path(folder)
+    records = read_cases_csv(folder)
+    digest = hashlib.sha256()
+    files = [folder / "cases.csv"]
+    for record in records:
+        case_dir = folder / record.case_id
+        if not case_dir.is_dir():
+            raise TrainingDataError(f"case {record.case_id} is listed but {case_dir} is missing")
+        files += sorted(p for p in case_dir.rglob("*") if p.is_file())
+    for path in files:
+        name = path.relative_to(folder).as_posix().encode()
+        digest.update(len(name).to_bytes(4, "big") + name)
+        content = path.read_bytes()
+        digest.update(len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()

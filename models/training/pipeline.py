@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from models.context import CONTEXT_CHANNELS, CONTEXT_PIXEL_MM, CONTEXT_SIZE_PX
-from models.corpus import CaseRecord, iter_studies, read_cases_csv
+from models.corpus import CaseRecord, folder_digest, iter_studies, read_cases_csv
 from models.errors import TrainingDataError
 from models.evaluation.retrieval_metrics import rank_references, retrieval_scores
 from models.networks.embedding_net import EmbeddingNet
@@ -208,6 +208,7 @@ def train_embedder_folder(
         training={
             "command": command,
             "data_dirs": [str(f) for f in folders],
+            "data_sha256": {str(f): folder_digest(f) for f in folders},
             "cases": len(train_records),
             "validation_cases": len(valid_records),
             "crops": len(train_set),
@@ -283,6 +284,7 @@ def train_segmenter_folder(
         training={
             "command": command,
             "data_dirs": [str(f) for f in folders],
+            "data_sha256": {str(f): folder_digest(f) for f in folders},
             "cases": len(records),
             "config": asdict(config),
             "loss": "monai DiceCELoss (softmax, one-hot)",

@@ -48,8 +48,7 @@ def test_synth_hard_rate_one_makes_every_case_a_hard_variant(tmp_path: Path) -> 
     out = tmp_path / "hard"
     result = runner.invoke(
         app,
-        ["synth", "--out", str(out), "--cases", "3", "--seed", "3", "--resolution", "4"]
-        + ["--hard-rate", "1"],
+        [*"synth --cases 3 --seed 3 --resolution 4 --hard-rate 1 --out".split(), str(out)],
     )
     assert result.exit_code == 0, result.output
     truth = json.loads((out / "truth.json").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import nibabel as nib
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 
 from dicom_conversion import MRSequence, read_brats_case
+from models.corpus import folder_digest
+from models.errors import TrainingDataError
 from models.synth import CASES_CSV, TRUTH_JSON, SynthesisError, generate_case, write_corpus
 
 RES = 4.0
@@ -106,3 +109,17 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         write_corpus(tmp_path, 1, 1, resolution_mm=0.1)
     with pytest.raises(SynthesisError, match="hard_rate"):
         write_corpus(tmp_path, 1, 1, hard_rate=2.0)
+
+
+def test_folder_digest_pins_the_content_not_the_place(corpus: Path, tmp_path: Path) -> None:
+    again = tmp_path / "elsewhere"
+    write_corpus(again, 4, 11, resolution_mm=RES, workers=2)
+    assert folder_digest(again) == folder_digest(corpus)
+    seg = again / "SYN-11-00002" / "SYN-11-00002-seg.nii.gz"
+    content = bytearray(seg.read_bytes())
+    content[-1] ^= 1
+    seg.write_bytes(bytes(content))
+    assert folder_digest(again) != folder_digest(corpus)
+    shutil.rmtree(again / "SYN-11-00003")
+    with pytest.raises(TrainingDataError, match="SYN-11-00003"):
+        folder_digest(again)
