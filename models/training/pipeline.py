@@ -72,10 +72,11 @@ def _studies(where: dict[str, Path], records: list[CaseRecord]) -> Iterator[tupl
         yield from iter_studies(where[record.case_id], [record])
 
 
-def _load(
+def _read(
     where: dict[str, Path], records: list[CaseRecord], what: str, progress: bool
-) -> list[Any]:
-    out = []
+) -> Iterator[tuple[CaseRecord, Any]]:
+    """The labelled studies one at a time: only the crops or volumes made from them are
+    kept, so a corpus need not fit in memory (1,670 cases at 2 mm are ~30 GB of arrays)."""
     for record, study in tqdm(
         _studies(where, records),
         total=len(records),
@@ -84,8 +85,7 @@ def _load(
     ):
         if study.mask is None:
             raise TrainingDataError(f"training case {record.case_id} has no -seg mask")
-        out.append((record, study))
-    return out
+        yield record, study
 
 
 def _validation_hook(valid: CropSet, valid_records: list[CaseRecord]) -> Any:
@@ -149,7 +149,6 @@ def train_embedder_folder(
     records, where = _read_records(folders)
     records = [r for r in records if r.diagnosis in DIAGNOSES]
     train_records, valid_records = split_by_patient(records, validation_fraction, config.seed)
-    train_cases = _load(where, train_records, "training cases", progress)
     segmenter = None
     if config.context and config.segmented_context > 0:
         # Queries are segmented by simcase, the archive comes with masks: the context
@@ -158,16 +157,20 @@ def train_embedder_folder(
     train_set = build_crop_set(
         (
             (s, s.mask, r.diagnosis)
-            for r, s in tqdm(train_cases, desc="training crops", disable=not progress)
+            for r, s in _read(where, train_records, "training cases", progress)
         ),
         DIAGNOSES,
         segmenter=segmenter,
     )
     hook = None
     if valid_records:
-        valid_cases = _load(where, valid_records, "validation cases", progress)
         valid_set = build_crop_set(
-            ((s, s.mask, r.diagnosis) for r, s in valid_cases), DIAGNOSES, n_offsets=1
+            (
+                (s, s.mask, r.diagnosis)
+                for r, s in _read(where, valid_records, "validation cases", progress)
+            ),
+            DIAGNOSES,
+            n_offsets=1,
         )
         hook = _validation_hook(valid_set, valid_records)
     logger.info("embedder: %d training crops from %d cases", len(train_set), len(train_records))
@@ -253,12 +256,12 @@ def train_segmenter_folder(
         records = records[:max_cases]
     train_records, valid_records = split_by_patient(records, validation_fraction, config.seed)
     volumes = build_volume_set(
-        (s, s.mask) for _, s in _load(where, train_records, "training cases", progress)
+        (s, s.mask) for _, s in _read(where, train_records, "training cases", progress)
     )
     valid = None
     if valid_records:
         valid = build_volume_set(
-            (s, s.mask) for _, s in _load(where, valid_records, "validation cases", progress)
+            (s, s.mask) for _, s in _read(where, valid_records, "validation cases", progress)
         )
     net, history = train_segmenter(
         volumes, config, work_dir, resume=resume, progress=progress, device=device, valid=valid
