@@ -33,6 +33,35 @@ TRAIN_MARGIN_PX = 8
 CONTEXT_MARGIN_PX = 4
 
 
+class _RowBuffer:
+    """float16 rows appended into large preallocated blocks.
+
+    One allocation per block instead of several per case: small long-lived arrays made
+    between the large, short-lived study arrays fragment glibc's heap (the dynamic mmap
+    threshold puts 4-18 MB study arrays on it), which held ~9 MB per training case that
+    was never given back (17 GB for 1,500 cases at 2 mm).
+    """
+
+    def __init__(self, block_bytes: int = 64 << 20) -> None:
+        self._block_bytes = block_bytes
+        self._blocks: list[np.ndarray] = []
+        self._used = 0  # rows used in the last block
+
+    def append(self, rows: np.ndarray) -> None:
+        for row in rows:
+            if not self._blocks or self._used == len(self._blocks[-1]):
+                per_block = max(1, self._block_bytes // (row.size * 2))
+                self._blocks.append(np.empty((per_block, *row.shape), dtype=np.float16))
+                self._used = 0
+            self._blocks[-1][self._used] = row
+            self._used += 1
+
+    def array(self) -> np.ndarray:
+        if not self._blocks:
+            raise TrainingDataError("no training case")
+        return np.concatenate([*self._blocks[:-1], self._blocks[-1][: self._used]])
+
+
 @dataclass
 class CropSet:
     """Crops with labels for training or validation.
@@ -132,9 +161,7 @@ def build_crop_set(
 
     With a ``segmenter``, each case also gets the context planes of its segmentation.
     """
-    crops: list[np.ndarray] = []
-    contexts: list[np.ndarray] = []
-    query_contexts: list[np.ndarray] = []
+    crops, contexts, query_contexts = _RowBuffer(), _RowBuffer(), _RowBuffer()
     labels: list[int] = []
     owners: list[int] = []
     for index, (study, mask, diagnosis) in enumerate(cases):
@@ -144,18 +171,16 @@ def build_crop_set(
         case_crops, context, query_context = case_training_crops(
             study, mask, n_offsets=n_offsets, query_mask=query_mask
         )
-        crops.append(case_crops.astype(np.float16))
-        contexts.append(context.astype(np.float16))
-        query_contexts.append(query_context.astype(np.float16))
+        crops.append(case_crops)
+        contexts.append(context[None])
+        query_contexts.append(query_context[None])
         labels += [classes.index(diagnosis)] * len(case_crops)
         owners += [index] * len(case_crops)
-    if not crops:
-        raise TrainingDataError("no training case")
     return CropSet(
-        crops=np.concatenate(crops),
+        crops=crops.array(),
         labels=np.asarray(labels, dtype=np.int64),
         case_index=np.asarray(owners, dtype=np.int64),
         classes=classes,
-        context=np.stack(contexts),
-        query_context=np.stack(query_contexts),
+        context=contexts.array(),
+        query_context=query_contexts.array(),
     )

@@ -152,3 +152,16 @@ def test_segmenter_trains_and_segments_on_the_study_grid(tmp_path: Path) -> None
     assert labels.shape == study.shape
     assert labels.dtype == np.uint8
     assert set(np.unique(labels).tolist()) <= {0, 1, 2, 3}
+
+
+def test_row_buffer_across_blocks_equals_a_plain_concatenation() -> None:
+    from models.training.crops import _RowBuffer
+
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(size=(int(n), 3, 5)).astype(np.float32) for n in (2, 5, 1, 7)]
+    buffer = _RowBuffer(block_bytes=4 * 3 * 5 * 2)  # four rows per block
+    for part in parts:
+        buffer.append(part)
+    out = buffer.array()
+    assert out.dtype == np.float16
+    np.testing.assert_array_equal(out, np.concatenate(parts).astype(np.float16))
