@@ -15,6 +15,7 @@ import torch
 from models.context import CONTEXT_SIZE_PX
 from models.errors import InvalidStudyError, WeightsNotFoundError
 from models.networks.embedding_net import EmbeddingNet
+from models.onnx_session import cpu_session
 from models.registry import load_card, resolve_model_dir
 from models.slices import select_tumour_slices
 from models.study_arrays import StudyLike
@@ -169,14 +170,7 @@ class OnnxEmbedder(_CropEmbedder):
     """
 
     def __init__(self, onnx_path: Path, model_version: str, *, threads: int = 0) -> None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(onnx_path, threads)
         inputs = {item.name: item for item in self._session.get_inputs()}
         self.model_version = model_version
         self.dim = int(self._session.get_outputs()[0].shape[1])

@@ -22,6 +22,7 @@ from models.networks.segmentation_net import (
     SEGMENTER_SPACING_MM,
     build_segmentation_net,
 )
+from models.onnx_session import cpu_session
 from models.registry import load_card, resolve_model_dir
 from models.study_arrays import StudyLike, normalised_channels, voxel_spacing
 
@@ -189,14 +190,7 @@ class OnnxSegmenter(_LogitsSegmenter):
     """The segmentation network in onnxruntime (CPU)."""
 
     def __init__(self, onnx_path: Path, model_version: str, *, threads: int = 0) -> None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(onnx_path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(onnx_path, threads)
         self._input = self._session.get_inputs()[0].name
         self.model_version = model_version
 
