@@ -150,6 +150,7 @@ class TorchEmbedder(_CropEmbedder):
             widths=tuple(arch.get("widths", (16, 32, 64, 128))),  # type: ignore[arg-type]
             context_channels=int(arch.get("context_channels", 0)),
             context_widths=tuple(arch.get("context_widths", (8, 16, 32, 64))),  # type: ignore[arg-type]
+            flip_average=bool(arch.get("flip_average", False)),
         )
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return cls(net, card.model_version)

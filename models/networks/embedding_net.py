@@ -44,6 +44,10 @@ class EmbeddingNet(nn.Module):
         widths: channels of the crop tower's four blocks.
         context_channels: context planes (0: no context tower).
         context_widths: channels of the context tower's blocks.
+        flip_average: in eval mode, embed each crop (with its planes) as given and
+            mirrored left-right and return the normalised mean of the two: the
+            network was trained on both sides, and the average is steadier than
+            either (in the exported ONNX graph too, so the weights carry it).
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class EmbeddingNet(nn.Module):
         widths: tuple[int, int, int, int] = (16, 32, 64, 128),
         context_channels: int = 0,
         context_widths: tuple[int, int, int, int] = (8, 16, 32, 64),
+        flip_average: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -60,6 +65,7 @@ class EmbeddingNet(nn.Module):
         self.widths = widths
         self.context_channels = context_channels
         self.context_widths = context_widths
+        self.flip_average = flip_average
         self.features = _tower(in_channels, widths)
         features = widths[-1]
         self.context: nn.Sequential | None = None
@@ -74,10 +80,18 @@ class EmbeddingNet(nn.Module):
         A network with a context tower given no context sees empty planes of the size
         it was trained on (the output depends on it through the zero padding).
         """
+        if self.context is not None and context is None:
+            side = CONTEXT_SIZE_PX
+            context = x.new_zeros((x.shape[0], self.context_channels, side, side))
+        out = self._embed(x, context)
+        if self.flip_average and not self.training:
+            # Crops and planes are [.., X, Y]: mirror the X axis of both, as in training.
+            mirrored = self._embed(x.flip(2), None if context is None else context.flip(2))
+            out = functional.normalize(out + mirrored, dim=1)
+        return out
+
+    def _embed(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         h = self.features(x).mean(dim=(2, 3))
-        if self.context is not None:
-            if context is None:
-                side = CONTEXT_SIZE_PX
-                context = x.new_zeros((x.shape[0], self.context_channels, side, side))
+        if self.context is not None and context is not None:
             h = torch.cat([h, self.context(context).mean(dim=(2, 3))], dim=1)
         return functional.normalize(self.head(h), dim=1)

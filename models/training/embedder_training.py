@@ -61,6 +61,8 @@ class EmbedderConfig:
     softmax_temperature: float = 0.05
     #: Decay of an exponential moving average of the weights, which is what ships (0: off).
     ema_decay: float = 0.995
+    #: The network that ships averages each crop with its mirror image at inference.
+    flip_average: bool = True
 
     def network(self) -> EmbeddingNet:
         """A fresh network of this configuration's architecture."""
@@ -69,6 +71,7 @@ class EmbedderConfig:
             widths=self.widths,
             context_channels=CONTEXT_CHANNELS if self.context else 0,
             context_widths=self.context_widths,
+            flip_average=self.flip_average,
         )
 
 

@@ -204,6 +204,7 @@ def train_embedder_folder(
             "widths": list(config.widths),
             "context_channels": net.context_channels,
             "context_widths": list(config.context_widths),
+            "flip_average": net.flip_average,
             "parameters": sum(p.numel() for p in net.parameters()),
         },
         preprocessing={

@@ -123,3 +123,45 @@ def test_bad_context_shape_is_refused(context_net: EmbeddingNet) -> None:
     crops = np.zeros((2, 4, 64, 64), dtype=np.float32)
     with pytest.raises(InvalidStudyError, match="context"):
         TorchEmbedder(context_net, "test").embed_crops(crops, np.zeros((3, 6, 64, 64)))
+
+
+def test_flip_average_is_in_the_onnx_graph_and_mirror_invariant(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    net = EmbeddingNet(context_channels=CONTEXT_CHANNELS, flip_average=True)
+    # BatchNorm statistics away from the identity (a fresh net is nearly constant)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    path = tmp_path / "embedder.onnx"
+    export_embedder(net, path)
+    onnx_embedder = OnnxEmbedder(path, "test", threads=1)
+    torch_embedder = TorchEmbedder(net, "test")
+    rng = np.random.default_rng(1)
+    crops = rng.normal(size=(12, 4, 64, 64)).astype(np.float32)
+    crops[:, :, :20] += 2.0  # not symmetric
+    context = (rng.random((12, CONTEXT_CHANNELS, 64, 64)) > 0.7).astype(np.float32)
+    a = onnx_embedder.embed_crops(crops, context)
+    assert np.sum(a * torch_embedder.embed_crops(crops, context), axis=1).min() >= 0.9999
+    mirrored = onnx_embedder.embed_crops(crops[:, :, ::-1].copy(), context[:, :, ::-1].copy())
+    assert np.sum(a * mirrored, axis=1).min() >= 0.9999
+    # it is the normalised sum of the plain vectors of the crop and its mirror image
+    net.flip_average = False
+    plain = TorchEmbedder(net, "test")
+    both = plain.embed_crops(crops, context) + plain.embed_crops(
+        crops[:, :, ::-1].copy(), context[:, :, ::-1].copy()
+    )
+    both /= np.linalg.norm(both, axis=1, keepdims=True)
+    np.testing.assert_allclose(a, both, atol=1e-5)
+    # training mode never averages
+    net.train()
+    net.flip_average = True
+    with torch.no_grad():
+        train_out = net(torch.from_numpy(crops), torch.from_numpy(context))
+    net.flip_average = False
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            train_out.numpy(), net(torch.from_numpy(crops), torch.from_numpy(context)).numpy()
+        )
