@@ -47,6 +47,14 @@ def read_cases_csv(folder: Path) -> list[CaseRecord]:
     return records
 
 
+def _case_dir(folder: Path, record: CaseRecord) -> Path:
+    """The folder of a listed case; TrainingDataError when it is missing."""
+    case_dir = Path(folder) / record.case_id
+    if not case_dir.is_dir():
+        raise TrainingDataError(f"case {record.case_id} is listed but {case_dir} is missing")
+    return case_dir
+
+
 def iter_studies(
     folder: Path, records: list[CaseRecord]
 ) -> Iterator[tuple[CaseRecord, StudyVolumes]]:
@@ -56,9 +64,7 @@ def iter_studies(
         TrainingDataError: a listed case folder is missing or unreadable.
     """
     for record in records:
-        case_dir = Path(folder) / record.case_id
-        if not case_dir.is_dir():
-            raise TrainingDataError(f"case {record.case_id} is listed but {case_dir} is missing")
+        case_dir = _case_dir(folder, record)
         try:
             study = read_brats_case(case_dir)
         except ConversionError as error:
@@ -81,10 +87,7 @@ def folder_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     files = [folder / "cases.csv"]
     for record in records:
-        case_dir = folder / record.case_id
-        if not case_dir.is_dir():
-            raise TrainingDataError(f"case {record.case_id} is listed but {case_dir} is missing")
-        files += sorted(p for p in case_dir.rglob("*") if p.is_file())
+        files += sorted(p for p in _case_dir(folder, record).rglob("*") if p.is_file())
     for path in files:
         name = path.relative_to(folder).as_posix().encode()
         digest.update(len(name).to_bytes(4, "big") + name)
