@@ -73,8 +73,8 @@ class CropSet:
         classes: diagnosis names.
         context: float16 ``[cases, K, s + 2c, s + 2c]`` context planes of each case
             (``c = CONTEXT_MARGIN_PX``).
-        query_context: the same from the segmenter's mask of each case (equal to
-            ``context`` when the set was built without a segmenter).
+        query_context: the same from the segmenter's mask of each case (``context``
+            itself when the set was built without a segmenter).
     """
 
     crops: np.ndarray
@@ -173,14 +173,17 @@ def build_crop_set(
         )
         crops.append(case_crops)
         contexts.append(context[None])
-        query_contexts.append(query_context[None])
+        if segmenter is not None:
+            query_contexts.append(query_context[None])
         labels += [classes.index(diagnosis)] * len(case_crops)
         owners += [index] * len(case_crops)
+    context = contexts.array()
     return CropSet(
         crops=crops.array(),
         labels=np.asarray(labels, dtype=np.int64),
         case_index=np.asarray(owners, dtype=np.int64),
         classes=classes,
-        context=contexts.array(),
-        query_context=query_contexts.array(),
+        context=context,
+        # Without a segmenter the query side is the given mask's: the same array, no copy.
+        query_context=context if segmenter is None else query_contexts.array(),
     )

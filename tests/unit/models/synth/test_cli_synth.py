@@ -54,3 +54,19 @@ def test_synth_hard_rate_one_makes_every_case_a_hard_variant(tmp_path: Path) -> 
     truth = json.loads((out / "truth.json").read_text())
     assert truth["hard_rate"] == 1.0
     assert all(case["hard"] for case in truth["cases"])
+
+
+def test_synth_option_defaults_are_the_library_defaults() -> None:
+    # The CLI imports models.synth lazily (start-up), so it writes the defaults out.
+    from typer.core import TyperGroup
+    from typer.main import get_command
+
+    from models.synth.contrast import DEFAULT_CONTRAST_JITTER
+    from models.synth.plan import HARD_CASE_RATE
+
+    group = get_command(app)
+    assert isinstance(group, TyperGroup)
+    command = group.commands["synth"]
+    defaults = {p.name: p.default for p in command.params}
+    assert defaults["contrast_jitter"] == DEFAULT_CONTRAST_JITTER
+    assert defaults["hard_rate"] == HARD_CASE_RATE
