@@ -143,15 +143,7 @@ class TorchEmbedder(_CropEmbedder):
         path = directory / "embedder.pt"
         if not path.is_file():
             raise WeightsNotFoundError(f"no torch weights {path}")
-        arch = card.architecture
-        net = EmbeddingNet(
-            in_channels=int(arch.get("in_channels", 4)),
-            dim=int(arch.get("dim", 128)),
-            widths=tuple(arch.get("widths", (16, 32, 64, 128))),  # type: ignore[arg-type]
-            context_channels=int(arch.get("context_channels", 0)),
-            context_widths=tuple(arch.get("context_widths", (8, 16, 32, 64))),  # type: ignore[arg-type]
-            flip_average=bool(arch.get("flip_average", False)),
-        )
+        net = EmbeddingNet.from_architecture(card.architecture)
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return cls(net, card.model_version)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional
@@ -73,6 +76,33 @@ class EmbeddingNet(nn.Module):
             self.context = _tower(context_channels, context_widths)
             features += context_widths[-1]
         self.head = nn.Linear(features, dim)
+
+    def architecture(self) -> dict[str, Any]:
+        """The constructor's arguments as the model card records them (plus the class and
+        the parameter count); :meth:`from_architecture` builds the network back from them."""
+        return {
+            "class": "models.networks.EmbeddingNet",
+            "in_channels": self.in_channels,
+            "dim": self.dim,
+            "widths": list(self.widths),
+            "context_channels": self.context_channels,
+            "context_widths": list(self.context_widths),
+            "flip_average": self.flip_average,
+            "parameters": sum(p.numel() for p in self.parameters()),
+        }
+
+    @classmethod
+    def from_architecture(cls, arch: Mapping[str, Any]) -> EmbeddingNet:
+        """A fresh network as a model card's ``architecture`` describes it (keys that older
+        cards lack take the constructor's defaults)."""
+        return cls(
+            in_channels=int(arch.get("in_channels", 4)),
+            dim=int(arch.get("dim", 128)),
+            widths=tuple(arch.get("widths", (16, 32, 64, 128))),  # type: ignore[arg-type]
+            context_channels=int(arch.get("context_channels", 0)),
+            context_widths=tuple(arch.get("context_widths", (8, 16, 32, 64))),  # type: ignore[arg-type]
+            flip_average=bool(arch.get("flip_average", False)),
+        )
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, C, H, W]`` crops (and ``[B, K, h, w]`` context) -> ``[B, dim]`` unit vectors.

@@ -197,16 +197,7 @@ def train_embedder_folder(
         model_version="",
         onnx_sha256="",
         torch_sha256="",
-        architecture={
-            "class": "models.networks.EmbeddingNet",
-            "in_channels": 4,
-            "dim": config.dim,
-            "widths": list(config.widths),
-            "context_channels": net.context_channels,
-            "context_widths": list(config.context_widths),
-            "flip_average": net.flip_average,
-            "parameters": sum(p.numel() for p in net.parameters()),
-        },
+        architecture=net.architecture(),
         preprocessing={
             "channels": ["T1", "T1C", "T2", "FLAIR"],
             "normalisation": "z-score over non-zero voxels per sequence, clipped to +-5",

@@ -16,6 +16,7 @@ from models import (
 from models.context import CONTEXT_CHANNELS
 from models.networks import EmbeddingNet
 from models.onnx_export import export_embedder
+from models.registry import load_card
 from tests.unit.models.toy_studies import toy_study
 
 
@@ -165,3 +166,10 @@ def test_flip_average_is_in_the_onnx_graph_and_mirror_invariant(tmp_path: Path) 
         np.testing.assert_allclose(
             train_out.numpy(), net(torch.from_numpy(crops), torch.from_numpy(context)).numpy()
         )
+
+
+def test_architecture_round_trips_through_the_shipped_card() -> None:
+    card = load_card(None, "embedder")
+    net = EmbeddingNet.from_architecture(card.architecture)
+    assert net.architecture() == card.architecture
+    assert EmbeddingNet.from_architecture({}).architecture()["context_channels"] == 0
