@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 import torch
 from pytorch_metric_learning import losses, miners
+from torch.nn import functional
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from models.context import CONTEXT_CHANNELS
 from models.errors import TrainingDataError
 from models.networks.embedding_net import EmbeddingNet
-from models.training.augment import augment_crops
+from models.training.augment import augment_crops, randomised_views
 from models.training.checkpoints import (
     load_checkpoint,
     optimiser_to,
@@ -66,6 +67,17 @@ class EmbedderConfig:
     #: Off: on valid3 it helped the rotation-trained candidate (+0.010) and hurt the
     #: shipped one (-0.008), i.e. within chance, at twice the inference cost.
     flip_average: bool = False
+    #: Render this share of training crops anew from their label maps with random
+    #: contrast, texture, bias, blur and noise (0: the generator's images only).
+    randomised_share: float = 0.7
+    #: Weight of an instance term (NT-Xent over two views of every crop, positives = the
+    #: same patient): the renderer must not matter, the lesion must; cases of one
+    #: diagnosis stay apart instead of collapsing onto one point (0: off, one view).
+    instance_weight: float = 0.5
+    instance_temperature: float = 0.1
+    #: Weight of a linear read-out of the tumour's attributes (size, compartments,
+    #: lesion count, position; :data:`models.training.crops.ATTRIBUTES`) from the vector.
+    attribute_weight: float = 0.3
 
     def network(self) -> EmbeddingNet:
         """A fresh network of this configuration's architecture."""
@@ -116,6 +128,76 @@ def _shipped(net: EmbeddingNet, average: AveragedModel | None) -> EmbeddingNet:
     return module
 
 
+def _batch_loss(
+    net: EmbeddingNet,
+    train: CropSet,
+    batch: np.ndarray,
+    config: EmbedderConfig,
+    rng: np.random.Generator,
+    gen: torch.Generator,
+    *,
+    miner: Any,
+    loss_fn: Any,
+    proxy_loss: Any,
+    instance_loss: Any,
+    attribute_head: torch.nn.Linear | None,
+    target_scale: tuple[np.ndarray, np.ndarray],
+) -> tuple[torch.Tensor, int]:
+    """The loss of one batch: diagnosis (triplet + proxy), instance and attribute terms."""
+    device = gen.device
+    cases = train.case_index[batch]
+    planes = _contexts(train, batch, rng, config.segmented_context)
+    flips = rng.random(len(batch)) < 0.5
+    views = 2 if config.instance_weight > 0 else 1
+    inputs, contexts = [], []
+    for _ in range(views):
+        if config.randomised_share > 0:
+            x, context = randomised_views(
+                train.crops[batch],
+                train.tissue[batch],
+                planes,
+                train.shares[cases],
+                rng,
+                gen,
+                flips=flips,
+                real_share=1.0 - config.randomised_share,
+                dropout=config.sequence_dropout,
+                context_dropout=config.context_dropout,
+                rotate=config.rotate_crops,
+            )
+        else:
+            crops, flat = augment_crops(
+                train.crops[batch],
+                planes,
+                rng,
+                dropout=config.sequence_dropout,
+                context_dropout=config.context_dropout,
+                rotate=config.rotate_crops,
+            )
+            x, context = torch.from_numpy(crops).to(device), torch.from_numpy(flat).to(device)
+        inputs.append(x)
+        contexts.append(context)
+    embeddings = net(torch.cat(inputs), torch.cat(contexts) if config.context else None)
+    y = torch.from_numpy(np.tile(train.labels[batch], views)).to(device)
+    mined = miner(embeddings, y)
+    loss = loss_fn(embeddings, y, mined)
+    if proxy_loss is not None:
+        loss = loss + config.softmax_weight * proxy_loss(embeddings, y)
+    if config.instance_weight > 0:
+        instance = torch.from_numpy(np.tile(train.instance[cases], views)).to(device)
+        loss = loss + config.instance_weight * instance_loss(embeddings, instance)
+    if attribute_head is not None:
+        mean, std = target_scale
+        targets = (train.targets[cases] - mean) / std
+        # "x_offset" (index 6) is the left-right position: a mirrored crop mirrors it.
+        targets[:, 6] = np.where(flips, -targets[:, 6] - 2 * mean[6] / std[6], targets[:, 6])
+        wanted = torch.from_numpy(np.tile(targets, (views, 1)).astype(np.float32)).to(device)
+        loss = loss + config.attribute_weight * functional.mse_loss(
+            attribute_head(embeddings), wanted
+        )
+    return loss, int(mined[0].numel())
+
+
 def train_embedder(
     train: CropSet,
     config: EmbedderConfig,
@@ -162,6 +244,13 @@ def train_embedder(
             multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),  # type: ignore[no-untyped-call]
             use_buffers=True,
         )
+    attribute_head: torch.nn.Linear | None = None
+    target_mean = train.targets.mean(axis=0)
+    target_std = train.targets.std(axis=0) + 1e-3
+    if config.attribute_weight > 0:
+        attribute_head = torch.nn.Linear(config.dim, train.targets.shape[1])
+        parameters += list(attribute_head.parameters())
+    instance_loss = losses.NTXentLoss(temperature=config.instance_temperature)
     optimiser = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, config.epochs))
     loss_fn = losses.TripletMarginLoss(margin=config.margin)
@@ -182,13 +271,15 @@ def train_embedder(
         net.load_state_dict(state["model"])
         if proxy_loss is not None:
             proxy_loss.load_state_dict(state["proxy_loss"])
+        if attribute_head is not None:
+            attribute_head.load_state_dict(state["attribute_head"])
         if average is not None:
             average.load_state_dict(state["average"])
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
         start = int(state["epoch"])
         history = list(state["history"])
-    for module in (net, proxy_loss, average):
+    for module in (net, proxy_loss, average, attribute_head):
         if module is not None:
             module.to(device)
     optimiser_to(optimiser, device)
@@ -203,30 +294,29 @@ def train_embedder(
         bar = tqdm(
             batches, desc=f"embedder epoch {epoch + 1}/{config.epochs}", disable=not progress
         )
+        gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch)
         for batch in bar:
-            crops, planes = augment_crops(
-                train.crops[batch],
-                _contexts(train, batch, rng, config.segmented_context),
+            loss, n_triplets = _batch_loss(
+                net,
+                train,
+                batch,
+                config,
                 rng,
-                dropout=config.sequence_dropout,
-                context_dropout=config.context_dropout,
-                rotate=config.rotate_crops,
+                gen,
+                miner=miner,
+                loss_fn=loss_fn,
+                proxy_loss=proxy_loss,
+                instance_loss=instance_loss,
+                attribute_head=attribute_head,
+                target_scale=(target_mean, target_std),
             )
-            x = torch.from_numpy(crops).to(device)
-            context = torch.from_numpy(planes).to(device) if config.context else None
-            y = torch.from_numpy(train.labels[batch]).to(device)
-            embeddings = net(x, context)
-            mined = miner(embeddings, y)
-            loss = loss_fn(embeddings, y, mined)
-            if proxy_loss is not None:
-                loss = loss + config.softmax_weight * proxy_loss(embeddings, y)
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             if average is not None:
                 average.update_parameters(net)
             total += float(loss.item())
-            triplets += int(mined[0].numel())
+            triplets += n_triplets
             bar.set_postfix(loss=f"{loss.item():.4f}")
         scheduler.step()
         net.eval()
@@ -249,6 +339,7 @@ def train_embedder(
                 "optimiser": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "proxy_loss": None if proxy_loss is None else proxy_loss.state_dict(),
+                "attribute_head": None if attribute_head is None else attribute_head.state_dict(),
                 "average": None if average is None else average.state_dict(),
                 "history": history,
                 "config": asdict(config),

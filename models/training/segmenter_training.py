@@ -20,13 +20,14 @@ from models.errors import TrainingDataError
 from models.networks.segmentation_net import build_segmentation_net
 from models.segmenter import brain_box, pad_to_multiple, resample_channels, segmenter_grid_shape
 from models.study_arrays import StudyLike, normalised_channels, voxel_spacing
-from models.training.augment import sequence_dropout
 from models.training.checkpoints import (
     load_checkpoint,
     optimiser_to,
     save_checkpoint,
     seed_everything,
 )
+from models.training.domain_randomisation import render
+from models.training.tissue_labels import ENHANCING, N_LABELS, NECROTIC, OEDEMA, tissue_labels
 
 __all__ = [
     "SegmenterConfig",
@@ -37,6 +38,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+#: BraTS label of each tissue label (normal tissue is background).
+_BRATS_OF_LABEL = torch.zeros(N_LABELS, dtype=torch.int64)
+_BRATS_OF_LABEL[NECROTIC], _BRATS_OF_LABEL[OEDEMA], _BRATS_OF_LABEL[ENHANCING] = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class SegmenterConfig:
     noise: float = 0.15
     channels: tuple[int, ...] = (8, 16, 32, 64)
     threads: int = 2
+    #: Share of training volumes rendered anew from their label maps with random
+    #: contrast, texture, deformation, bias, blur and noise (domain randomisation).
+    randomised_share: float = 0.7
 
 
 @dataclass
@@ -70,16 +79,20 @@ class VolumeSet:
     Attributes:
         images: per case float16 ``[4, x, y, z]``.
         labels: per case uint8 ``[x, y, z]`` BraTS labels.
+        tissue: per case uint8 ``[x, y, z]`` label maps for rendering
+            (:mod:`models.training.tissue_labels`).
     """
 
     images: list[np.ndarray]
     labels: list[np.ndarray]
+    tissue: list[np.ndarray]
 
     def __len__(self) -> int:
         return len(self.images)
 
 
-def _to_grid(study: StudyLike, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def volume_on_grid(study: StudyLike, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One training case on the segmenter grid: images, BraTS labels, tissue labels."""
     channels = normalised_channels(study)
     grid = segmenter_grid_shape(channels.shape[1:], voxel_spacing(study.affine))
     image = resample_channels(channels, grid)
@@ -87,31 +100,40 @@ def _to_grid(study: StudyLike, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray
         torch.from_numpy(np.asarray(mask, dtype=np.float32))[None, None], size=grid, mode="nearest"
     )[0, 0].numpy()
     box = brain_box(np.any(image != 0, axis=0) | (label > 0))
-    return image[(slice(None), *box)].astype(np.float16), label[box].astype(np.uint8)
+    image, label = image[(slice(None), *box)], label[box]
+    tissue = tissue_labels(image, label)
+    return image.astype(np.float16), label.astype(np.uint8), tissue
 
 
 def build_volume_set(cases: Iterable[tuple[StudyLike, np.ndarray]]) -> VolumeSet:
     """Resample ``(study, mask)`` cases to the segmenter grid."""
-    images, labels = [], []
-    for study, mask in cases:
-        image, label = _to_grid(study, mask)
+    return volume_set_of(volume_on_grid(study, mask) for study, mask in cases)
+
+
+def volume_set_of(volumes: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> VolumeSet:
+    """A volume set of ready ``volume_on_grid`` results (e.g. made in workers)."""
+    images, labels, tissue = [], [], []
+    for image, label, tissue_map in volumes:
         images.append(image)
         labels.append(label)
+        tissue.append(tissue_map)
     if not images:
         raise TrainingDataError("no training case")
-    return VolumeSet(images=images, labels=labels)
+    return VolumeSet(images=images, labels=labels, tissue=tissue)
 
 
 def _fit(
     image: np.ndarray,
     label: np.ndarray,
+    tissue: np.ndarray,
     shape: tuple[int, int, int],
     rng: np.random.Generator,
     jitter: int,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut or pad a brain box to ``shape`` around its centre, shifted by up to ``jitter``."""
     out_image = np.zeros((image.shape[0], *shape), dtype=np.float32)
     out_label = np.zeros(shape, dtype=np.uint8)
+    out_tissue = np.zeros(shape, dtype=np.uint8)
     source, target = [], []
     for n, m in zip(label.shape, shape, strict=True):
         start = (n - m) // 2 + (int(rng.integers(-jitter, jitter + 1)) if jitter else 0)
@@ -120,7 +142,8 @@ def _fit(
         target.append(slice(lo - start, hi - start))
     out_image[(slice(None), *target)] = image[(slice(None), *source)]
     out_label[tuple(target)] = label[tuple(source)]
-    return out_image, out_label
+    out_tissue[tuple(target)] = tissue[tuple(source)]
+    return out_image, out_label, out_tissue
 
 
 def _augment(image: np.ndarray, rng: np.random.Generator, config: SegmenterConfig) -> None:
@@ -134,19 +157,42 @@ def _augment(image: np.ndarray, rng: np.random.Generator, config: SegmenterConfi
 
 
 def _batch(
-    train: VolumeSet, indices: np.ndarray, rng: np.random.Generator, config: SegmenterConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = [], []
+    train: VolumeSet,
+    indices: np.ndarray,
+    rng: np.random.Generator,
+    config: SegmenterConfig,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``[B, 4, ...]`` and BraTS targets ``[B, 1, ...]`` on ``gen``'s device:
+    a ``randomised_share`` of them rendered anew from their label maps."""
+    images, labels, tissues = [], [], []
     for i in indices:
-        image, label = _fit(train.images[i], train.labels[i], config.volume, rng, config.jitter)
+        image, label, tissue = _fit(
+            train.images[i], train.labels[i], train.tissue[i], config.volume, rng, config.jitter
+        )
         _augment(image, rng, config)
         if rng.random() < 0.5:  # left-right (axis 0 is R->L in RAS)
-            image, label = image[:, ::-1], label[::-1]
+            image, label, tissue = image[:, ::-1], label[::-1], tissue[::-1]
         images.append(np.ascontiguousarray(image))
         labels.append(np.ascontiguousarray(label))
-    batch = np.stack(images)
-    sequence_dropout(batch, rng, config.sequence_dropout)
-    return batch, np.stack(labels)
+        tissues.append(np.ascontiguousarray(tissue))
+    device = gen.device
+    x = torch.from_numpy(np.stack(images)).to(device)
+    y = torch.from_numpy(np.stack(labels).astype(np.int64)).to(device)
+    drawn = np.flatnonzero(rng.random(len(indices)) < config.randomised_share)
+    if drawn.size:
+        rendered, hard = render(torch.from_numpy(np.stack(tissues)[drawn]).to(device), gen)
+        where = torch.from_numpy(drawn).to(device)
+        x[where] = rendered
+        y[where] = _BRATS_OF_LABEL.to(device)[hard]
+    keep = np.ones((len(indices), x.shape[1]), dtype=np.float32)
+    for i in range(len(indices)):
+        if rng.random() < config.sequence_dropout:
+            keep[
+                i, rng.choice(x.shape[1], size=int(rng.integers(1, x.shape[1])), replace=False)
+            ] = 0
+    x = x * torch.from_numpy(keep).to(device).view(len(indices), -1, 1, 1, 1)
+    return x, y[:, None]
 
 
 def whole_tumour_dice(net: nn.Module, volumes: VolumeSet) -> float:
@@ -211,15 +257,14 @@ def train_segmenter(
         rng = np.random.default_rng([config.seed, epoch])
         torch.manual_seed(config.seed * 1000 + epoch)
         net.train()
+        gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch)
         order = rng.permutation(len(train))
         steps = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
         total = 0.0
         desc = f"segmenter epoch {epoch + 1}/{config.epochs}"
         bar = tqdm(steps, desc=desc, disable=not progress)
         for step in bar:
-            images, labels = _batch(train, step, rng, config)
-            x = torch.from_numpy(images).to(device)
-            y = torch.from_numpy(labels.astype(np.int64))[:, None].to(device)
+            x, y = _batch(train, step, rng, config, gen)
             loss = loss_fn(net(x), y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

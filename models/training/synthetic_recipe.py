@@ -1,0 +1,291 @@
+"""Train both networks from a generator, on the fly, on one machine (CPU or GPU).
+
+``python -m models.training.synthetic_recipe --out DIR --cases N --workers W --device cuda``
+generates the training cases in ``W`` worker processes (no files), trains the segmenter
+and then the embedder with domain randomisation, and writes ``segmenter.pt``,
+``embedder.pt`` and ``recipe.json`` (configuration, data, per-epoch history, hardware).
+:func:`finish_recipe` turns those into shipped-format weights (ONNX + model cards) with
+the local torch, so the exported graphs and their sha256 come from one environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.context import CONTEXT_SIZE_PX
+from models.evaluation.retrieval_metrics import rank_references, retrieval_scores
+from models.networks.embedding_net import EmbeddingNet
+from models.networks.segmentation_net import build_segmentation_net
+from models.onnx_export import export_embedder, export_segmenter
+from models.registry import ModelCard, file_sha256, model_version_for, write_card
+from models.training.augment import centre_crops
+from models.training.crops import CropSet, crop_set_of
+from models.training.embedder_training import EmbedderConfig, train_embedder
+from models.training.segmenter_training import (
+    SegmenterConfig,
+    VolumeSet,
+    train_segmenter,
+    volume_set_of,
+    whole_tumour_dice,
+)
+from models.training.synthetic_source import SyntheticCaseData, synthetic_cases
+
+__all__ = ["DIAGNOSES", "finish_recipe", "run_recipe"]
+
+logger = logging.getLogger(__name__)
+
+DIAGNOSES: tuple[str, ...] = ("glioma", "meningioma", "metastasis")
+
+
+def hardware(device: str) -> str:
+    """What trained: the GPU's name, or the CPU and its thread count."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (torch {torch.__version__})"
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def _collect(
+    source: list[SyntheticCaseData],
+) -> tuple[CropSet, VolumeSet, list[str], list[str]]:
+    crops = crop_set_of(
+        ((c.crops, c.diagnosis, c.patient_id) for c in source if c.crops is not None), DIAGNOSES
+    )
+    volumes = volume_set_of(c.volume for c in source if c.volume is not None)
+    return crops, volumes, [c.diagnosis for c in source], [c.patient_id for c in source]
+
+
+def _valid_map(
+    net: EmbeddingNet, valid: CropSet, diagnoses: list[str], patients: list[str]
+) -> float:
+    """mAP@R of the validation cases' given-mask vectors (leave-one-patient-out)."""
+    device = next(net.parameters()).device
+    centred = torch.from_numpy(centre_crops(valid.crops.astype(np.float32)))
+    planes = torch.from_numpy(
+        centre_crops(valid.context[valid.case_index].astype(np.float32), CONTEXT_SIZE_PX)
+    )
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(centred), 256):
+            part = slice(start, start + 256)
+            context = planes[part].to(device) if net.context_channels else None
+            rows.append(net(centred[part].to(device), context).cpu().numpy())
+    vectors = np.zeros((len(diagnoses), net.dim), dtype=np.float64)
+    np.add.at(vectors, valid.case_index, np.concatenate(rows))
+    orders = rank_references(vectors, vectors, patients)
+    return float(retrieval_scores(orders, diagnoses).map_at_r)
+
+
+def run_recipe(
+    out_dir: Path,
+    *,
+    cases: int,
+    seed: int = 11,
+    valid_cases: int = 120,
+    valid_seed: int = 2011,
+    generator: str = "a",
+    valid_generators: tuple[str, ...] = ("a",),
+    workers: int = 1,
+    device: str = "cpu",
+    segmenter_config: SegmenterConfig | None = None,
+    embedder_config: EmbedderConfig | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Generate, train both networks, write ``segmenter.pt``, ``embedder.pt`` and
+    ``recipe.json`` into ``out_dir``; returns the recipe record."""
+    segmenter_config = segmenter_config or SegmenterConfig()
+    embedder_config = embedder_config or EmbedderConfig()
+    began = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_source = list(synthetic_cases(seed, cases, generator=generator, workers=workers))
+    train_crops, train_volumes, _, _ = _collect(train_source)
+    del train_source
+    generated = time.perf_counter() - began
+    valid: dict[str, tuple[CropSet, VolumeSet, list[str], list[str]]] = {}
+    for name in valid_generators:
+        source = list(
+            synthetic_cases(
+                valid_seed, valid_cases, generator=name, workers=workers, use_segmenter=False
+            )
+        )
+        valid[name] = _collect(source)
+    logger.info("recipe: %d cases generated in %.0f s", cases, generated)
+
+    segmenter, seg_history = train_segmenter(
+        train_volumes,
+        segmenter_config,
+        out_dir / "segmenter-work",
+        resume=False,
+        progress=progress,
+        device=device,
+        valid=valid[valid_generators[0]][1] if valid else None,
+    )
+    seg_valid = {
+        name: whole_tumour_dice(segmenter.to(device), parts[1]) for name, parts in valid.items()
+    }
+    segmenter.to("cpu")
+    torch.save(segmenter.state_dict(), out_dir / "segmenter.pt")
+    del train_volumes
+
+    def hook(epoch: int, net: EmbeddingNet, record: dict[str, float]) -> dict[str, float]:
+        return {
+            f"valid_{name}_map_at_r": _valid_map(net, parts[0], parts[2], parts[3])
+            for name, parts in valid.items()
+        }
+
+    embedder, emb_history = train_embedder(
+        train_crops,
+        embedder_config,
+        out_dir / "embedder-work",
+        resume=False,
+        progress=progress,
+        on_epoch=hook,
+        device=device,
+    )
+    torch.save(embedder.state_dict(), out_dir / "embedder.pt")
+    record: dict[str, Any] = {
+        "command": (
+            f"python -m models.training.synthetic_recipe --cases {cases} --seed {seed} "
+            f"--generator {generator} --valid-cases {valid_cases} --valid-seed {valid_seed} "
+            f"--workers {workers} --device {device} "
+            f"--segmenter-epochs {segmenter_config.epochs} "
+            f"--embedder-epochs {embedder_config.epochs}"
+        ),
+        "data": {
+            "generator": generator,
+            "seed": seed,
+            "cases": cases,
+            "resolution_mm": 2.0,
+            "crops": len(train_crops),
+            "validation": {
+                "seed": valid_seed,
+                "cases": valid_cases,
+                "generators": list(valid_generators),
+            },
+        },
+        "hardware": hardware(device),
+        "environment": {"torch": torch.__version__, "python": platform.python_version()},
+        "segmenter": {
+            "config": asdict(segmenter_config),
+            "history": seg_history,
+            "valid_dice_whole_tumour": seg_valid,
+        },
+        "embedder": {
+            "config": asdict(embedder_config),
+            "history": emb_history,
+            "architecture": embedder.architecture(),
+        },
+        "seconds": {"generation": round(generated, 1), "total": 0.0},
+    }
+    record["seconds"]["total"] = round(time.perf_counter() - began, 1)
+    (out_dir / "recipe.json").write_text(json.dumps(record, indent=2, default=float))
+    return record
+
+
+def finish_recipe(run_dir: Path, out_dir: Path) -> tuple[ModelCard, ModelCard]:
+    """Shipped-format weights (ONNX + model cards) of a recipe run's ``*.pt`` files."""
+    record = json.loads((run_dir / "recipe.json").read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cards = []
+    seg_config = SegmenterConfig(
+        **{
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in record["segmenter"]["config"].items()
+        }  # type: ignore[arg-type]
+    )
+    segmenter = build_segmentation_net(seg_config.channels)
+    segmenter.load_state_dict(torch.load(run_dir / "segmenter.pt", weights_only=True))
+    embedder = EmbeddingNet.from_architecture(record["embedder"]["architecture"])
+    embedder.load_state_dict(torch.load(run_dir / "embedder.pt", weights_only=True))
+    training = {
+        "command": record["command"],
+        "data": record["data"],
+        "hardware": record["hardware"],
+        "environment": record["environment"],
+        "seconds": record["seconds"],
+    }
+    for name, net, export, part in (
+        ("segmenter", segmenter.eval(), export_segmenter, record["segmenter"]),
+        ("embedder", embedder.eval(), export_embedder, record["embedder"]),
+    ):
+        torch.save(net.state_dict(), out_dir / f"{name}.pt")
+        export(net, out_dir / f"{name}.onnx")
+        onnx_sha = file_sha256(out_dir / f"{name}.onnx")
+        card = ModelCard(
+            name=name,
+            model_version=model_version_for(name, onnx_sha),
+            onnx_sha256=onnx_sha,
+            torch_sha256=file_sha256(out_dir / f"{name}.pt"),
+            architecture=(
+                embedder.architecture()
+                if name == "embedder"
+                else {"class": "monai.networks.nets.UNet", "channels": list(seg_config.channels)}
+            ),
+            preprocessing={},
+            training={**training, "config": part["config"], "history": part["history"]},
+        )
+        write_card(out_dir, card)
+        cards.append(card)
+    return cards[0], cards[1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The recipe from the command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--generator", default="a")
+    parser.add_argument("--valid-cases", type=int, default=120)
+    parser.add_argument("--valid-seed", type=int, default=2011)
+    parser.add_argument("--valid-generators", default="a")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--segmenter-epochs", type=int, default=SegmenterConfig.epochs)
+    parser.add_argument("--segmenter-batch", type=int, default=SegmenterConfig.batch_size)
+    parser.add_argument("--embedder-epochs", type=int, default=EmbedderConfig.epochs)
+    parser.add_argument("--per-class", type=int, default=EmbedderConfig.per_class)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    seg = replace(
+        SegmenterConfig(),
+        epochs=args.segmenter_epochs,
+        batch_size=args.segmenter_batch,
+        threads=args.threads,
+    )
+    emb = replace(
+        EmbedderConfig(),
+        epochs=args.embedder_epochs,
+        per_class=args.per_class,
+        threads=args.threads,
+    )
+    record = run_recipe(
+        args.out,
+        cases=args.cases,
+        seed=args.seed,
+        valid_cases=args.valid_cases,
+        valid_seed=args.valid_seed,
+        generator=args.generator,
+        valid_generators=tuple(g for g in args.valid_generators.split(",") if g),
+        workers=args.workers,
+        device=args.device,
+        segmenter_config=seg,
+        embedder_config=emb,
+        progress=not args.no_progress,
+    )
+    logger.info("recipe done: %s", json.dumps({k: record[k] for k in ("hardware", "seconds")}))
+
+
+if __name__ == "__main__":
+    main()
