@@ -34,6 +34,7 @@ __all__ = [
     "SearchHit",
     "SearchResult",
     "VectorStore",
+    "similarity_of_distance",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ class ModelVersionError(IndexerError):
     """The model version is unknown, incomplete, or of another dimension."""
 
     __module__ = "indexer"
+
+
+def similarity_of_distance(cosine_distance: float) -> float:
+    """The similarity people are shown, ``(1 + cos) / 2``, from pgvector's cosine distance."""
+    return min(1.0, max(0.0, 1.0 - cosine_distance / 2.0))
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,13 @@ class SearchFilters:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One similar case."""
+    """One similar case.
+
+    ``similarity`` is ``(1 + cosine) / 2`` of the two case vectors: 1 for the same
+    vector, 0.5 for unrelated (orthogonal) ones, 0 for opposite ones; never negative, and
+    the same number for the same pair whatever the query (docs/models.md, "What the
+    similarity means").
+    """
 
     rank: int
     case_id: str
@@ -611,7 +623,8 @@ def _hits(rows: list[tuple[Any, ...]], *, ranked: bool = True) -> list[SearchHit
             sex=r[5],
             tumour=r[6],
             metadata=r[7],
-            similarity=float(1.0 - r[8]),
+            # pgvector's <=> is the cosine distance 1 - cos: (1 + cos) / 2 = 1 - d / 2.
+            similarity=similarity_of_distance(float(r[8])),
         )
         for i, r in enumerate(rows)
     ]

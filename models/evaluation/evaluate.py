@@ -19,6 +19,13 @@ from tqdm import tqdm
 from models.corpus import iter_studies, read_cases_csv
 from models.embedder import Embedder, TorchEmbedder, combine_rows
 from models.errors import EmptyMaskError, TrainingDataError
+from models.evaluation.attributes import (
+    attribute_agreement,
+    by_kind,
+    case_attributes,
+    read_truth,
+    within_diagnosis,
+)
 from models.evaluation.baselines import (
     fact_features,
     intensity_histogram,
@@ -87,6 +94,26 @@ def _scored(
     return retrieval_scores(orders, diagnoses, failed=failed).to_dict(), orders
 
 
+def _similarity_spread(
+    queries: np.ndarray, references: np.ndarray, orders: list[np.ndarray], failed: list[bool]
+) -> dict[str, float]:
+    """How spread the cosine similarities are: of the top hit, the fifth, and any pair."""
+    cosine = queries @ references.T
+    ok = [i for i in range(len(orders)) if not failed[i] and len(orders[i]) >= 5]
+    if not ok:
+        return {}
+    top1 = [cosine[i, orders[i][0]] for i in ok]
+    top5 = [cosine[i, orders[i][4]] for i in ok]
+    every = np.concatenate([cosine[i, orders[i]] for i in ok])
+    return {
+        "median_cosine_top1": float(np.median(top1)),
+        "median_cosine_top5": float(np.median(top5)),
+        "cosine_p10_all_pairs": float(np.percentile(every, 10)),
+        "cosine_p50_all_pairs": float(np.percentile(every, 50)),
+        "cosine_p90_all_pairs": float(np.percentile(every, 90)),
+    }
+
+
 def evaluate_folder(
     data_dir: Path,
     embedder: Embedder,
@@ -96,8 +123,11 @@ def evaluate_folder(
     plot: Path | None = None,
     progress: bool = True,
     seed: int = 0,
+    kinds: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``embedder`` (and ``segmenter``) on a labelled BraTS-layout folder.
+
+    With ``kinds``, scores are also given per hard-case kind (``truth.json``'s ``hard``).
 
     Returns:
         The JSON-ready result (see docs/models.md for the shape).
@@ -145,6 +175,23 @@ def evaluate_folder(
     morphology["random_median_volume_log_ratio_top5"] = chance["median_volume_log_ratio_top5"]
     morphology["random_median_centroid_mm_top5"] = chance["median_centroid_mm_top5"]
     metrics["morphology"] = morphology
+    truth = read_truth(data_dir)
+    attributes = [
+        case_attributes(f, truth.get(r.case_id)) for f, r in zip(facts, records, strict=True)
+    ]
+    chance_orders = [
+        np.random.default_rng([seed, i]).permutation(order) for i, order in enumerate(orders)
+    ]
+    metrics["attributes"] = {
+        "agreement_top5": attribute_agreement(orders, attributes),
+        "random_agreement_top5": attribute_agreement(chance_orders, attributes),
+    }
+    metrics["within_diagnosis"] = within_diagnosis(
+        query_vectors, archive_vectors, patients, diagnoses, facts, attributes, seed=seed
+    )
+    metrics["similarity"] = _similarity_spread(query_vectors, archive_vectors, orders, failed)
+    if kinds:
+        metrics["by_kind"] = by_kind(orders, diagnoses, attributes, failed)
 
     baselines: dict[str, dict[str, float]] = {}
 

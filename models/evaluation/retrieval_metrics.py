@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["RetrievalScores", "rank_references", "retrieval_scores"]
+__all__ = ["RetrievalScores", "per_query_scores", "rank_references", "retrieval_scores"]
 
 Metric = Literal["cosine", "euclidean"]
 
@@ -85,6 +85,23 @@ def _per_query(order: np.ndarray, relevant: np.ndarray) -> dict[str, float]:
     return scores
 
 
+def per_query_scores(
+    orders: Sequence[np.ndarray],
+    diagnoses: Sequence[str],
+    *,
+    failed: Sequence[bool] | None = None,
+) -> list[dict[str, float]]:
+    """mAP@R, P@1, P@5 and P@10 of every query (failed queries score 0)."""
+    labels = np.asarray(diagnoses)
+    rows: list[dict[str, float]] = []
+    for i, order in enumerate(orders):
+        if failed is not None and failed[i]:
+            rows.append({"map_at_r": 0.0, "p_at_1": 0.0, "p_at_5": 0.0, "p_at_10": 0.0})
+        else:
+            rows.append(_per_query(order, labels == labels[i]))
+    return rows
+
+
 def retrieval_scores(
     orders: Sequence[np.ndarray],
     diagnoses: Sequence[str],
@@ -99,12 +116,7 @@ def retrieval_scores(
         failed: queries that could not be embedded (no tumour found): they score 0.
     """
     labels = np.asarray(diagnoses)
-    rows: list[dict[str, float]] = []
-    for i, order in enumerate(orders):
-        if failed is not None and failed[i]:
-            rows.append({"map_at_r": 0.0, "p_at_1": 0.0, "p_at_5": 0.0, "p_at_10": 0.0})
-        else:
-            rows.append(_per_query(order, labels == labels[i]))
+    rows = per_query_scores(orders, diagnoses, failed=failed)
 
     def mean(selected: list[dict[str, float]], key: str) -> float:
         values = [row[key] for row in selected if not np.isnan(row[key])]

@@ -235,9 +235,13 @@ def render(
     else:
         levels = (mu / top[:, :, None]).clamp_min(0.0) ** gamma[:, :, None]  # [B, 4, L]
         weights = shares[:, None, :]
-        mean = (weights * levels).sum(dim=2)
-        var = (weights * (levels - mean[:, :, None]) ** 2).sum(dim=2)
-        var = var + (weights * (levels * amp[:, None, :]) ** 2).sum(dim=2) / 3.0 + noise**2
+        first = (weights * levels).sum(dim=2)
+        second = (weights * levels**2 * (1.0 + amp[:, None, :] ** 2 / 3.0)).sum(dim=2)
+        second = second + noise**2
+        # The bias field multiplies before the gamma: exp(gamma * b * f), f ~ N(0, 1).
+        spread = (gamma * bias) ** 2
+        mean = first * torch.exp(spread / 2.0)
+        var = second * torch.exp(2.0 * spread) - mean**2
         jitter = config.normalisation_jitter
         mean = mean + jitter * var.sqrt() * (2 * torch.rand(b, 4, generator=gen, device=device) - 1)
         var = var * (1 + jitter * (2 * torch.rand(b, 4, generator=gen, device=device) - 1)) ** 2

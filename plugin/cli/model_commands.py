@@ -130,6 +130,9 @@ def evaluate(
     ),
     threads: int = typer.Option(2, "--threads", min=1, help="CPU threads."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+    kinds: bool = typer.Option(
+        False, "--by-kind", help="Also score each hard-case kind named in truth.json."
+    ),
 ) -> None:
     """Retrieval quality of the current model (leave-one-patient-out), with baselines."""
     import torch
@@ -149,6 +152,7 @@ def evaluate(
             use_given_masks=use_given_masks,
             plot=plot,
             progress=progress and not json_output,
+            kinds=kinds,
         )
     except ModelError as error:
         fail(str(error))
@@ -168,6 +172,26 @@ def evaluate(
         typer.echo(f"  {diagnosis:<12} mAP@R {scores['map_at_r']:.3f}  P@5 {scores['p_at_5']:.3f}")
     for name, scores in result["baselines"].items():
         typer.echo(f"  baseline {name:<22} mAP@R {scores['map_at_r']:.3f}")
+    agreement = metrics["attributes"]["agreement_top5"]
+    chance = metrics["attributes"]["random_agreement_top5"]
+    typer.echo("  top 5 agree with the query (random):")
+    for name, value in agreement.items():
+        if value is not None:
+            typer.echo(f"    {name:<12} {value:.2f} ({chance[name]:.2f})")
+    within = metrics["within_diagnosis"]
+    typer.echo(
+        "  within the diagnosis, top 5: centroid "
+        f"{within['median_centroid_mm_top5']:.0f} mm "
+        f"(random {within['random_median_centroid_mm_top5']:.0f}), |log volume ratio| "
+        f"{within['median_volume_log_ratio_top5']:.2f} "
+        f"(random {within['random_median_volume_log_ratio_top5']:.2f}), enhancement "
+        f"{within['agreement_top5']['enhancement']:.2f}, extra-axial "
+        f"{within['agreement_top5']['extra_axial'] or float('nan'):.2f}"
+    )
+    for kind, scores in metrics.get("by_kind", {}).items():
+        typer.echo(
+            f"  kind {kind:<28} {int(scores['cases']):>4} cases  mAP@R {scores['map_at_r']:.3f}"
+        )
     dice = result["segmentation"]["dice_whole_tumour"]
     if dice is not None:
         typer.echo(f"  segmentation Dice (whole tumour) {dice:.3f}")
