@@ -61,7 +61,10 @@ def test_within_diagnosis_ranks_among_the_query_s_diagnosis_against_chance() -> 
     n = 40
     xs = rng.uniform(-60, 60, n)
     volumes = rng.uniform(2, 80, n)
-    facts = [_facts(float(v), float(x), enhancing=2, necrotic=1) for v, x in zip(volumes, xs)]
+    facts = [
+        _facts(float(v), float(x), enhancing=2, necrotic=1)
+        for v, x in zip(volumes, xs, strict=True)
+    ]
     attrs = [case_attributes(f) for f in facts]
     # Vectors that encode position and size: the nearest are close in both.
     logs = np.log(volumes)
