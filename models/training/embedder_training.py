@@ -28,7 +28,7 @@ from models.training.checkpoints import (
 )
 from models.training.crops import CropSet
 
-__all__ = ["EmbedderConfig", "balanced_batches", "train_embedder"]
+__all__ = ["EmbedderConfig", "balanced_batches", "seconds_per_step", "train_embedder"]
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +196,43 @@ def _batch_loss(
             attribute_head(embeddings), wanted
         )
     return loss, int(mined[0].numel())
+
+
+def seconds_per_step(
+    train: CropSet, config: EmbedderConfig, device: str = "cpu", steps: int = 5
+) -> float:
+    """Measured seconds of one training step on ``device`` with a scratch network."""
+    net = config.network().to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr)
+    rng = np.random.default_rng(0)
+    gen = torch.Generator(device=device).manual_seed(0)
+    miner = miners.TripletMarginMiner(margin=config.margin, type_of_triplets=config.miner)
+    head = torch.nn.Linear(config.dim, train.targets.shape[1]).to(device)
+    scale = (train.targets.mean(axis=0), train.targets.std(axis=0) + 1e-3)
+    batches = balanced_batches(train.labels, config.per_class, rng)
+    times = []
+    for _, batch in zip(range(steps + 1), batches, strict=False):
+        began = time.perf_counter()
+        loss, _ = _batch_loss(
+            net,
+            train,
+            batch,
+            config,
+            rng,
+            gen,
+            miner=miner,
+            loss_fn=losses.TripletMarginLoss(margin=config.margin),
+            proxy_loss=None,
+            instance_loss=losses.NTXentLoss(temperature=config.instance_temperature),
+            attribute_head=head,
+            target_scale=scale,
+        )
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimiser.step()
+        float(loss.item())
+        times.append(time.perf_counter() - began)
+    return float(np.median(times[1:])) if len(times) > 1 else float(times[0])
 
 
 def train_embedder(

@@ -33,6 +33,7 @@ __all__ = [
     "SegmenterConfig",
     "VolumeSet",
     "build_volume_set",
+    "seconds_per_step",
     "train_segmenter",
     "whole_tumour_dice",
 ]
@@ -146,14 +147,17 @@ def _fit(
     return out_image, out_label, out_tissue
 
 
-def _augment(image: np.ndarray, rng: np.random.Generator, config: SegmenterConfig) -> None:
-    """Per-sequence gain, offset and noise inside the brain (in place): other scanners."""
-    for channel in image:
-        brain = channel != 0
-        gain = rng.uniform(1.0 - config.gain, 1.0 / (1.0 - config.gain))
-        shift = rng.uniform(-config.shift, config.shift)
-        noise = rng.normal(0.0, rng.uniform(0.0, config.noise), channel.shape)
-        channel[...] = np.where(brain, channel * gain + shift + noise, 0.0)
+def _augment(x: torch.Tensor, gen: torch.Generator, config: SegmenterConfig) -> torch.Tensor:
+    """Per-sequence gain, offset and noise inside the brain: other scanners (on the device)."""
+    b, c = x.shape[:2]
+    shape = (b, c, 1, 1, 1)
+    device = x.device
+    low, high = 1.0 - config.gain, 1.0 / (1.0 - config.gain)
+    gain = low + (high - low) * torch.rand(shape, generator=gen, device=device)
+    shift = config.shift * (2.0 * torch.rand(shape, generator=gen, device=device) - 1.0)
+    sigma = config.noise * torch.rand(shape, generator=gen, device=device)
+    noise = sigma * torch.randn(x.shape, generator=gen, device=device)
+    return torch.where(x != 0, x * gain + shift + noise, torch.zeros_like(x))
 
 
 def _batch(
@@ -170,14 +174,13 @@ def _batch(
         image, label, tissue = _fit(
             train.images[i], train.labels[i], train.tissue[i], config.volume, rng, config.jitter
         )
-        _augment(image, rng, config)
         if rng.random() < 0.5:  # left-right (axis 0 is R->L in RAS)
             image, label, tissue = image[:, ::-1], label[::-1], tissue[::-1]
         images.append(np.ascontiguousarray(image))
         labels.append(np.ascontiguousarray(label))
         tissues.append(np.ascontiguousarray(tissue))
     device = gen.device
-    x = torch.from_numpy(np.stack(images)).to(device)
+    x = _augment(torch.from_numpy(np.stack(images)).to(device), gen, config)
     y = torch.from_numpy(np.stack(labels).astype(np.int64)).to(device)
     drawn = np.flatnonzero(rng.random(len(indices)) < config.randomised_share)
     if drawn.size:
@@ -193,6 +196,29 @@ def _batch(
             ] = 0
     x = x * torch.from_numpy(keep).to(device).view(len(indices), -1, 1, 1, 1)
     return x, y[:, None]
+
+
+def seconds_per_step(
+    train: VolumeSet, config: SegmenterConfig, device: str = "cpu", steps: int = 5
+) -> float:
+    """Measured seconds of one training step (batch, forward, backward) on ``device``,
+    with a scratch network: a time budget becomes a number of epochs before training."""
+    net = build_segmentation_net(config.channels).to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    rng = np.random.default_rng(0)
+    gen = torch.Generator(device=device).manual_seed(0)
+    times = []
+    for _ in range(steps + 1):
+        began = time.perf_counter()
+        x, y = _batch(train, rng.integers(0, len(train), config.batch_size), rng, config, gen)
+        loss = loss_fn(net(x), y)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        float(loss.item())  # waits for the device
+        times.append(time.perf_counter() - began)
+    return float(np.median(times[1:]))
 
 
 def whole_tumour_dice(net: nn.Module, volumes: VolumeSet) -> float:

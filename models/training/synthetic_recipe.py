@@ -31,12 +31,16 @@ from models.registry import ModelCard, file_sha256, model_version_for, write_car
 from models.training.augment import centre_crops
 from models.training.crops import CropSet, crop_set_of
 from models.training.embedder_training import EmbedderConfig, train_embedder
+from models.training.embedder_training import seconds_per_step as emb_seconds_per_step
 from models.training.segmenter_training import (
     SegmenterConfig,
     VolumeSet,
     train_segmenter,
     volume_set_of,
     whole_tumour_dice,
+)
+from models.training.segmenter_training import (
+    seconds_per_step as seg_seconds_per_step,
 )
 from models.training.synthetic_source import SyntheticCaseData, synthetic_cases
 
@@ -85,6 +89,31 @@ def _valid_map(
     return float(retrieval_scores(orders, diagnoses).map_at_r)
 
 
+def _generate(
+    seed: int,
+    count: int,
+    deadline: float | None,
+    **options: Any,
+) -> list[SyntheticCaseData]:
+    """Cases 0.. of a corpus, stopping at ``count`` or at ``deadline`` (perf_counter)."""
+    out: list[SyntheticCaseData] = []
+    source = synthetic_cases(seed, count, **options)
+    try:
+        for case in source:
+            out.append(case)
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+    finally:
+        source.close()  # stops the worker pool
+    return out
+
+
+def _epochs(budget: float | None, step_seconds: float, steps: int, default: int) -> int:
+    if budget is None:
+        return default
+    return max(1, int(budget / max(step_seconds * steps, 1e-6)))
+
+
 def run_recipe(
     out_dir: Path,
     *,
@@ -98,40 +127,60 @@ def run_recipe(
     device: str = "cpu",
     segmenter_config: SegmenterConfig | None = None,
     embedder_config: EmbedderConfig | None = None,
+    generation_seconds: float | None = None,
+    segmenter_seconds: float | None = None,
+    embedder_seconds: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Generate, train both networks, write ``segmenter.pt``, ``embedder.pt`` and
-    ``recipe.json`` into ``out_dir``; returns the recipe record."""
-    segmenter_config = segmenter_config or SegmenterConfig()
-    embedder_config = embedder_config or EmbedderConfig()
+    ``recipe.json`` into ``out_dir``; returns the recipe record.
+
+    With time budgets (seconds), generation stops early and the number of epochs of
+    each network is set from a measured step time, so that one run fits a lease of a
+    GPU; the epochs and case counts used are recorded, and passing them back gives the
+    same training again.
+    """
+    seg_config = segmenter_config or SegmenterConfig()
+    emb_config = embedder_config or EmbedderConfig()
     began = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    train_source = list(synthetic_cases(seed, cases, generator=generator, workers=workers))
+    valid: dict[str, tuple[CropSet, VolumeSet, list[str], list[str]]] = {}
+    for name in valid_generators:
+        source = _generate(
+            valid_seed, valid_cases, None, generator=name, workers=workers, use_segmenter=False
+        )
+        valid[name] = _collect(source)
+    deadline = None if generation_seconds is None else began + generation_seconds
+    train_source = _generate(seed, cases, deadline, generator=generator, workers=workers)
+    made = len(train_source)
     train_crops, train_volumes, _, _ = _collect(train_source)
     del train_source
     generated = time.perf_counter() - began
-    valid: dict[str, tuple[CropSet, VolumeSet, list[str], list[str]]] = {}
-    for name in valid_generators:
-        source = list(
-            synthetic_cases(
-                valid_seed, valid_cases, generator=name, workers=workers, use_segmenter=False
-            )
-        )
-        valid[name] = _collect(source)
-    logger.info("recipe: %d cases generated in %.0f s", cases, generated)
+    logger.info("recipe: %d training cases generated in %.0f s", made, generated)
 
+    step = seg_seconds_per_step(train_volumes, seg_config, device)
+    seg_config = replace(
+        seg_config,
+        epochs=_epochs(
+            segmenter_seconds,
+            step,
+            -(-len(train_volumes) // seg_config.batch_size),
+            seg_config.epochs,
+        ),
+    )
+    logger.info("recipe: segmenter %.3f s/step, %d epochs", step, seg_config.epochs)
+    first = valid[valid_generators[0]][1] if valid else None
     segmenter, seg_history = train_segmenter(
         train_volumes,
-        segmenter_config,
+        seg_config,
         out_dir / "segmenter-work",
         resume=False,
         progress=progress,
         device=device,
-        valid=valid[valid_generators[0]][1] if valid else None,
+        valid=first,
     )
-    seg_valid = {
-        name: whole_tumour_dice(segmenter.to(device), parts[1]) for name, parts in valid.items()
-    }
+    segmenter.to(device)
+    seg_valid = {name: whole_tumour_dice(segmenter, parts[1]) for name, parts in valid.items()}
     segmenter.to("cpu")
     torch.save(segmenter.state_dict(), out_dir / "segmenter.pt")
     del train_volumes
@@ -142,9 +191,15 @@ def run_recipe(
             for name, parts in valid.items()
         }
 
+    step = emb_seconds_per_step(train_crops, emb_config, device)
+    batches = -(-len(train_crops) // (emb_config.per_class * len(DIAGNOSES)))
+    emb_config = replace(
+        emb_config, epochs=_epochs(embedder_seconds, step * 1.1, batches, emb_config.epochs)
+    )
+    logger.info("recipe: embedder %.3f s/step, %d epochs", step, emb_config.epochs)
     embedder, emb_history = train_embedder(
         train_crops,
-        embedder_config,
+        emb_config,
         out_dir / "embedder-work",
         resume=False,
         progress=progress,
@@ -154,16 +209,17 @@ def run_recipe(
     torch.save(embedder.state_dict(), out_dir / "embedder.pt")
     record: dict[str, Any] = {
         "command": (
-            f"python -m models.training.synthetic_recipe --cases {cases} --seed {seed} "
+            f"python -m models.training.synthetic_recipe --cases {made} --seed {seed} "
             f"--generator {generator} --valid-cases {valid_cases} --valid-seed {valid_seed} "
-            f"--workers {workers} --device {device} "
-            f"--segmenter-epochs {segmenter_config.epochs} "
-            f"--embedder-epochs {embedder_config.epochs}"
+            f"--valid-generators {','.join(valid_generators)} --workers {workers} "
+            f"--device {device} --segmenter-epochs {seg_config.epochs} "
+            f"--segmenter-batch {seg_config.batch_size} "
+            f"--embedder-epochs {emb_config.epochs} --per-class {emb_config.per_class}"
         ),
         "data": {
             "generator": generator,
             "seed": seed,
-            "cases": cases,
+            "cases": made,
             "resolution_mm": 2.0,
             "crops": len(train_crops),
             "validation": {
@@ -175,18 +231,20 @@ def run_recipe(
         "hardware": hardware(device),
         "environment": {"torch": torch.__version__, "python": platform.python_version()},
         "segmenter": {
-            "config": asdict(segmenter_config),
+            "config": asdict(seg_config),
             "history": seg_history,
             "valid_dice_whole_tumour": seg_valid,
         },
         "embedder": {
-            "config": asdict(embedder_config),
+            "config": asdict(emb_config),
             "history": emb_history,
             "architecture": embedder.architecture(),
         },
-        "seconds": {"generation": round(generated, 1), "total": 0.0},
+        "seconds": {
+            "generation": round(generated, 1),
+            "total": round(time.perf_counter() - began, 1),
+        },
     }
-    record["seconds"]["total"] = round(time.perf_counter() - began, 1)
     (out_dir / "recipe.json").write_text(json.dumps(record, indent=2, default=float))
     return record
 
@@ -255,6 +313,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--segmenter-batch", type=int, default=SegmenterConfig.batch_size)
     parser.add_argument("--embedder-epochs", type=int, default=EmbedderConfig.epochs)
     parser.add_argument("--per-class", type=int, default=EmbedderConfig.per_class)
+    parser.add_argument("--generation-seconds", type=float, default=None)
+    parser.add_argument("--segmenter-seconds", type=float, default=None)
+    parser.add_argument("--embedder-seconds", type=float, default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
@@ -282,6 +343,9 @@ def main(argv: list[str] | None = None) -> None:
         device=args.device,
         segmenter_config=seg,
         embedder_config=emb,
+        generation_seconds=args.generation_seconds,
+        segmenter_seconds=args.segmenter_seconds,
+        embedder_seconds=args.embedder_seconds,
         progress=not args.no_progress,
     )
     logger.info("recipe done: %s", json.dumps({k: record[k] for k in ("hardware", "seconds")}))

@@ -9,12 +9,13 @@ context planes, and the segmenter's volumes on its grid.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from dicom_conversion import MRSequence, StudyVolumes
 from models.training.crops import CaseCrops, case_training_crops
 from models.training.segmenter_training import volume_on_grid
 
@@ -48,25 +49,51 @@ def _init(segmenter_dir: str | None, use_segmenter: bool) -> None:
         )
 
 
+_SEQUENCE_OF_SUFFIX = {
+    "t1n": MRSequence.T1,
+    "t1c": MRSequence.T1C,
+    "t2w": MRSequence.T2,
+    "t2f": MRSequence.FLAIR,
+}
+
+
+def _generated(
+    generator: str, seed: int, index: int, resolution_mm: float, hard_rate: float
+) -> tuple[StudyVolumes, str, str, str]:
+    """A generated case as ``(study with mask, case id, diagnosis, patient id)``."""
+    if generator == "b":
+        from models.synth_b import generate_case as generate_b
+
+        made = generate_b(seed, index, resolution_mm=resolution_mm, hard_rate=hard_rate)
+        study = StudyVolumes(
+            arrays={
+                _SEQUENCE_OF_SUFFIX[k]: np.asarray(v, dtype=np.float32)
+                for k, v in made.images.items()
+            },
+            affine=made.affine,
+            mask=made.seg,
+        )
+        truth = made.truth
+        return study, str(truth["case_id"]), str(truth["diagnosis"]), str(truth["patient_id"])
+    from models.synth import generate_case
+
+    case = generate_case(seed, index, resolution_mm=resolution_mm, hard_rate=hard_rate)
+    return case.study, case.case_id, case.diagnosis, case.patient_id
+
+
 def _make(job: tuple[str, int, int, float, float, bool, bool]) -> SyntheticCaseData:
     generator, seed, index, resolution_mm, hard_rate, crops, volume = job
-    if generator == "b":
-        from models.synth_b import generate_case as generate_b  # type: ignore[import-not-found]
-
-        case = generate_b(seed, index, resolution_mm=resolution_mm, hard_rate=hard_rate)
-    else:
-        from models.synth import generate_case
-
-        case = generate_case(seed, index, resolution_mm=resolution_mm, hard_rate=hard_rate)
-    study = case.study
+    study, case_id, diagnosis, patient_id = _generated(
+        generator, seed, index, resolution_mm, hard_rate
+    )
     assert study.mask is not None
     query_mask = None
     if crops and _SEGMENTER is not None:
         query_mask = _SEGMENTER.segment(study)  # type: ignore[attr-defined]
     return SyntheticCaseData(
-        case_id=case.case_id,
-        diagnosis=case.diagnosis,
-        patient_id=case.patient_id,
+        case_id=case_id,
+        diagnosis=diagnosis,
+        patient_id=patient_id,
         crops=case_training_crops(study, study.mask, query_mask=query_mask) if crops else None,
         volume=volume_on_grid(study, study.mask) if volume else None,
     )
@@ -84,7 +111,7 @@ def synthetic_cases(
     volumes: bool = True,
     segmenter_dir: Path | None = None,
     use_segmenter: bool = True,
-) -> Iterator[SyntheticCaseData]:
+) -> Generator[SyntheticCaseData, None, None]:
     """Cases ``0..count-1`` of corpus ``seed`` of generator ``"a"`` or ``"b"``, in order.
 
     With ``use_segmenter`` the crops carry the context planes of the segmenter's mask
