@@ -47,8 +47,16 @@ def sample_acquisition(rng: np.random.Generator, resolution_mm: float) -> Acquis
             factor = float(thickness / resolution_mm)
     levels = rng.uniform(0.01, 0.05, 4)
     return Acquisition(
-        rotation_deg=(float(rng.uniform(-10, 10)), float(rng.uniform(-6, 6)), float(rng.uniform(-8, 8))),
-        translation_mm=(float(rng.uniform(-8, 8)), float(rng.uniform(-10, 10)), float(rng.uniform(-5, 5))),
+        rotation_deg=(
+            float(rng.uniform(-10, 10)),
+            float(rng.uniform(-6, 6)),
+            float(rng.uniform(-8, 8)),
+        ),
+        translation_mm=(
+            float(rng.uniform(-8, 8)),
+            float(rng.uniform(-10, 10)),
+            float(rng.uniform(-5, 5)),
+        ),
         blur_vox=(in_plane, in_plane, float(rng.uniform(0.0, 0.7))),
         thick_axis=thick_axis,
         thick_factor=factor,
@@ -71,7 +79,9 @@ def _rotation(degrees: tuple[float, float, float]) -> npt.NDArray[np.float64]:
     return np.asarray(rz @ ry @ rx, dtype=np.float64)
 
 
-def pose_volume(volume: npt.NDArray[np.generic], acquisition: Acquisition, grid: Grid, order: int) -> npt.NDArray[np.generic]:
+def pose_volume(
+    volume: npt.NDArray[np.generic], acquisition: Acquisition, grid: Grid, order: int
+) -> npt.NDArray[np.generic]:
     """Resample a patient-grid volume into the posed head position on the same grid."""
     rotation = _rotation(acquisition.rotation_deg)
     centre = np.asarray(GRID_CENTRE_MM)
@@ -80,7 +90,9 @@ def pose_volume(volume: npt.NDArray[np.generic], acquisition: Acquisition, grid:
     origin_vox = grid.to_voxel(centre)
     shift_vox = np.asarray(acquisition.translation_mm) / grid.resolution_mm
     offset = origin_vox - matrix @ (origin_vox + shift_vox)
-    out = ndimage.affine_transform(volume, matrix, offset=offset, order=order, mode="constant", cval=0)
+    out = ndimage.affine_transform(
+        volume, matrix, offset=offset, order=order, mode="constant", cval=0
+    )
     return np.asarray(out)
 
 
@@ -95,7 +107,9 @@ def _thick_slices(image: FloatArray, axis: int, factor: float, phase: float) -> 
     w = (samples - lo).astype(np.float32)
     shape = [1, 1, 1]
     shape[axis] = -1
-    thick = np.take(profile, lo, axis=axis) * (1 - w.reshape(shape)) + np.take(profile, hi, axis=axis) * w.reshape(shape)
+    thick = np.take(profile, lo, axis=axis) * (1 - w.reshape(shape)) + np.take(
+        profile, hi, axis=axis
+    ) * w.reshape(shape)
     position = np.clip((np.arange(n) - phase) / factor, 0.0, len(samples) - 1.0)
     lo2 = np.floor(position).astype(int)
     hi2 = np.minimum(lo2 + 1, len(samples) - 1)
@@ -129,7 +143,9 @@ def _bias(rng: np.random.Generator, acquisition: Acquisition, grid: Grid) -> Flo
     return np.asarray(np.exp(acquisition.bias_strength * field / peak), dtype=np.float32)
 
 
-def _noise(rng: np.random.Generator, image: FloatArray, sigma: float, model: str, coils: int) -> FloatArray:
+def _noise(
+    rng: np.random.Generator, image: FloatArray, sigma: float, model: str, coils: int
+) -> FloatArray:
     real = image + sigma * rng.standard_normal(image.shape, dtype=np.float32)
     if model == "gaussian":
         return np.asarray(np.clip(real, 0.0, None), dtype=np.float32)
@@ -153,9 +169,13 @@ def apply_artefacts(
     for n, (sequence, image) in enumerate(images.items()):
         img = np.asarray(ndimage.gaussian_filter(image, acquisition.blur_vox), dtype=np.float32)
         if acquisition.thick_axis >= 0:
-            img = _thick_slices(img, acquisition.thick_axis, acquisition.thick_factor, acquisition.thick_phase)
+            img = _thick_slices(
+                img, acquisition.thick_axis, acquisition.thick_factor, acquisition.thick_phase
+            )
         img = img * _bias(rng, acquisition, grid)
-        img = _noise(rng, img, acquisition.noise_levels[n], acquisition.noise_model, acquisition.coils)
+        img = _noise(
+            rng, img, acquisition.noise_levels[n], acquisition.noise_model, acquisition.coils
+        )
         if acquisition.strip_background:
             img = np.where(head, img, 0.0).astype(np.float32)
         scaled = np.rint(np.clip(img * gains[sequence], 0.0, 32767.0))

@@ -78,7 +78,9 @@ def _mni_coordinates(params: AnatomyParams, grid: Grid) -> FloatArray:
     rng = np.random.default_rng(params.displacement_seed)
     weights = [basis_weights(a, params.displacement_spacing_mm) for a in axes]
     lattice = tuple(w.shape[1] for w in weights)
-    disp = [smooth_field(rng.standard_normal(lattice).astype(np.float32), *weights) for _ in range(3)]
+    disp = [
+        smooth_field(rng.standard_normal(lattice).astype(np.float32), *weights) for _ in range(3)
+    ]
     peak = max(float(np.sqrt(sum(d.astype(np.float64) ** 2 for d in disp)).max()), 1e-6)
     gain = params.displacement_mm / peak
     coords = np.empty((3, *grid.shape), dtype=np.float32)
@@ -148,9 +150,13 @@ def build_anatomy(params: AnatomyParams, grid: Grid, template: TemplateMaps) -> 
     maps = []
     for volume in (template.gm, template.wm, template.csf, template.ventricles):
         maps.append(
-            np.asarray(ndimage.map_coordinates(volume, voxel, order=1, mode="constant"), dtype=np.float32)
+            np.asarray(
+                ndimage.map_coordinates(volume, voxel, order=1, mode="constant"), dtype=np.float32
+            )
         )
-    anatomy = Anatomy(gm=maps[0], wm=maps[1], csf=maps[2], ventricles=maps[3], mni=mni, flip=params.flip)
+    anatomy = Anatomy(
+        gm=maps[0], wm=maps[1], csf=maps[2], ventricles=maps[3], mni=mni, flip=params.flip
+    )
     _resize_ventricles(anatomy, params.ventricle_change_mm, grid.resolution_mm)
     _atrophy(anatomy, params.atrophy, grid.resolution_mm)
     return anatomy

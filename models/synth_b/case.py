@@ -41,7 +41,9 @@ class SyntheticCase:
 def _push_all(placed: list[PlacedLesion], anatomy: Anatomy, resolution_mm: float) -> None:
     for lesion in placed:
         spec = lesion.spec
-        volume = spec.core_ml + (0.0 if spec.extra_axial else 0.5 * spec.core_ml * spec.oedema_ratio)
+        volume = spec.core_ml + (
+            0.0 if spec.extra_axial else 0.5 * spec.core_ml * spec.oedema_ratio
+        )
         radius = (3.0 * spec.push * volume * 1000.0 / (4.0 * np.pi)) ** (1 / 3)
         core_radius = (3.0 * spec.core_ml * 1000.0 / (4.0 * np.pi)) ** (1 / 3)
         radius = min(radius, 1.15 * core_radius) / resolution_mm
@@ -65,7 +67,9 @@ def _clip_to(anatomy: Anatomy, intracranial: npt.NDArray[np.bool_]) -> None:
         volume[over] /= total[over]
 
 
-def _lesion_maps(placed: list[PlacedLesion], grid: Grid) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+def _lesion_maps(
+    placed: list[PlacedLesion], grid: Grid
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
     lesion = np.zeros(grid.shape, dtype=np.uint8)
     tail = np.zeros(grid.shape, dtype=np.float32)
     for item in placed:
@@ -95,7 +99,9 @@ def _posed_seg(
     return seg
 
 
-def generate_case(seed: int, index: int, resolution_mm: float = 2.0, hard_rate: float = 0.15) -> SyntheticCase:
+def generate_case(
+    seed: int, index: int, resolution_mm: float = 2.0, hard_rate: float = 0.15
+) -> SyntheticCase:
     """Make case ``index`` of corpus ``seed`` at ``resolution_mm`` (deterministic)."""
     plan = plan_case(seed, index, hard_rate)
     grid = grid_for(resolution_mm)
@@ -126,11 +132,16 @@ def generate_case(seed: int, index: int, resolution_mm: float = 2.0, hard_rate: 
     contrasts = sample_contrasts(acq_rng, flair_mismatch=any(s.flair_mismatch for s in specs))
     acquisition = sample_acquisition(acq_rng, resolution_mm)
     posed = {
-        seq: np.asarray(pose_volume(render(scene, contrasts[seq], seq == "t1c"), acquisition, grid, 1), dtype=np.float32)
+        seq: np.asarray(
+            pose_volume(render(scene, contrasts[seq], seq == "t1c"), acquisition, grid, 1),
+            dtype=np.float32,
+        )
         for seq in SEQUENCES
     }
     head = np.asarray(pose_volume(anatomy.brain, acquisition, grid, 1), dtype=np.float32) > 0.05
-    images = apply_artefacts(posed, head, acquisition, grid, {s: c.gain for s, c in contrasts.items()})
+    images = apply_artefacts(
+        posed, head, acquisition, grid, {s: c.gain for s, c in contrasts.items()}
+    )
     seg = _posed_seg(lesion, acquisition, grid)
     core_patient = (lesion > 0) & (lesion != Tissue.OEDEMA)
     truth = case_truth(

@@ -101,7 +101,9 @@ def _flair(rng: np.random.Generator, mismatch: bool) -> dict[str, float]:
     }
 
 
-def sample_contrasts(rng: np.random.Generator, *, flair_mismatch: bool = False) -> dict[str, Contrast]:
+def sample_contrasts(
+    rng: np.random.Generator, *, flair_mismatch: bool = False
+) -> dict[str, Contrast]:
     """The four sequences' tissue intensities for one acquisition."""
     t1 = _t1(rng, float(rng.uniform(0.12, 0.38)))
     tables = {

@@ -27,16 +27,21 @@ logger = logging.getLogger(__name__)
 
 def write_nifti(path: Path, data: npt.NDArray[Any], affine: npt.NDArray[np.float64]) -> None:
     """A .nii.gz with an RAS+ mm affine (sform and qform), byte-identical for equal input."""
-    image = nib.Nifti1Image(data, affine)
-    image.header.set_xyzt_units("mm")
-    image.set_sform(affine, code=1)
-    image.set_qform(affine, code=1)
+    image = nib.Nifti1Image(data, affine)  # type: ignore[no-untyped-call]
+    image.header.set_xyzt_units("mm")  # type: ignore[no-untyped-call]
+    image.set_sform(affine, code=1)  # type: ignore[no-untyped-call]
+    image.set_qform(affine, code=1)  # type: ignore[no-untyped-call]
     payload = image.to_bytes()
-    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=4) as gz:
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=4) as gz,
+    ):
         gz.write(payload)
 
 
-def write_case(out_dir: Path, seed: int, index: int, resolution_mm: float, hard_rate: float) -> dict[str, Any]:
+def write_case(
+    out_dir: Path, seed: int, index: int, resolution_mm: float, hard_rate: float
+) -> dict[str, Any]:
     """Generate case ``index`` and write its five files; returns its truth record."""
     case = generate_case(seed, index, resolution_mm=resolution_mm, hard_rate=hard_rate)
     folder = out_dir / case.plan.case_id
@@ -70,7 +75,9 @@ def write_corpus(
     if seed < 0:
         raise SynthBError(f"Argument 'seed' must be >= 0, got {seed}")
     if not 0.25 <= resolution_mm <= 8.0:
-        raise SynthBError(f"Argument 'resolution_mm' must be within [0.25, 8] mm, got {resolution_mm}")
+        raise SynthBError(
+            f"Argument 'resolution_mm' must be within [0.25, 8] mm, got {resolution_mm}"
+        )
     if not 0.0 <= hard_rate <= 1.0:
         raise SynthBError(f"Argument 'hard_rate' must be within [0, 1], got {hard_rate}")
     if workers < 1:
@@ -78,7 +85,9 @@ def write_corpus(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    jobs = [(out_dir, seed, index, float(resolution_mm), float(hard_rate)) for index in range(cases)]
+    jobs = [
+        (out_dir, seed, index, float(resolution_mm), float(hard_rate)) for index in range(cases)
+    ]
     if workers == 1:
         records = [_job(job) for job in jobs]
     else:
@@ -91,8 +100,21 @@ def write_corpus(
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["case_id", "diagnosis", "patient_id", "age", "sex"])
         for record in records:
-            writer.writerow([record["case_id"], record["diagnosis"], record["patient_id"], record["age"], record["sex"]])
-    truth = {"generator": "b", "seed": seed, "resolution_mm": float(resolution_mm), "cases": records}
+            writer.writerow(
+                [
+                    record["case_id"],
+                    record["diagnosis"],
+                    record["patient_id"],
+                    record["age"],
+                    record["sex"],
+                ]
+            )
+    truth = {
+        "generator": "b",
+        "seed": seed,
+        "resolution_mm": float(resolution_mm),
+        "cases": records,
+    }
     (out_dir / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     logger.info(
         "generator B wrote %d cases",

@@ -4,7 +4,6 @@ between tumour and cortex and the enhancing dural tail tapering from its base.""
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 from scipy import ndimage
 
 from models.synth_b.anatomy import Anatomy
@@ -17,7 +16,7 @@ __all__ = ["add_cleft", "add_dural_tail"]
 def add_cleft(lesion: PlacedLesion, anatomy: Anatomy, resolution_mm: float) -> None:
     """Turn a thin shell of brain around the tumour into CSF."""
     box = lesion.box
-    thickness = max(1, int(round(1.5 / resolution_mm)))
+    thickness = max(1, round(1.5 / resolution_mm))
     shell = ndimage.binary_dilation(lesion.core_mask, iterations=thickness) & ~lesion.core_mask
     gm, wm, csf = anatomy.gm[box], anatomy.wm[box], anatomy.csf[box]
     moved = (gm + wm) * shell * 0.85
@@ -36,7 +35,10 @@ def add_dural_tail(lesion: PlacedLesion, sites: Sites, resolution_mm: float) -> 
     intracranial = sites.intracranial[box]
     if spec.site == "falx":
         offsets_x = np.arange(box[0].start, box[0].stop) - lesion.centre[0]
-        plane = np.abs(offsets_x - 0.3 * lesion.radius_vox * (1 if spec.side_draw < 0.5 else -1)) <= 0.75
+        plane = (
+            np.abs(offsets_x - 0.3 * lesion.radius_vox * (1 if spec.side_draw < 0.5 else -1))
+            <= 0.75
+        )
         dura = intracranial & plane[:, None, None]
     else:
         dura = intracranial & ~ndimage.binary_erosion(intracranial)

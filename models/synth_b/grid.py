@@ -54,4 +54,6 @@ def grid_for(resolution_mm: float) -> Grid:
     for axis in range(3):
         affine[axis, axis] = resolution_mm
         affine[axis, 3] = GRID_CENTRE_MM[axis] - (shape[axis] - 1) / 2.0 * resolution_mm
-    return Grid(shape=(shape[0], shape[1], shape[2]), resolution_mm=float(resolution_mm), affine=affine)
+    return Grid(
+        shape=(shape[0], shape[1], shape[2]), resolution_mm=float(resolution_mm), affine=affine
+    )

@@ -60,12 +60,17 @@ def _box(centre: npt.NDArray[np.float64], half: float, shape: tuple[int, ...]) -
 
 
 def _offsets(box: Box, centre: npt.NDArray[np.float64]) -> FloatArray:
-    axes = [np.arange(s.start, s.stop, dtype=np.float32) - float(c) for s, c in zip(box, centre, strict=True)]
+    axes = [
+        np.arange(s.start, s.stop, dtype=np.float32) - float(c)
+        for s, c in zip(box, centre, strict=True)
+    ]
     grids = np.meshgrid(*axes, indexing="ij")
     return np.stack(grids, axis=-1).astype(np.float32)
 
 
-def draw_core(spec: LesionSpec, sites: Sites, resolution_mm: float, shape: tuple[int, int, int]) -> PlacedLesion:
+def draw_core(
+    spec: LesionSpec, sites: Sites, resolution_mm: float, shape: tuple[int, int, int]
+) -> PlacedLesion:
     """Place ``spec`` at its site and draw its core (necrosis, cyst) in a box."""
     anchor = sites.pick(spec.site, spec.site_draw).astype(np.float64)
     radius_mm = (spec.core_ml * 1000.0 / spec.shape.unit_volume()) ** (1.0 / 3.0)
@@ -76,10 +81,13 @@ def draw_core(spec: LesionSpec, sites: Sites, resolution_mm: float, shape: tuple
         inward[0] = -1.0 if spec.side_draw < 0.5 else 1.0
         centre = anchor + inward * 0.3 * radius
     elif spec.extra_axial:
-        inward = sites.inward[(slice(None), *tuple(int(v) for v in anchor))].astype(np.float64)
+        i, j, k = (int(v) for v in anchor)
+        inward = sites.inward[:, i, j, k].astype(np.float64)
         inward /= max(float(np.linalg.norm(inward)), 1e-6)
         centre = anchor + inward * 0.25 * radius
-    reach = (spec.core_ml * (1.0 + spec.oedema_ratio) * 1000.0 * 3 / (4 * np.pi)) ** (1 / 3) / resolution_mm
+    reach = (spec.core_ml * (1.0 + spec.oedema_ratio) * 1000.0 * 3 / (4 * np.pi)) ** (
+        1 / 3
+    ) / resolution_mm
     box = _box(centre, max(2.5 * radius, 1.8 * reach + 3.0) + 2.0, shape)
     offsets = _offsets(box, centre)
     field = spec.shape.field(offsets / radius)
@@ -89,7 +97,7 @@ def draw_core(spec: LesionSpec, sites: Sites, resolution_mm: float, shape: tuple
         if spec.site == "falx":
             core &= offsets[..., 0] * inward[0] >= -0.5
     if not core.any():
-        local = tuple(int(round(c)) - s.start for c, s in zip(centre, box, strict=True))
+        local = tuple(round(c) - s.start for c, s in zip(centre, box, strict=True))
         if all(0 <= v < n for v, n in zip(local, core.shape, strict=True)):
             core[local] = True
     tissue = np.zeros(core.shape, dtype=np.uint8)
@@ -106,13 +114,20 @@ def draw_core(spec: LesionSpec, sites: Sites, resolution_mm: float, shape: tuple
     else:
         tissue[core] = Tissue.ENHANCING
         if spec.enhancement == "ring":
-            wall = max(1, int(round(spec.wall_mm / resolution_mm)))
+            wall = max(1, round(spec.wall_mm / resolution_mm))
             _necrosis(tissue, field, core, spec.necrosis_fraction, wall, Tissue.NECROSIS)
-    return PlacedLesion(spec=spec, box=box, core=field, tissue=tissue, centre=centre, radius_vox=radius)
+    return PlacedLesion(
+        spec=spec, box=box, core=field, tissue=tissue, centre=centre, radius_vox=radius
+    )
 
 
 def _necrosis(
-    tissue: npt.NDArray[np.uint8], field: FloatArray, core: BoolArray, fraction: float, wall: int, value: int
+    tissue: npt.NDArray[np.uint8],
+    field: FloatArray,
+    core: BoolArray,
+    fraction: float,
+    wall: int,
+    value: int,
 ) -> None:
     inner = ndimage.binary_erosion(core, iterations=wall)
     if not inner.any():
@@ -123,7 +138,11 @@ def _necrosis(
 
 
 def grow_oedema(
-    lesion: PlacedLesion, anatomy: Anatomy, all_cores: BoolArray, rng: np.random.Generator, voxel_ml: float
+    lesion: PlacedLesion,
+    anatomy: Anatomy,
+    all_cores: BoolArray,
+    rng: np.random.Generator,
+    voxel_ml: float,
 ) -> None:
     """Grow oedema out of the core through white matter until its target volume."""
     spec = lesion.spec

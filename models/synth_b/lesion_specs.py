@@ -152,7 +152,9 @@ def _metastases(rng: np.random.Generator, hard: str | None) -> list[LesionSpec]:
             enhancement = "ring"
             ratio = rng.uniform(1.5, 4.0)
         else:
-            enhancement = "none" if rng.random() < 0.08 else ("solid" if d < solid_below else "ring")
+            enhancement = (
+                "none" if rng.random() < 0.08 else ("solid" if d < solid_below else "ring")
+            )
             ratio = min(rng.uniform(2.0, 8.0) * np.sqrt(15.0 / d), 20.0)
         lesions.append(
             LesionSpec(
@@ -187,7 +189,9 @@ def sample_lesions(rng: np.random.Generator, diagnosis: str, hard: str | None) -
         return _meningioma(rng, hard)
     if diagnosis == "metastasis":
         return _metastases(rng, hard)
-    raise ValueError(f"Argument 'diagnosis' must be glioma, meningioma or metastasis, got {diagnosis!r}")
+    raise ValueError(
+        f"Argument 'diagnosis' must be glioma, meningioma or metastasis, got {diagnosis!r}"
+    )
 
 
 def grow(lesions: list[LesionSpec], volume_factor: float) -> list[LesionSpec]:

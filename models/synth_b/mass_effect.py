@@ -27,7 +27,10 @@ def push_tissue(anatomy: Anatomy, centre: npt.NDArray[np.float64], radius_vox: f
     lo = [max(int(np.floor(c - outer)), 0) for c in centre]
     hi = [min(int(np.ceil(c + outer)) + 1, n) for c, n in zip(centre, shape, strict=True)]
     box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
-    axes = [np.arange(a, b, dtype=np.float32) - np.float32(c) for a, b, c in zip(lo, hi, centre, strict=True)]
+    axes = [
+        np.arange(a, b, dtype=np.float32) - np.float32(c)
+        for a, b, c in zip(lo, hi, centre, strict=True)
+    ]
     dx, dy, dz = np.meshgrid(*axes, indexing="ij")
     r = np.sqrt(dx**2 + dy**2 + dz**2) + 1e-6
     source_r = np.cbrt(np.clip(r**3 - radius_vox**3, 0.0, None))
@@ -35,7 +38,11 @@ def push_tissue(anatomy: Anatomy, centre: npt.NDArray[np.float64], radius_vox: f
     taper = 0.5 * (1.0 + np.cos(np.pi * t))
     scale = 1.0 - (1.0 - source_r / r) * taper
     coords = np.stack(
-        [dx * scale + np.float32(centre[0]), dy * scale + np.float32(centre[1]), dz * scale + np.float32(centre[2])]
+        [
+            dx * scale + np.float32(centre[0]),
+            dy * scale + np.float32(centre[1]),
+            dz * scale + np.float32(centre[2]),
+        ]
     )
     for name in ("gm", "wm", "csf", "ventricles"):
         volume: FloatArray = getattr(anatomy, name)

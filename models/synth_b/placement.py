@@ -50,7 +50,12 @@ def find_sites(anatomy: Anatomy, resolution_mm: float) -> Sites:
     junction = (anatomy.wm > 0.35) & (anatomy.wm < 0.65) & (gm_smooth > 0.25)
     candidates = {
         "deep": (wm_smooth > 0.8) & supratentorial & (np.abs(x) > 12) & (anatomy.ventricles < 0.1),
-        "callosal": (anatomy.wm > 0.7) & (np.abs(x) < 6) & (y > -30) & (y < 25) & (z > 8) & (z < 30),
+        "callosal": (anatomy.wm > 0.7)
+        & (np.abs(x) < 6)
+        & (y > -30)
+        & (y < 25)
+        & (z > 8)
+        & (z < 30),
         "junction": junction & supratentorial & (z > -10),
         "cerebellum": junction & infratentorial,
         "convexity": surface & (z > 5) & (y > -95),

@@ -63,9 +63,7 @@ def build_scene(
     x, y, z = anatomy.mni
     falx = intracranial & (np.abs(x) < 0.8 * resolution_mm) & (z > 0) & (anatomy.csf > 0.4)
     dura = np.where(shell, 0.45, 0.0) + np.where(falx, 0.6, 0.0)
-    atrium = np.minimum(
-        (np.abs(x) - 27.0) ** 2 + (y + 40.0) ** 2 + (z - 14.0) ** 2, 1e9
-    )
+    atrium = np.minimum((np.abs(x) - 27.0) ** 2 + (y + 40.0) ** 2 + (z - 14.0) ** 2, 1e9)
     choroid = np.where((anatomy.ventricles > 0.4) & (atrium < 81.0), 0.7, 0.0)
     sulcal = np.clip(anatomy.csf - anatomy.ventricles, 0.0, 1.0)
     vessels = np.where((sulcal > 0.5) & (rng.random(sulcal.shape) < 0.015), 0.8, 0.0)
@@ -76,11 +74,17 @@ def build_scene(
     if present.size:
         lo = np.maximum(present.min(axis=0) - 2, 0)
         hi = np.minimum(present.max(axis=0) + 3, lesion.shape)
-        lesion_box = (slice(int(lo[0]), int(hi[0])), slice(int(lo[1]), int(hi[1])), slice(int(lo[2]), int(hi[2])))
+        lesion_box = (
+            slice(int(lo[0]), int(hi[0])),
+            slice(int(lo[1]), int(hi[1])),
+            slice(int(lo[2]), int(hi[2])),
+        )
         classes = lesion[lesion_box]
         for value in np.unique(classes[classes > 0]):
             one_hot = (classes == value).astype(np.float32)
-            fractions[int(value)] = np.asarray(ndimage.gaussian_filter(one_hot, 0.5), dtype=np.float32)
+            fractions[int(value)] = np.asarray(
+                ndimage.gaussian_filter(one_hot, 0.5), dtype=np.float32
+            )
         lesion_grain = _grain(rng, classes.shape, 1.0)
     return Scene(
         anatomy=anatomy,

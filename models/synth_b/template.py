@@ -48,7 +48,9 @@ def _block_mean(volume: FloatArray, factor: int) -> FloatArray:
     return np.asarray(blocks.mean(axis=(1, 3, 5)), dtype=np.float32)
 
 
-def _ventricles(csf: FloatArray, brain: npt.NDArray[np.bool_], affine: npt.NDArray[np.float64]) -> FloatArray:
+def _ventricles(
+    csf: FloatArray, brain: npt.NDArray[np.bool_], affine: npt.NDArray[np.float64]
+) -> FloatArray:
     """The lateral and third ventricles: large deep CSF components near the centre."""
     spacing = float(affine[0, 0])
     axes = [affine[a, 3] + spacing * np.arange(csf.shape[a]) for a in range(3)]

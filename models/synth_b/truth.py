@@ -58,7 +58,9 @@ def case_truth(
     necrotic, oedema, enhancing = (float(counts[i] * ml) for i in (1, 2, 3))
     core = necrotic + enhancing
     core_voxels = np.argwhere((seg == 1) | (seg == 3))
-    centroid = grid.to_world(core_voxels.mean(axis=0)) if len(core_voxels) else grid.to_world([0, 0, 0])
+    centroid = (
+        grid.to_world(core_voxels.mean(axis=0)) if len(core_voxels) else grid.to_world([0, 0, 0])
+    )
     mni = core_mni.mean(axis=1) if core_mni.size else np.zeros(3)
     largest = max(lesions, key=lambda lesion: lesion.core_ml)
     return {
