@@ -4,6 +4,7 @@ background and gain, then int16 values."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +13,7 @@ from scipy import ndimage
 from models.synth_b.fields import basis_weights, smooth_field
 from models.synth_b.grid import GRID_CENTRE_MM, Grid
 
-__all__ = ["Acquisition", "apply_artefacts", "pose_volume", "sample_acquisition"]
+__all__ = ["Acquisition", "Pose", "apply_artefacts", "sample_acquisition"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -79,21 +80,39 @@ def _rotation(degrees: tuple[float, float, float]) -> npt.NDArray[np.float64]:
     return np.asarray(rz @ ry @ rx, dtype=np.float64)
 
 
-def pose_volume(
-    volume: npt.NDArray[np.generic], acquisition: Acquisition, grid: Grid, order: int
-) -> npt.NDArray[np.generic]:
-    """Resample a patient-grid volume into the posed head position on the same grid."""
-    rotation = _rotation(acquisition.rotation_deg)
-    centre = np.asarray(GRID_CENTRE_MM)
-    # output world p -> patient world q = R^T (p - c - t) + c; in voxels (isotropic grid)
-    matrix = rotation.T
-    origin_vox = grid.to_voxel(centre)
-    shift_vox = np.asarray(acquisition.translation_mm) / grid.resolution_mm
-    offset = origin_vox - matrix @ (origin_vox + shift_vox)
-    out = ndimage.affine_transform(
-        volume, matrix, offset=offset, order=order, mode="constant", cval=0
-    )
-    return np.asarray(out)
+class Pose:
+    """The head position of an acquisition: output voxels drawn from the patient grid.
+
+    Output world ``p`` shows patient world ``q = R^T (p - c - t) + c``; only output voxels
+    that land inside the patient grid are interpolated, the rest are 0.
+    """
+
+    def __init__(self, acquisition: Acquisition, grid: Grid, patient: Grid) -> None:
+        self.shape = grid.shape
+        rotation = _rotation(acquisition.rotation_deg).T
+        centre = np.asarray(GRID_CENTRE_MM) + np.asarray(acquisition.translation_mm)
+        axes = [grid.axis_mm(a).astype(np.float64) - centre[a] for a in range(3)]
+        coords = []
+        inside = np.ones(grid.shape, dtype=np.bool_)
+        for i in range(3):
+            world = (
+                rotation[i, 0] * axes[0][:, None, None]
+                + rotation[i, 1] * axes[1][None, :, None]
+                + rotation[i, 2] * axes[2][None, None, :]
+                + GRID_CENTRE_MM[i]
+            )
+            voxel = (world - patient.affine[i, 3]) / patient.resolution_mm
+            inside &= (voxel > -0.5) & (voxel < patient.shape[i] - 0.5)
+            coords.append(voxel)
+        self.inside = inside
+        self.coords = np.stack([c[inside] for c in coords]).astype(np.float32)
+
+    def apply(self, volume: npt.NDArray[Any], order: int) -> npt.NDArray[Any]:
+        """``volume`` (patient grid) in the posed head position on the output grid."""
+        values = ndimage.map_coordinates(volume, self.coords, order=order, mode="nearest")
+        out = np.zeros(self.shape, dtype=volume.dtype)
+        out[self.inside] = values
+        return out
 
 
 def _thick_slices(image: FloatArray, axis: int, factor: float, phase: float) -> FloatArray:
@@ -150,9 +169,8 @@ def _noise(
     if model == "gaussian":
         return np.asarray(np.clip(real, 0.0, None), dtype=np.float32)
     power = real**2 + (sigma * rng.standard_normal(image.shape, dtype=np.float32)) ** 2
-    if model == "nc_chi":
-        for _ in range(2 * (coils - 1)):
-            power += (sigma * rng.standard_normal(image.shape, dtype=np.float32)) ** 2
+    if model == "nc_chi":  # the other coils: sigma^2 chi^2 with 2 (coils - 1) d.o.f.
+        power += 2.0 * sigma**2 * rng.standard_gamma(coils - 1, image.shape, dtype=np.float32)
     return np.asarray(np.sqrt(power), dtype=np.float32)
 
 
@@ -173,11 +191,13 @@ def apply_artefacts(
                 img, acquisition.thick_axis, acquisition.thick_factor, acquisition.thick_phase
             )
         img = img * _bias(rng, acquisition, grid)
-        img = _noise(
-            rng, img, acquisition.noise_levels[n], acquisition.noise_model, acquisition.coils
-        )
-        if acquisition.strip_background:
-            img = np.where(head, img, 0.0).astype(np.float32)
+        level, model = acquisition.noise_levels[n], acquisition.noise_model
+        if acquisition.strip_background:  # skull-stripped: noise inside the head only
+            inside = _noise(rng, img[head], level, model, acquisition.coils)
+            img = np.zeros_like(img)
+            img[head] = inside
+        else:
+            img = _noise(rng, img, level, model, acquisition.coils)
         scaled = np.rint(np.clip(img * gains[sequence], 0.0, 32767.0))
         out[sequence] = scaled.astype(np.int16)
     return out

@@ -18,7 +18,13 @@ from models.synth_b.fields import basis_weights, smooth_field
 from models.synth_b.grid import GRID_CENTRE_MM, Grid
 from models.synth_b.template import TemplateMaps
 
-__all__ = ["Anatomy", "AnatomyParams", "build_anatomy", "sample_anatomy_params"]
+__all__ = [
+    "Anatomy",
+    "AnatomyParams",
+    "build_anatomy",
+    "patient_grid",
+    "sample_anatomy_params",
+]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -71,6 +77,25 @@ def sample_anatomy_params(rng: np.random.Generator, age: int) -> AnatomyParams:
         atrophy=atrophy,
         ventricle_change_mm=float(rng.uniform(-2.5, 5.0) + 4.0 * atrophy),
     )
+
+
+def patient_grid(params: AnatomyParams, grid: Grid, template: TemplateMaps) -> Grid:
+    """The part of ``grid`` that can hold this patient's brain (work is done there only)."""
+    lo_mm, hi_mm = template.brain_bounds_mm()
+    margin = params.displacement_mm + 2.0 * grid.resolution_mm
+    lo, hi = [], []
+    for a in range(3):
+        ends = [
+            GRID_CENTRE_MM[a] + params.scale[a] * (v - GRID_CENTRE_MM[a])
+            for v in (lo_mm[a], hi_mm[a])
+        ]
+        if a == 0 and params.flip:
+            ends = [2 * GRID_CENTRE_MM[a] - v for v in ends]
+        first = (min(ends) - margin - grid.affine[a, 3]) / grid.resolution_mm
+        last = (max(ends) + margin - grid.affine[a, 3]) / grid.resolution_mm
+        lo.append(max(int(np.floor(first)), 0))
+        hi.append(min(int(np.ceil(last)) + 1, grid.shape[a]))
+    return grid.crop((lo[0], lo[1], lo[2]), (hi[0], hi[1], hi[2]))
 
 
 def _mni_coordinates(params: AnatomyParams, grid: Grid) -> FloatArray:

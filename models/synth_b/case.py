@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from models.synth_b.acquisition import apply_artefacts, pose_volume, sample_acquisition
-from models.synth_b.anatomy import Anatomy, build_anatomy, sample_anatomy_params
+from models.synth_b.acquisition import Pose, apply_artefacts, sample_acquisition
+from models.synth_b.anatomy import Anatomy, build_anatomy, patient_grid, sample_anatomy_params
 from models.synth_b.contrast import SEQUENCES, sample_contrasts
 from models.synth_b.extra_axial import add_cleft, add_dural_tail
 from models.synth_b.grid import Grid, grid_for
 from models.synth_b.lesion_drawing import PlacedLesion, Tissue, draw_core, grow_oedema
 from models.synth_b.lesion_specs import grow, sample_lesions
 from models.synth_b.mass_effect import push_tissue
-from models.synth_b.placement import find_sites
+from models.synth_b.placement import Sites
 from models.synth_b.plan import CasePlan, patient_rng, plan_case
 from models.synth_b.render import build_scene, render
 from models.synth_b.template import load_template
@@ -86,14 +86,12 @@ def _lesion_maps(
     return lesion, tail
 
 
-def _posed_seg(
-    lesion: npt.NDArray[np.uint8], acquisition: Any, grid: Grid
-) -> npt.NDArray[np.uint8]:
+def _posed_seg(lesion: npt.NDArray[np.uint8], pose: Pose) -> npt.NDArray[np.uint8]:
     labels = Tissue.LABEL[lesion]
-    seg = np.asarray(pose_volume(labels, acquisition, grid, order=0), dtype=np.uint8)
+    seg = np.asarray(pose.apply(labels, order=0), dtype=np.uint8)
     if not ((seg == 1) | (seg == 3)).any():  # a tiny core lost by resampling: keep its peak
         core = ((labels == 1) | (labels == 3)).astype(np.float32)
-        weight = np.asarray(pose_volume(core, acquisition, grid, order=1), dtype=np.float32)
+        weight = np.asarray(pose.apply(core, order=1), dtype=np.float32)
         peak = np.unravel_index(int(np.argmax(weight)), seg.shape)
         seg[peak] = 3 if (labels == 3).any() else 1
     return seg
@@ -108,14 +106,15 @@ def generate_case(
     template = load_template(resolution_mm)
     patient = plan.patient_index
     params = sample_anatomy_params(patient_rng(seed, patient, 1), plan.age - (plan.timepoint - 1))
-    anatomy = build_anatomy(params, grid, template)
-    sites = find_sites(anatomy, resolution_mm)
+    pgrid = patient_grid(params, grid, template)
+    anatomy = build_anatomy(params, pgrid, template)
+    sites = Sites(anatomy, resolution_mm)
     specs = sample_lesions(patient_rng(seed, patient, 2), plan.diagnosis, plan.hard)
     acq_rng = np.random.default_rng(np.random.SeedSequence([seed, index, _STREAM_ACQUISITION]))
     if plan.follow_up_of is not None:
         specs = grow(specs, float(acq_rng.uniform(0.7, 1.3)))
-    placed = [draw_core(spec, sites, resolution_mm, grid.shape) for spec in specs]
-    all_cores = np.zeros(grid.shape, dtype=np.bool_)
+    placed = [draw_core(spec, sites, resolution_mm, pgrid.shape) for spec in specs]
+    all_cores = np.zeros(pgrid.shape, dtype=np.bool_)
     for item in placed:
         all_cores[item.box] |= item.core_mask
     _push_all(placed, anatomy, resolution_mm)
@@ -127,22 +126,23 @@ def generate_case(
                 add_cleft(item, anatomy, resolution_mm)
             add_dural_tail(item, sites, resolution_mm)
         grow_oedema(item, anatomy, all_cores, oedema_rng, grid.voxel_ml)
-    lesion, tail = _lesion_maps(placed, grid)
+    lesion, tail = _lesion_maps(placed, pgrid)
     scene = build_scene(anatomy, sites.intracranial, lesion, tail, acq_rng, resolution_mm)
     contrasts = sample_contrasts(acq_rng, flair_mismatch=any(s.flair_mismatch for s in specs))
     acquisition = sample_acquisition(acq_rng, resolution_mm)
+    pose = Pose(acquisition, grid, pgrid)
     posed = {
         seq: np.asarray(
-            pose_volume(render(scene, contrasts[seq], seq == "t1c"), acquisition, grid, 1),
+            pose.apply(render(scene, contrasts[seq], seq == "t1c"), 1),
             dtype=np.float32,
         )
         for seq in SEQUENCES
     }
-    head = np.asarray(pose_volume(anatomy.brain, acquisition, grid, 1), dtype=np.float32) > 0.05
+    head = posed["t2w"] > 0.2  # every tissue and dura is > 0.4 of white matter on T2
     images = apply_artefacts(
         posed, head, acquisition, grid, {s: c.gain for s, c in contrasts.items()}
     )
-    seg = _posed_seg(lesion, acquisition, grid)
+    seg = _posed_seg(lesion, pose)
     core_patient = (lesion > 0) & (lesion != Tissue.OEDEMA)
     truth = case_truth(
         plan,

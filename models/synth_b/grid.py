@@ -36,6 +36,13 @@ class Grid:
             self.affine[axis, 3] + self.resolution_mm * np.arange(n), dtype=np.float32
         )
 
+    def crop(self, lo: tuple[int, int, int], hi: tuple[int, int, int]) -> Grid:
+        """The sub-grid of voxels ``lo <= v < hi`` (same spacing, shifted origin)."""
+        affine = self.affine.copy()
+        affine[:3, 3] = self.to_world(np.asarray(lo, dtype=np.float64))
+        shape = (hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2])
+        return Grid(shape=shape, resolution_mm=self.resolution_mm, affine=affine)
+
     def to_world(self, voxel: npt.ArrayLike) -> npt.NDArray[np.float64]:
         v = np.asarray(voxel, dtype=np.float64)
         return np.asarray(self.affine[:3, :3] @ v + self.affine[:3, 3], dtype=np.float64)

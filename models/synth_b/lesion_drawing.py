@@ -14,7 +14,7 @@ from scipy import ndimage
 from models.synth_b.anatomy import Anatomy
 from models.synth_b.lesion_specs import LesionSpec
 from models.synth_b.placement import Sites
-from models.synth_b.shapes import LEVEL
+from models.synth_b.shapes import LEVEL, SHAPE_EXTENT
 
 __all__ = ["PlacedLesion", "Tissue", "draw_core", "grow_oedema"]
 
@@ -82,7 +82,7 @@ def draw_core(
         centre = anchor + inward * 0.3 * radius
     elif spec.extra_axial:
         i, j, k = (int(v) for v in anchor)
-        inward = sites.inward[:, i, j, k].astype(np.float64)
+        inward = sites.inward_at((i, j, k))
         inward /= max(float(np.linalg.norm(inward)), 1e-6)
         centre = anchor + inward * 0.25 * radius
     reach = (spec.core_ml * (1.0 + spec.oedema_ratio) * 1000.0 * 3 / (4 * np.pi)) ** (
@@ -90,7 +90,10 @@ def draw_core(
     ) / resolution_mm
     box = _box(centre, max(2.5 * radius, 1.8 * reach + 3.0) + 2.0, shape)
     offsets = _offsets(box, centre)
-    field = spec.shape.field(offsets / radius)
+    u = offsets / np.float32(radius)
+    inner = (np.abs(u) < SHAPE_EXTENT).all(axis=-1)
+    field = np.zeros(inner.shape, dtype=np.float32)
+    field[inner] = spec.shape.field(u[inner])
     core = field > LEVEL
     if spec.extra_axial:
         core &= sites.intracranial[box]

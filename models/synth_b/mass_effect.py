@@ -23,7 +23,7 @@ def push_tissue(anatomy: Anatomy, centre: npt.NDArray[np.float64], radius_vox: f
     if radius_vox < 0.5:
         return
     shape = anatomy.gm.shape
-    outer = max(3.5 * radius_vox, radius_vox + 6.0)
+    outer = max(2.5 * radius_vox, radius_vox + 5.0)
     lo = [max(int(np.floor(c - outer)), 0) for c in centre]
     hi = [min(int(np.ceil(c + outer)) + 1, n) for c, n in zip(centre, shape, strict=True)]
     box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))

@@ -2,69 +2,91 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
 from models.synth_b.anatomy import Anatomy
 
-__all__ = ["Sites", "find_sites"]
+__all__ = ["SITES", "Sites"]
 
 IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+SITES = ("deep", "callosal", "junction", "cerebellum", "convexity", "falx", "skull_base")
 
 
-@dataclass
 class Sites:
-    """Candidate voxels per site, the intracranial mask and its inward normals."""
+    """Candidate voxels per site (computed on demand), the intracranial mask and normals."""
 
-    candidates: dict[str, IntArray]
-    intracranial: npt.NDArray[np.bool_]
-    inward: FloatArray  # (3, X, Y, Z) unit inward normal (gradient of the smoothed brain)
+    def __init__(self, anatomy: Anatomy, resolution_mm: float) -> None:
+        self._anatomy = anatomy
+        self._resolution_mm = resolution_mm
+        self._candidates: dict[str, IntArray] = {}
+        self.intracranial: BoolArray = np.asarray(
+            ndimage.binary_fill_holes(anatomy.brain > 0.5), dtype=np.bool_
+        )
+        self._surface: BoolArray | None = None
+
+    def _smooth(self, volume: npt.NDArray[np.float32], sigma_mm: float) -> npt.NDArray[np.float32]:
+        out = ndimage.gaussian_filter(volume, sigma_mm / self._resolution_mm, truncate=2.5)
+        return np.asarray(out, dtype=np.float32)
+
+    def surface(self) -> BoolArray:
+        if self._surface is None:
+            inner = ndimage.binary_erosion(self.intracranial)
+            self._surface = np.asarray(self.intracranial & ~inner, dtype=np.bool_)
+        return self._surface
+
+    def _mask(self, site: str) -> BoolArray:
+        a = self._anatomy
+        x, y, z = a.mni[0], a.mni[1], a.mni[2]
+        supratentorial = (z > -18) & (y > -82)
+        if site == "deep":
+            wm = self._smooth(a.wm, 4.0)
+            mask = (wm > 0.8) & supratentorial & (np.abs(x) > 12) & (a.ventricles < 0.1)
+        elif site == "callosal":
+            mask = (a.wm > 0.7) & (np.abs(x) < 6) & (y > -30) & (y < 25) & (z > 8) & (z < 30)
+        elif site in ("junction", "cerebellum"):
+            gm = self._smooth(a.gm, 2.0)
+            junction = (a.wm > 0.35) & (a.wm < 0.65) & (gm > 0.25)
+            if site == "junction":
+                mask = junction & supratentorial & (z > -10)
+            else:
+                mask = junction & (z < -25) & (y < -45) & (np.abs(x) > 8)
+        elif site == "convexity":
+            mask = self.surface() & (z > 5) & (y > -95)
+        elif site == "falx":
+            mask = self.intracranial & (np.abs(x) < 2.5) & (z > 15) & (y > -70) & (y < 40)
+        elif site == "skull_base":
+            mask = self.surface() & (z > -35) & (z < -5) & (y > -25)
+        else:
+            mask = a.wm > 0.5
+        return np.asarray(mask, dtype=np.bool_)
+
+    def candidates(self, site: str) -> IntArray:
+        if site not in self._candidates:
+            self._candidates[site] = np.argwhere(self._mask(site))
+        return self._candidates[site]
 
     def pick(self, site: str, draw: float) -> IntArray:
         """A deterministic candidate voxel of ``site`` (falls back to deep white matter)."""
         for name in (site, "deep", "any"):
-            voxels = self.candidates.get(name)
-            if voxels is not None and len(voxels):
+            voxels = self.candidates(name)
+            if len(voxels):
                 return np.asarray(voxels[min(int(draw * len(voxels)), len(voxels) - 1)])
         raise ValueError(f"No candidate voxel for site {site!r}")
 
-
-def find_sites(anatomy: Anatomy, resolution_mm: float) -> Sites:
-    """Candidate voxels of every site, from tissue fractions and MNI coordinates."""
-    brain = anatomy.brain
-    intracranial = ndimage.binary_fill_holes(brain > 0.5)
-    x, y, z = anatomy.mni[0], anatomy.mni[1], anatomy.mni[2]
-    wm_smooth = ndimage.gaussian_filter(anatomy.wm, 4.0 / resolution_mm)
-    gm_smooth = ndimage.gaussian_filter(anatomy.gm, 2.0 / resolution_mm)
-    smooth_brain = ndimage.gaussian_filter(intracranial.astype(np.float32), 3.0 / resolution_mm)
-    gradient = np.stack(np.gradient(smooth_brain)).astype(np.float32)
-    norm = np.sqrt((gradient**2).sum(axis=0)) + 1e-6
-    inward = np.asarray(gradient / norm, dtype=np.float32)
-    supratentorial = (z > -18) & (y > -82)
-    infratentorial = (z < -25) & (y < -45) & (np.abs(x) > 8)
-    surface = intracranial & ~ndimage.binary_erosion(intracranial)
-    junction = (anatomy.wm > 0.35) & (anatomy.wm < 0.65) & (gm_smooth > 0.25)
-    candidates = {
-        "deep": (wm_smooth > 0.8) & supratentorial & (np.abs(x) > 12) & (anatomy.ventricles < 0.1),
-        "callosal": (anatomy.wm > 0.7)
-        & (np.abs(x) < 6)
-        & (y > -30)
-        & (y < 25)
-        & (z > 8)
-        & (z < 30),
-        "junction": junction & supratentorial & (z > -10),
-        "cerebellum": junction & infratentorial,
-        "convexity": surface & (z > 5) & (y > -95),
-        "falx": intracranial & (np.abs(x) < 2.5) & (z > 15) & (y > -70) & (y < 40),
-        "skull_base": surface & (z > -35) & (z < -5) & (y > -25),
-        "any": (anatomy.wm > 0.5),
-    }
-    return Sites(
-        candidates={name: np.argwhere(mask) for name, mask in candidates.items()},
-        intracranial=np.asarray(intracranial, dtype=np.bool_),
-        inward=inward,
-    )
+    def inward_at(self, voxel: tuple[int, int, int]) -> npt.NDArray[np.float64]:
+        """Unit inward normal of the intracranial surface near ``voxel``."""
+        r = max(2, round(6.0 / self._resolution_mm))
+        box = tuple(slice(max(v - r, 0), v + r + 1) for v in voxel)
+        local = ndimage.gaussian_filter(
+            self.intracranial[box].astype(np.float32), 3.0 / self._resolution_mm
+        )
+        centre = tuple(v - b.start for v, b in zip(voxel, box, strict=True))
+        gradient = np.array([g[centre] for g in np.gradient(local)], dtype=np.float64)
+        norm = float(np.linalg.norm(gradient))
+        if norm < 1e-9:
+            return np.array([0.0, 0.0, -1.0])
+        return gradient / norm

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BlobShape", "sample_shape"]
+__all__ = ["LEVEL", "SHAPE_EXTENT", "BlobShape", "sample_shape"]
 
 FloatArray = npt.NDArray[np.float32]
 LEVEL = 0.5
+SHAPE_EXTENT = 3.0  # the field is negligible beyond this many radii
 
 
 def _rotation(rng: np.random.Generator) -> npt.NDArray[np.float64]:
@@ -49,7 +50,7 @@ class BlobShape:
 
     def unit_volume(self) -> float:
         """Volume of the shape in radius units cubed (numerically)."""
-        axis = np.linspace(-2.4, 2.4, 33)
+        axis = np.linspace(-SHAPE_EXTENT, SHAPE_EXTENT, 33)
         step = axis[1] - axis[0]
         u = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).astype(np.float32)
         return float((self.field(u) > LEVEL).sum() * step**3)

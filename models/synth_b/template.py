@@ -33,6 +33,13 @@ class TemplateMaps:
     def spacing_mm(self) -> float:
         return float(self.affine[0, 0])
 
+    def brain_bounds_mm(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """MNI corners (min, max) of the box holding every brain voxel."""
+        voxels = np.argwhere((self.gm + self.wm + self.csf) > 0.01)
+        lo = self.affine[:3, 3] + self.spacing_mm * voxels.min(axis=0)
+        hi = self.affine[:3, 3] + self.spacing_mm * voxels.max(axis=0)
+        return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+
     def stacked(self) -> FloatArray:
         """GM, WM, CSF and ventricles as one (4, X, Y, Z) array."""
         return np.stack([self.gm, self.wm, self.csf, self.ventricles]).astype(np.float32)
