@@ -1,7 +1,8 @@
 """Who each case is: diagnosis, hard variant, follow-up, patient, age and sex.
 
 Everything is a pure function of ``(seed, index)`` so that any worker can make any case.
-A case is a follow-up (about 10 %) of an earlier index; its patient is that case's.
+A case is a follow-up (about 10 %) of an earlier case of its block of ten; its patient
+is that case's.
 Diagnoses are balanced in blocks of three patients, in a seed-dependent order.
 """
 
@@ -27,7 +28,8 @@ HARD_KINDS: dict[str, tuple[tuple[str, float], ...]] = {
     "meningioma": (("meningioma_with_oedema", 0.7), ("cystic_meningioma", 0.3)),
     "metastasis": (("solitary_large_metastasis", 1.0),),
 }
-FOLLOW_UP_RATE = 0.10
+FOLLOW_UP_RATE = 0.095
+FOLLOW_UP_BLOCK = 10
 
 _STREAM_FOLLOW_UP = 7
 _STREAM_DIAGNOSIS = 3
@@ -63,13 +65,18 @@ def patient_rng(seed: int, patient_index: int, part: int = 0) -> np.random.Gener
 
 
 def _baseline_index(seed: int, index: int) -> int:
-    current = index
-    while current > 0:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, current, _STREAM_FOLLOW_UP]))
-        if rng.random() >= FOLLOW_UP_RATE:
-            return current
-        current = int(rng.integers(0, current))
-    return current
+    """The case whose patient ``index`` is (itself, or an earlier case it follows up).
+
+    Cases come in blocks of ten; in most blocks one case is the follow-up of another,
+    earlier case of the same block. So no case has two follow-ups and no follow-up is
+    followed up, and the answer needs nothing but ``(seed, index)``.
+    """
+    block, slot = divmod(index, FOLLOW_UP_BLOCK)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, block, _STREAM_FOLLOW_UP]))
+    if rng.random() >= FOLLOW_UP_RATE * FOLLOW_UP_BLOCK:
+        return index
+    first, second = sorted(int(v) for v in rng.choice(FOLLOW_UP_BLOCK, size=2, replace=False))
+    return block * FOLLOW_UP_BLOCK + first if slot == second else index
 
 
 def _diagnosis(seed: int, patient_index: int) -> str:
