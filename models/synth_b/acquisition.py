@@ -63,7 +63,7 @@ def sample_acquisition(rng: np.random.Generator, resolution_mm: float) -> Acquis
         thick_factor=factor,
         thick_phase=float(rng.uniform(0.0, factor)),
         bias_form="polynomial" if rng.random() < 0.5 else "gaussians",
-        bias_strength=float(rng.uniform(0.05, 0.3)),
+        bias_strength=float(rng.uniform(0.04, 0.2)),
         noise_model=str(rng.choice(["gaussian", "rician", "nc_chi"])),
         coils=int(rng.integers(2, 5)),
         noise_levels=(float(levels[0]), float(levels[1]), float(levels[2]), float(levels[3])),

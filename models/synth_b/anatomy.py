@@ -40,6 +40,7 @@ class AnatomyParams:
     displacement_seed: int
     atrophy: float
     ventricle_change_mm: float
+    sharpness: float
 
 
 @dataclass
@@ -75,7 +76,8 @@ def sample_anatomy_params(rng: np.random.Generator, age: int) -> AnatomyParams:
         displacement_spacing_mm=float(rng.uniform(30.0, 50.0)),
         displacement_seed=int(rng.integers(0, 2**31 - 1)),
         atrophy=atrophy,
-        ventricle_change_mm=float(rng.uniform(-2.5, 5.0) + 4.0 * atrophy),
+        ventricle_change_mm=float(rng.uniform(-2.5, 4.0) + 3.0 * atrophy),
+        sharpness=float(rng.uniform(2.0, 3.5)),
     )
 
 
@@ -154,6 +156,22 @@ def _resize_ventricles(anatomy: Anatomy, change_mm: float, resolution_mm: float)
         wm += delta
 
 
+def _sharpen(anatomy: Anatomy, power: float) -> None:
+    """Crisper tissue boundaries than the population-average template: ``p**power``,
+    renormalised with the background so that the brain's outline stays put."""
+    background = np.clip(1.0 - anatomy.brain, 0.0, 1.0)
+    parts = [anatomy.gm, anatomy.wm, anatomy.csf, background]
+    powered = [np.power(p, power, dtype=np.float32) for p in parts]
+    total = powered[0] + powered[1] + powered[2] + powered[3] + 1e-6
+    share_vent = np.divide(
+        anatomy.ventricles, anatomy.csf, out=np.zeros_like(anatomy.csf), where=anatomy.csf > 1e-6
+    )
+    anatomy.gm = np.asarray(powered[0] / total, dtype=np.float32)
+    anatomy.wm = np.asarray(powered[1] / total, dtype=np.float32)
+    anatomy.csf = np.asarray(powered[2] / total, dtype=np.float32)
+    anatomy.ventricles = np.asarray(anatomy.csf * np.clip(share_vent, 0.0, 1.0), dtype=np.float32)
+
+
 def _atrophy(anatomy: Anatomy, level: float, resolution_mm: float) -> None:
     if level <= 0:
         return
@@ -182,6 +200,7 @@ def build_anatomy(params: AnatomyParams, grid: Grid, template: TemplateMaps) -> 
     anatomy = Anatomy(
         gm=maps[0], wm=maps[1], csf=maps[2], ventricles=maps[3], mni=mni, flip=params.flip
     )
+    _sharpen(anatomy, params.sharpness)
     _resize_ventricles(anatomy, params.ventricle_change_mm, grid.resolution_mm)
     _atrophy(anatomy, params.atrophy, grid.resolution_mm)
     return anatomy

@@ -36,6 +36,7 @@ class SyntheticCase:
     seg: npt.NDArray[np.uint8]
     affine: npt.NDArray[np.float64]
     truth: dict[str, Any]
+    tissue: npt.NDArray[np.uint8] | None = None  # 1 CSF, 2 GM, 3 WM, 0 other or mixed
 
 
 def _push_all(placed: list[PlacedLesion], anatomy: Anatomy, resolution_mm: float) -> None:
@@ -97,10 +98,26 @@ def _posed_seg(lesion: npt.NDArray[np.uint8], pose: Pose) -> npt.NDArray[np.uint
     return seg
 
 
+def _tissue_map(anatomy: Anatomy) -> npt.NDArray[np.uint8]:
+    stacked = np.stack([anatomy.csf, anatomy.gm, anatomy.wm])
+    tissue = (np.argmax(stacked, axis=0) + 1).astype(np.uint8)
+    tissue[stacked.max(axis=0) < 0.6] = 0  # mixed voxels: no class
+    return np.asarray(tissue, dtype=np.uint8)
+
+
 def generate_case(
-    seed: int, index: int, resolution_mm: float = 2.0, hard_rate: float = 0.15
+    seed: int,
+    index: int,
+    resolution_mm: float = 2.0,
+    hard_rate: float = 0.15,
+    *,
+    with_tissue: bool = False,
 ) -> SyntheticCase:
-    """Make case ``index`` of corpus ``seed`` at ``resolution_mm`` (deterministic)."""
+    """Make case ``index`` of corpus ``seed`` at ``resolution_mm`` (deterministic).
+
+    ``with_tissue`` also returns the normal tissue class of every output voxel (for tests
+    and checks; not written to the corpus).
+    """
     plan = plan_case(seed, index, hard_rate)
     grid = grid_for(resolution_mm)
     template = load_template(resolution_mm)
@@ -160,4 +177,7 @@ def generate_case(
             else None,
         },
     )
-    return SyntheticCase(plan=plan, images=images, seg=seg, affine=grid.affine.copy(), truth=truth)
+    tissue = pose.apply(_tissue_map(anatomy), order=0) if with_tissue else None
+    return SyntheticCase(
+        plan=plan, images=images, seg=seg, affine=grid.affine.copy(), truth=truth, tissue=tissue
+    )

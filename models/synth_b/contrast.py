@@ -67,7 +67,7 @@ def _post_contrast(rng: np.random.Generator, t1: dict[str, float]) -> dict[str, 
 
 
 def _t2(rng: np.random.Generator) -> dict[str, float]:
-    gm = 1.0 + rng.uniform(0.15, 0.5)
+    gm = 1.0 + rng.uniform(0.2, 0.55)
     csf = gm * rng.uniform(1.6, 2.6)
     return {
         "wm": 1.0,
@@ -84,7 +84,7 @@ def _t2(rng: np.random.Generator) -> dict[str, float]:
 
 
 def _flair(rng: np.random.Generator, mismatch: bool) -> dict[str, float]:
-    gm = 1.0 + rng.uniform(0.08, 0.35)
+    gm = 1.0 + rng.uniform(0.12, 0.4)
     csf = rng.uniform(0.15, 0.45)
     non_enhancing = gm * (rng.uniform(0.7, 0.95) if mismatch else rng.uniform(1.25, 1.7))
     return {
@@ -105,7 +105,7 @@ def sample_contrasts(
     rng: np.random.Generator, *, flair_mismatch: bool = False
 ) -> dict[str, Contrast]:
     """The four sequences' tissue intensities for one acquisition."""
-    t1 = _t1(rng, float(rng.uniform(0.12, 0.38)))
+    t1 = _t1(rng, float(rng.uniform(0.15, 0.38)))
     tables = {
         "t1n": t1,
         "t1c": _post_contrast(rng, t1),

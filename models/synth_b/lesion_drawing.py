@@ -88,7 +88,7 @@ def draw_core(
     reach = (spec.core_ml * (1.0 + spec.oedema_ratio) * 1000.0 * 3 / (4 * np.pi)) ** (
         1 / 3
     ) / resolution_mm
-    box = _box(centre, max(2.5 * radius, 1.8 * reach + 3.0) + 2.0, shape)
+    box = _box(centre, max(SHAPE_EXTENT * radius, 2.6 * reach + 4.0) + 2.0, shape)
     offsets = _offsets(box, centre)
     u = offsets / np.float32(radius)
     inner = (np.abs(u) < SHAPE_EXTENT).all(axis=-1)

@@ -62,7 +62,8 @@ def build_scene(
     shell = intracranial & ~ndimage.binary_erosion(intracranial)
     x, y, z = anatomy.mni
     falx = intracranial & (np.abs(x) < 0.8 * resolution_mm) & (z > 0) & (anatomy.csf > 0.4)
-    dura = np.where(shell, 0.45, 0.0) + np.where(falx, 0.6, 0.0)
+    thin = min(0.5, 0.8 / resolution_mm)  # about a millimetre of dura in the voxel
+    dura = np.where(shell, thin, 0.0) + np.where(falx, 1.2 * thin, 0.0)
     atrium = np.minimum((np.abs(x) - 27.0) ** 2 + (y + 40.0) ** 2 + (z - 14.0) ** 2, 1e9)
     choroid = np.where((anatomy.ventricles > 0.4) & (atrium < 81.0), 0.7, 0.0)
     sulcal = np.clip(anatomy.csf - anatomy.ventricles, 0.0, 1.0)
