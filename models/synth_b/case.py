@@ -42,11 +42,10 @@ class SyntheticCase:
 def _push_all(placed: list[PlacedLesion], anatomy: Anatomy, resolution_mm: float) -> None:
     for lesion in placed:
         spec = lesion.spec
-        volume = spec.core_ml + (
-            0.0 if spec.extra_axial else 0.5 * spec.core_ml * spec.oedema_ratio
-        )
+        core_ml = float(lesion.core_mask.sum()) * resolution_mm**3 / 1000.0
+        volume = core_ml * (1.0 if spec.extra_axial else 1.0 + 0.5 * spec.oedema_ratio)
         radius = (3.0 * spec.push * volume * 1000.0 / (4.0 * np.pi)) ** (1 / 3)
-        core_radius = (3.0 * spec.core_ml * 1000.0 / (4.0 * np.pi)) ** (1 / 3)
+        core_radius = (3.0 * core_ml * 1000.0 / (4.0 * np.pi)) ** (1 / 3)
         radius = min(radius, 1.15 * core_radius) / resolution_mm
         core = np.argwhere(lesion.core_mask)
         if spec.extra_axial or not len(core):

@@ -75,6 +75,8 @@ def draw_core(
     anchor = sites.pick(spec.site, spec.site_draw).astype(np.float64)
     radius_mm = (spec.core_ml * 1000.0 / spec.shape.unit_volume()) ** (1.0 / 3.0)
     radius = radius_mm / resolution_mm
+    if spec.plaque_mm > 0:
+        radius *= 1.8  # broad and thin: the sheet is cut from a larger shape
     inward = np.zeros(3)
     centre = anchor.copy()
     if spec.site == "falx":
@@ -97,6 +99,9 @@ def draw_core(
     core = field > LEVEL
     if spec.extra_axial:
         core &= sites.intracranial[box]
+        if spec.plaque_mm > 0:  # a sheet along the dura, not a ball
+            depth = ndimage.distance_transform_edt(sites.intracranial[box]) * resolution_mm
+            core &= depth <= spec.plaque_mm
         if spec.site == "falx":
             core &= offsets[..., 0] * inward[0] >= -0.5
     if not core.any():

@@ -34,6 +34,7 @@ class LesionSpec:
     tail_mm: float = 0.0
     cleft: bool = False
     flair_mismatch: bool = False
+    plaque_mm: float = 0.0  # en plaque meningioma: the tumour is at most this thick
 
     @property
     def extra_axial(self) -> bool:
@@ -111,31 +112,32 @@ def _meningioma(rng: np.random.Generator, hard: str | None) -> list[LesionSpec]:
     else:
         ratio = 0.0
     cyst = hard == "cystic_meningioma"
-    return [
-        LesionSpec(
-            diagnosis="meningioma",
-            site=site,
-            site_draw=float(rng.random()),
-            side_draw=float(rng.random()),
-            core_ml=volume,
-            enhancement="ring" if cyst else "solid",
-            necrosis_fraction=float(rng.uniform(0.04, 0.1)) if rng.random() < 0.04 else 0.0,
-            wall_mm=3.0,
-            oedema_ratio=float(ratio),
-            push=float(rng.uniform(0.9, 1.0)),
-            shape=sample_shape(
-                rng,
-                blobs=(1, 3),
-                spread=0.2,
-                elongation=float(rng.uniform(1.0, 1.3)),
-                ripple=float(rng.uniform(0.02, 0.05)),
-                ripple_frequency=1.5,
-            ),
-            cyst=cyst,
-            tail_mm=float(rng.uniform(8.0, 20.0)) if rng.random() < 0.7 else 0.0,
-            cleft=bool(rng.random() < 0.85),
-        )
-    ]
+    lesion = LesionSpec(
+        diagnosis="meningioma",
+        site=site,
+        site_draw=float(rng.random()),
+        side_draw=float(rng.random()),
+        core_ml=volume,
+        enhancement="ring" if cyst else "solid",
+        necrosis_fraction=float(rng.uniform(0.04, 0.1)) if rng.random() < 0.04 else 0.0,
+        wall_mm=3.0,
+        oedema_ratio=float(ratio),
+        push=float(rng.uniform(0.9, 1.0)),
+        shape=sample_shape(
+            rng,
+            blobs=(1, 3),
+            spread=0.2,
+            elongation=float(rng.uniform(1.0, 1.3)),
+            ripple=float(rng.uniform(0.02, 0.05)),
+            ripple_frequency=1.5,
+        ),
+        cyst=cyst,
+        tail_mm=float(rng.uniform(8.0, 20.0)) if rng.random() < 0.7 else 0.0,
+        cleft=bool(rng.random() < 0.85),
+    )
+    if not cyst and site == "convexity" and rng.random() < 0.1:  # en plaque
+        lesion = replace(lesion, plaque_mm=float(rng.uniform(4.0, 8.0)))
+    return [lesion]
 
 
 def _metastases(rng: np.random.Generator, hard: str | None) -> list[LesionSpec]:
