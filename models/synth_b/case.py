@@ -159,14 +159,17 @@ def generate_case(
         posed, head, acquisition, grid, {s: c.gain for s, c in contrasts.items()}
     )
     seg = _posed_seg(lesion, pose)
-    core_patient = (lesion > 0) & (lesion != Tissue.OEDEMA)
+    largest = max(placed, key=lambda item: int(item.core_mask.sum()))
+    core_voxels = tuple(
+        idx + box.start for idx, box in zip(np.nonzero(largest.core_mask), largest.box, strict=True)
+    )
     truth = case_truth(
         plan,
         specs,
         seg,
         grid,
-        anatomy.mni[:, core_patient],
-        anatomy.patient_side()[core_patient],
+        anatomy.mni[(slice(None), *core_voxels)],
+        anatomy.patient_side()[core_voxels],
         necrosis=bool((lesion == Tissue.NECROSIS).any()),
         extra={
             "noise": acquisition.noise_model,

@@ -77,6 +77,8 @@ def draw_core(
     radius = radius_mm / resolution_mm
     if spec.plaque_mm > 0:
         radius *= 1.8  # broad and thin: the sheet is cut from a larger shape
+    elif spec.extra_axial:
+        radius *= 1.15 if spec.site == "falx" else 1.2  # part of the shape is cut off
     inward = np.zeros(3)
     centre = anchor.copy()
     if spec.site == "falx":
@@ -96,9 +98,8 @@ def draw_core(
     inner = (np.abs(u) < SHAPE_EXTENT).all(axis=-1)
     field = np.zeros(inner.shape, dtype=np.float32)
     field[inner] = spec.shape.field(u[inner])
-    core = field > LEVEL
+    core = (field > LEVEL) & sites.intracranial[box]
     if spec.extra_axial:
-        core &= sites.intracranial[box]
         if spec.plaque_mm > 0:  # a sheet along the dura, not a ball
             depth = ndimage.distance_transform_edt(sites.intracranial[box]) * resolution_mm
             core &= depth <= spec.plaque_mm

@@ -23,6 +23,8 @@ def lobe_of(x: float, y: float, z: float) -> str:
         return "brainstem"
     if abs(x) > 28 and y > -72 and z < (5.0 if y < 0 else -8.0):
         return "temporal"
+    if abs(x) > 14 and -65 < y < 5 and z < -8:  # medial temporal lobe
+        return "temporal"
     if y > -5.0 - 0.35 * max(z - 10.0, 0.0):
         return "frontal"
     if y < -72:
@@ -52,7 +54,9 @@ def case_truth(
     necrosis: bool,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    """The truth.json entry; volumes and centroid are read from the final ``seg``."""
+    """The truth.json entry; volumes and centroid are read from the final ``seg``;
+    ``core_mni`` (3, n) and ``core_side`` (n,) are of the largest lesion's core voxels
+    (side and lobe are the largest lesion's)."""
     counts = np.bincount(seg.ravel(), minlength=4)
     ml = grid.voxel_ml
     necrotic, oedema, enhancing = (float(counts[i] * ml) for i in (1, 2, 3))
