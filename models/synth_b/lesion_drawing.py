@@ -14,7 +14,7 @@ from scipy import ndimage
 from models.synth_b.anatomy import Anatomy
 from models.synth_b.lesion_specs import LesionSpec
 from models.synth_b.placement import Sites
-from models.synth_b.shapes import LEVEL, SHAPE_EXTENT
+from models.synth_b.shapes import LEVEL, SHAPE_EXTENT, turn_towards
 
 __all__ = ["PlacedLesion", "Tissue", "draw_core", "grow_oedema"]
 
@@ -68,6 +68,19 @@ def _offsets(box: Box, centre: npt.NDArray[np.float64]) -> FloatArray:
     return np.stack(grids, axis=-1).astype(np.float32)
 
 
+def _white_matter_axis(
+    wm: FloatArray, anchor: npt.NDArray[np.float64], reach: float
+) -> npt.NDArray[np.float64] | None:
+    """Main direction of the white matter around ``anchor`` (first principal axis)."""
+    box = _box(anchor, reach, wm.shape)
+    points = np.argwhere(wm[box] > 0.6).astype(np.float64)
+    if len(points) < 10:
+        return None
+    centred = points - points.mean(axis=0)
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    return np.asarray(vectors[:, -1], dtype=np.float64)
+
+
 def draw_core(
     spec: LesionSpec, sites: Sites, resolution_mm: float, shape: tuple[int, int, int]
 ) -> PlacedLesion:
@@ -95,6 +108,11 @@ def draw_core(
     box = _box(centre, max(SHAPE_EXTENT * radius, 2.6 * reach + 4.0) + 2.0, shape)
     offsets = _offsets(box, centre)
     u = offsets / np.float32(radius)
+    if spec.diagnosis == "glioma":  # stretched along the local white-matter tracts
+        tract = _white_matter_axis(sites.white_matter, anchor, 12.0 / resolution_mm)
+        if tract is not None:
+            turn = turn_towards(spec.shape.long_axis, tract)
+            u = (u.reshape(-1, 3) @ turn).reshape(u.shape).astype(np.float32)
     inner = (np.abs(u) < SHAPE_EXTENT).all(axis=-1)
     field = np.zeros(inner.shape, dtype=np.float32)
     field[inner] = spec.shape.field(u[inner])

@@ -28,6 +28,10 @@ class Sites:
         )
         self._surface: BoolArray | None = None
 
+    @property
+    def white_matter(self) -> npt.NDArray[np.float32]:
+        return self._anatomy.wm
+
     def _smooth(self, volume: npt.NDArray[np.float32], sigma_mm: float) -> npt.NDArray[np.float32]:
         out = ndimage.gaussian_filter(volume, sigma_mm / self._resolution_mm, truncate=2.5)
         return np.asarray(out, dtype=np.float32)

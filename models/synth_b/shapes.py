@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["LEVEL", "SHAPE_EXTENT", "BlobShape", "sample_shape"]
+__all__ = ["LEVEL", "SHAPE_EXTENT", "BlobShape", "sample_shape", "turn_towards"]
 
 FloatArray = npt.NDArray[np.float32]
 LEVEL = 0.5
@@ -35,6 +35,7 @@ class BlobShape:
     wave_vectors: npt.NDArray[np.float64]  # (m, 3)
     wave_phases: npt.NDArray[np.float64]  # (m,)
     wave_amplitude: float
+    long_axis: npt.NDArray[np.float64]  # (3,) unit direction the shape is stretched along
 
     def field(self, u: FloatArray) -> FloatArray:
         """``u`` is (..., 3); returns the implicit field, > 0.5 inside."""
@@ -54,6 +55,18 @@ class BlobShape:
         step = axis[1] - axis[0]
         u = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).astype(np.float32)
         return float((self.field(u) > LEVEL).sum() * step**3)
+
+
+def turn_towards(
+    source: npt.NDArray[np.float64], target: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The rotation matrix that turns unit vector ``source`` onto unit vector ``target``."""
+    v = np.cross(source, target)
+    c = float(np.dot(source, target))
+    if np.linalg.norm(v) < 1e-9:
+        return np.eye(3) if c > 0 else -np.eye(3)
+    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.asarray(np.eye(3) + k + k @ k / (1.0 + c), dtype=np.float64)
 
 
 def sample_shape(
@@ -94,4 +107,5 @@ def sample_shape(
         wave_vectors=vectors,
         wave_phases=rng.uniform(0, 2 * np.pi, m),
         wave_amplitude=float(ripple),
+        long_axis=np.asarray(main_axis[:, 0], dtype=np.float64),
     )
