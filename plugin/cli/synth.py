@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -29,12 +30,13 @@ def synth(
         None, "--preview", help="Write a PNG montage of a few cases of each type."
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Parallel processes."),
-    contrast_jitter: float = typer.Option(
-        0.08,
+    contrast_jitter: float | None = typer.Option(
+        None,
         "--contrast-jitter",
         min=0.0,
         max=0.3,
-        help="Relative range of the per-case tissue intensities (held-out corpora: wider).",
+        help="Relative range of the per-case tissue intensities (held-out corpora: wider); "
+        "generator a only, default 0.08.",
     ),
     hard_rate: float = typer.Option(
         0.15,
@@ -43,8 +45,21 @@ def synth(
         max=1.0,
         help="Share of patients with a deliberately hard variant (training corpora: higher).",
     ),
+    generator: str = typer.Option(
+        "a",
+        "--generator",
+        help="a: the training generator (models.synth); b: the independent second generator "
+        "(models.synth_b, written from docs/synthetic-spec.md alone).",
+    ),
 ) -> None:
     """Generate synthetic glioma, meningioma and metastasis cases."""
+    if generator == "b":
+        _synth_b(
+            out, cases, seed, resolution, types, dicom, preview, workers, contrast_jitter, hard_rate
+        )
+        return
+    if generator != "a":
+        fail(f"--generator must be a or b, got {generator!r}")
     from models.synth import SynthesisError, write_corpus
 
     try:
@@ -57,7 +72,7 @@ def synth(
             workers=workers,
             dicom_dir=dicom,
             preview=preview,
-            contrast_jitter=contrast_jitter,
+            contrast_jitter=0.08 if contrast_jitter is None else contrast_jitter,
             hard_rate=hard_rate,
         )
     except SynthesisError as exc:
@@ -71,3 +86,56 @@ def synth(
         typer.echo(f"DICOM studies in {summary.dicom_dir}")
     if summary.preview is not None:
         typer.echo(f"preview: {summary.preview}")
+
+
+def _synth_b(
+    out: Path,
+    cases: int,
+    seed: int,
+    resolution: float,
+    types: str,
+    dicom: Path | None,
+    preview: Path | None,
+    workers: int,
+    contrast_jitter: float | None,
+    hard_rate: float,
+) -> None:
+    """``simcase synth --generator b``: the options only generator a has are refused."""
+    refused = [
+        name
+        for name, given in (
+            ("--dicom", dicom is not None),
+            ("--preview", preview is not None),
+            ("--contrast-jitter", contrast_jitter is not None),
+            (
+                "--types",
+                {t.strip() for t in types.split(",") if t.strip()}
+                != {"glioma", "meningioma", "metastasis"},
+            ),
+        )
+        if given
+    ]
+    if refused:
+        fail(
+            f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} not supported by "
+            "--generator b (it always writes the three diagnoses, balanced, as NIfTI only)"
+        )
+    from models.synth_b import SynthBError, write_corpus
+
+    started = time.perf_counter()
+    try:
+        write_corpus(
+            out,
+            cases=cases,
+            seed=seed,
+            resolution_mm=resolution,
+            workers=workers,
+            hard_rate=hard_rate,
+        )
+    except SynthBError as exc:
+        fail(str(exc))
+    seconds = time.perf_counter() - started
+    typer.echo(
+        f"{cases} cases (generator b) in {out} ({seconds:.1f} s, {seconds / cases:.2f} s/case); "
+        f"{out / 'cases.csv'}, {out / 'truth.json'}"
+    )
