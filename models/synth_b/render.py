@@ -106,11 +106,11 @@ def render(scene: Scene, contrast: Contrast, post_contrast: bool) -> FloatArray:
     """One sequence's noise-free image (white matter = 1)."""
     a = scene.anatomy
     t = contrast.texture
-    sulcal = np.clip(a.csf, 0.0, None)
+    csf = np.clip(a.csf, 0.0, None)
     image = (
         a.wm * contrast.wm * (1.0 + t * scene.grain_white)
         + a.gm * contrast.gm * (1.0 + t * scene.grain_grey)
-        + sulcal * contrast.csf * (1.0 + 0.3 * t * scene.grain_grey)
+        + csf * contrast.csf * (1.0 + 0.3 * t * scene.grain_grey)
     )
     image = image * (1.0 - scene.dura) + scene.dura * contrast.dura * (a.gm + a.wm + a.csf > 0.05)
     if post_contrast:

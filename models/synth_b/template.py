@@ -40,10 +40,6 @@ class TemplateMaps:
         hi = self.affine[:3, 3] + self.spacing_mm * voxels.max(axis=0)
         return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
-    def stacked(self) -> FloatArray:
-        """GM, WM, CSF and ventricles as one (4, X, Y, Z) array."""
-        return np.stack([self.gm, self.wm, self.csf, self.ventricles]).astype(np.float32)
-
 
 def _block_mean(volume: FloatArray, factor: int) -> FloatArray:
     if factor == 1:

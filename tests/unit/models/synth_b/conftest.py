@@ -1,4 +1,4 @@
-"""One small generator-B corpus (4 mm, 12 cases) shared by the tests of this folder."""
+"""One small generator-B corpus (4 mm, 10 cases) shared by the tests of this folder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from models.synth_b import SyntheticCase, generate_case, write_corpus
 
 SEED = 11
-CASES = 12
+CASES = 10
 RESOLUTION_MM = 4.0
 
 

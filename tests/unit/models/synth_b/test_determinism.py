@@ -25,7 +25,7 @@ def test_files_equal_a_fresh_generation(
 
 def test_two_workers_write_the_same_bytes(corpus_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "parallel"
-    write_corpus(out, cases=3, seed=SEED, resolution_mm=RESOLUTION_MM, workers=2)
+    write_corpus(out, cases=2, seed=SEED, resolution_mm=RESOLUTION_MM, workers=2)
     for folder in sorted(p for p in out.iterdir() if p.is_dir()):
         for path in folder.iterdir():
             assert path.read_bytes() == (corpus_dir / folder.name / path.name).read_bytes()
