@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
+from scipy import ndimage
 
 from dicom_conversion import MRSequence
 from models.errors import InvalidStudyError
@@ -93,6 +94,46 @@ def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
     )
 
 
+#: A volume with fewer exact zeros than this share has a noise floor, not a zero background.
+_ZERO_BACKGROUND_SHARE = 0.3
+
+
+def _otsu(values: np.ndarray) -> float:
+    """Otsu's threshold of a sample of intensities (256 bins between the 0.5/99.5 %)."""
+    low, high = np.percentile(values, [0.5, 99.5])
+    if high <= low:
+        return float(low)
+    counts, edges = np.histogram(np.clip(values, low, high), bins=256, range=(low, high))
+    centres = (edges[:-1] + edges[1:]) / 2.0
+    weight = np.cumsum(counts).astype(np.float64)
+    total = weight[-1]
+    mass = np.cumsum(counts * centres)
+    mean_low = mass / np.maximum(weight, 1.0)
+    mean_high = (mass[-1] - mass) / np.maximum(total - weight, 1.0)
+    between = weight * (total - weight) * (mean_low - mean_high) ** 2
+    return float(centres[int(np.argmax(between))])
+
+
+def foreground(data: np.ndarray) -> np.ndarray:
+    """The voxels that hold the head or brain of one sequence.
+
+    Skull-stripped images (BraTS, our generators) have an exact zero background: the
+    foreground is every positive voxel, as always. An image whose background carries a
+    noise floor instead (few exact zeros) is thresholded at Otsu's level between noise
+    and tissue, with the holes inside (dark CSF) filled.
+    """
+    positive = data > 0
+    if data.size == 0 or np.count_nonzero(data == 0) >= _ZERO_BACKGROUND_SHARE * data.size:
+        return positive
+    flat = data.ravel()
+    step = max(1, flat.size // 400_000)
+    threshold = _otsu(np.asarray(flat[::step], dtype=np.float64))
+    mask = data > threshold
+    if mask.ndim == 3:
+        mask = ndimage.binary_fill_holes(mask)
+    return np.asarray(mask & positive)
+
+
 def _normalise_into(data: np.ndarray, out: np.ndarray) -> None:
     """Write the normalised ``data`` (float32) into ``out``, which holds zeros.
 
@@ -101,14 +142,14 @@ def _normalise_into(data: np.ndarray, out: np.ndarray) -> None:
     ``data[data > 0]``, so the result is the same, bit for bit, as normalising the whole
     volume.
     """
-    brain = data > 0
+    brain = foreground(data)
     if np.count_nonzero(brain) < 10:
         return
     box: tuple[slice, ...] | None = bounding_box(brain) if brain.ndim == 3 else None
     if box is None:  # not 3-D: the whole array
         box = tuple(slice(None) for _ in range(brain.ndim))
     region = np.array(data[box], dtype=np.float32, order="C", copy=True)
-    inside = region > 0
+    inside = brain[box]
     values = region[inside]
     mean = float(values.mean())
     std = float(values.std())

@@ -11,6 +11,7 @@ the local torch, so the exported graphs and their sha256 come from one environme
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import platform
@@ -106,6 +107,14 @@ def _generate(
     finally:
         source.close()  # stops the worker pool
     return out
+
+
+def _digest(crops: CropSet) -> str:
+    """sha256 of what the embedder trained on (crops, label maps, labels, context)."""
+    h = hashlib.sha256()
+    for array in (crops.crops, crops.tissue, crops.labels, crops.context, crops.targets):
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
 
 
 def _epochs(budget: float | None, step_seconds: float, steps: int, default: int) -> int:
@@ -222,6 +231,7 @@ def run_recipe(
             "cases": made,
             "resolution_mm": 2.0,
             "crops": len(train_crops),
+            "crops_sha256": _digest(train_crops),
             "validation": {
                 "seed": valid_seed,
                 "cases": valid_cases,
