@@ -20,7 +20,7 @@ def _head(noise_floor: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_a_zero_background_is_kept_exactly_as_before() -> None:
-    volume, brain = _head(0.0)
+    volume, _ = _head(0.0)
     assert np.array_equal(foreground(volume), volume > 0)
     normalised = normalise_volume(volume)
     inside = volume > 0
