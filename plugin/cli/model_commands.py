@@ -21,6 +21,7 @@ class Trainable(StrEnum):
 
     segmenter = "segmenter"
     embedder = "embedder"
+    both = "both"
 
 
 class Device(StrEnum):
@@ -51,9 +52,21 @@ def _model_dir(model_dir: Path | None) -> Path | None:
 
 @app.command()
 def train(
-    what: Trainable = typer.Argument(..., help="segmenter or embedder"),
+    what: Trainable = typer.Argument(
+        ..., help="segmenter or embedder (from --data), or both (from a generator, on the fly)"
+    ),
     data: list[Path] = typer.Option(
-        ..., "--data", help="Labelled BraTS-layout training folder (repeat for several)."
+        [], "--data", help="Labelled BraTS-layout training folder (repeat for several)."
+    ),
+    generator: str = typer.Option("a", "--generator", help="both: generator a or b."),
+    cases: int = typer.Option(1000, "--cases", min=3, help="both: cases to generate."),
+    workers: int = typer.Option(1, "--workers", min=1, help="both: generating processes."),
+    budget: float | None = typer.Option(
+        None,
+        "--minutes",
+        min=1.0,
+        help="both: a time budget (generation 35 %, segmenter 35 %, embedder 30 %); "
+        "epochs are set from a measured step time.",
     ),
     out: Path = typer.Option(Path("runs/weights"), "--out", help="Where the weights go."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Epochs (default per model)."),
@@ -80,9 +93,16 @@ def train(
     for folder in data:
         if not folder.is_dir():
             fail(f"training folder {folder} does not exist")
+    if what is not Trainable.both and not data:
+        fail("--data is needed to train the segmenter or the embedder alone")
     command = "simcase " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     work = work_dir or out / f"{what.value}-work"
     try:
+        if what is Trainable.both:
+            _train_both(
+                out, work, generator, cases, workers, device.value, threads, epochs, seed, budget
+            )
+            return
         if what is Trainable.embedder:
             e_config = EmbedderConfig(seed=seed, threads=threads, context=context)
             if epochs is not None:
@@ -115,6 +135,45 @@ def train(
     except ModelError as error:
         fail(str(error))
     typer.echo(f"{card.model_version} written to {out} (sha256 {card.onnx_sha256})")
+
+
+def _train_both(
+    out: Path,
+    work: Path,
+    generator: str,
+    cases: int,
+    workers: int,
+    device: str,
+    threads: int,
+    epochs: int | None,
+    seed: int,
+    minutes: float | None,
+) -> None:
+    from models.training import EmbedderConfig, SegmenterConfig
+    from models.training.synthetic_recipe import finish_recipe, run_recipe
+
+    if generator not in ("a", "b"):
+        fail(f"--generator must be a or b, not {generator!r}")
+    seg = SegmenterConfig(threads=threads)
+    emb = EmbedderConfig(threads=threads)
+    if epochs is not None:
+        seg, emb = replace(seg, epochs=epochs), replace(emb, epochs=epochs)
+    seconds = None if minutes is None else minutes * 60.0
+    run_recipe(
+        work,
+        cases=cases,
+        seed=seed,
+        generator=generator,
+        workers=workers,
+        device=device,
+        segmenter_config=seg,
+        embedder_config=emb,
+        generation_seconds=None if seconds is None else 0.35 * seconds,
+        segmenter_seconds=None if seconds is None else 0.35 * seconds,
+        embedder_seconds=None if seconds is None else 0.25 * seconds,
+    )
+    segmenter, embedder = finish_recipe(work, out)
+    typer.echo(f"{segmenter.model_version} and {embedder.model_version} written to {out}")
 
 
 @app.command()
