@@ -268,11 +268,12 @@ def process_study(
         thumbs = store.thumbnails(sorted({h.case_id for h in shown}))
         when = dt.datetime.now().replace(microsecond=0)
         uid_seed = f"{study_uid}|{version}|{content_hash}"
+        result_hits = [_result_hit(h) for h in hits]
+        result_groups = {d: [_result_hit(h) for h in g] for d, g in per_diagnosis.items()}
         objects = build_results(
             query,
-            [_result_hit(h) for h in hits],
-            per_diagnosis={d: [_result_hit(h) for h in g] for d, g in per_diagnosis.items()}
-            or None,
+            result_hits,
+            per_diagnosis=result_groups or None,
             source_datasets=datasets,
             model_version=version,
             query_image=query_image,
@@ -302,7 +303,14 @@ def process_study(
         destination, state = deliver(objects), "sent"
         lap("send")
         if outline is not None:
-            outline_objects = build_outline(outline, version, uid_seed=uid_seed, now=when)
+            outline_objects = build_outline(
+                outline,
+                version,
+                uid_seed=uid_seed,
+                now=when,
+                hits=result_hits,
+                per_diagnosis=result_groups or None,
+            )
             if outline_objects:
                 deliver(outline_objects)
             # The report stays last: later results name it as the one they supersede.

@@ -47,7 +47,7 @@ QUERY_SEED = 9191
 STABLE_AGE_S = 2
 RESULT_TIMEOUT_S = 180
 #: simcase's result series per searchable study: montage (OT), SEG, TID 1500 SR, report SR.
-RESULT_SERIES = 4
+RESULT_SERIES = 5
 REPORT_DESCRIPTION = "simcase similar cases report (not for diagnostic use)"
 
 
