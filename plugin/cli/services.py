@@ -81,6 +81,7 @@ def listen() -> None:
     import threading
 
     from plugin.dicom import ListenerError
+    from plugin.metrics import serve_process_metrics
     from plugin.runtime import following_orthanc, running_listener
 
     settings = get_settings()
@@ -91,6 +92,7 @@ def listen() -> None:
             following_orthanc(settings, conninfo),
             running_listener(settings, conninfo) as listener,
         ):
+            serve_process_metrics(settings.metrics_port, settings.api.host)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
             typer.echo(
