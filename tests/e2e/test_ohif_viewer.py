@@ -30,7 +30,13 @@ from PIL import Image
 from playwright.sync_api import Page, Response, expect, sync_playwright
 
 from tests.conftest import free_port
-from tests.e2e.conftest import PushLoop, QueryStudy, storescu_folder, wait_for_results
+from tests.e2e.conftest import (
+    CHROMIUM_FLAGS,
+    PushLoop,
+    QueryStudy,
+    storescu_folder,
+    wait_for_results,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -39,18 +45,6 @@ OHIF_DIR = ROOT / "docker" / "ohif"
 #: Where fetch-ohif.sh leaves the dist unless SIMCASE_OHIF_DIST names another one.
 OHIF_CACHE = ROOT / ".cache" / "ohif"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("SIMCASE_CHROMIUM", "/usr/bin/chromium")
-#: The flags of docs' verified headless chromium (see the Orthanc/OHIF notes).
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SC_DESCRIPTION = "simcase similar cases (not for diagnostic use)"
 SR_DESCRIPTION = "simcase similar cases report (not for diagnostic use)"
 SEG_DESCRIPTION = "simcase tumour outline (not for diagnostic use)"
@@ -77,13 +71,6 @@ def ohif_dist() -> Path:
     if not (dist / "index.html").is_file():
         pytest.fail(f"no OHIF dist at {dist} (run docker/ohif/fetch-ohif.sh)")
     return dist
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    return CHROMIUM
 
 
 @contextmanager
