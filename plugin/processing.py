@@ -33,6 +33,7 @@ from indexer.jobs import JobResources, defer_once, job
 from indexer.pipeline import NoTumourError, embed_study, models_for_search
 from indexer.store import SearchHit
 from indexer.thumbnails import tumour_slice_image
+from plugin import metrics
 from plugin.errors import PluginError
 from plugin.orthanc.loop_guard import SIMCASE_MANUFACTURER
 from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
@@ -268,11 +269,12 @@ def process_study(
         thumbs = store.thumbnails(sorted({h.case_id for h in shown}))
         when = dt.datetime.now().replace(microsecond=0)
         uid_seed = f"{study_uid}|{version}|{content_hash}"
+        result_hits = [_result_hit(h) for h in hits]
+        result_groups = {d: [_result_hit(h) for h in g] for d, g in per_diagnosis.items()}
         objects = build_results(
             query,
-            [_result_hit(h) for h in hits],
-            per_diagnosis={d: [_result_hit(h) for h in g] for d, g in per_diagnosis.items()}
-            or None,
+            result_hits,
+            per_diagnosis=result_groups or None,
             source_datasets=datasets,
             model_version=version,
             query_image=query_image,
@@ -302,7 +304,14 @@ def process_study(
         destination, state = deliver(objects), "sent"
         lap("send")
         if outline is not None:
-            outline_objects = build_outline(outline, version, uid_seed=uid_seed, now=when)
+            outline_objects = build_outline(
+                outline,
+                version,
+                uid_seed=uid_seed,
+                now=when,
+                hits=result_hits,
+                per_diagnosis=result_groups or None,
+            )
             if outline_objects:
                 deliver(outline_objects)
             # The report stays last: later results name it as the one they supersede.
@@ -360,13 +369,20 @@ def process_study_task(
     resources = context.additional_context.get("resources")
     if not isinstance(resources, JobResources):
         raise RuntimeError("worker started without JobResources in additional_context")
-    return process_study(study_instance_uid, source, resources, get_settings()).to_dict()
+    try:
+        outcome = process_study(study_instance_uid, source, resources, get_settings())
+    except Exception as exc:
+        metrics.record_failure(exc)
+        raise
+    metrics.record_outcome(outcome.state, outcome.shown_case_ids, outcome.timings_s)
+    return outcome.to_dict()
 
 
 def enqueue_process_study(
     app: procrastinate.App, conninfo: str, study_instance_uid: str, source: str
 ) -> int:
     """Queue ``process_study`` once per study (a study already waiting is not queued twice)."""
+    metrics.record_study_queued(source)
     return defer_once(
         app,
         conninfo,

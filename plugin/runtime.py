@@ -17,6 +17,7 @@ from indexer.migrate import migrate
 from plugin.api import create_app
 from plugin.dicom import DicomListener, PostgresJournal
 from plugin.errors import ConfigurationError
+from plugin.metrics import CountingJournal, serve_process_metrics
 from plugin.orthanc.changes import ChangesFollower, PostgresPosition, StableStudy
 from plugin.processing import enqueue_process_study
 from plugin.settings import Settings
@@ -64,7 +65,8 @@ def running_listener(settings: Settings, conninfo: str) -> Iterator[DicomListene
     journal = PostgresJournal(conninfo)
     journal.open()
     try:
-        with DicomListener(settings.dicom, settings.spool_dir, journal, on_complete) as listener:
+        counted = CountingJournal(journal)
+        with DicomListener(settings.dicom, settings.spool_dir, counted, on_complete) as listener:
             yield listener
     finally:
         journal.close()
@@ -120,6 +122,8 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     running: list[asyncio.Task[None]] = []
     server: _Server | None = None
+    if not api:
+        serve_process_metrics(settings.metrics_port, settings.api.host)
     async with contextlib.AsyncExitStack() as stack:
         if listener:
             stack.enter_context(following_orthanc(settings, conninfo))

@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    #: A port on which a process without the API (``simcase worker``, ``simcase listen``)
+    #: serves its own Prometheus metrics, on ``api.host``; unset: none.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @classmethod
     def settings_customise_sources(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from plugin.api.deps import ConnDep
+from plugin.metrics import database_metrics
 
 router = APIRouter(tags=["health"])
 
@@ -18,6 +19,7 @@ def health(conn: ConnDep) -> dict[str, str]:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    """Prometheus metrics of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(conn: ConnDep) -> Response:
+    """Prometheus metrics: this process's instruments and the database's gauges."""
+    body = generate_latest() + database_metrics(conn)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

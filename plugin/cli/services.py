@@ -1,6 +1,10 @@
 """``simcase run | api | worker | listen | migrate``: the long-running services."""
 
 import asyncio
+import shlex
+import shutil
+import sys
+from pathlib import Path
 
 import typer
 
@@ -31,22 +35,40 @@ def run() -> None:
         with database(settings) as conninfo:
             demo = ensure_demo_archive(settings, conninfo)
             typer.echo(
-                f"simcase: data in {settings.data_dir}\n"
+                f"simcase: open http://{_browser_host(settings.api.host)}:{settings.api.port}/"
+                " (search page; OpenAPI at /docs)\n"
                 f"  DICOM listener: AE {settings.dicom.ae_title} on port {settings.dicom.port}\n"
-                f"  API and upload page: http://{settings.api.host}:{settings.api.port}/"
-                " (OpenAPI at /docs)"
+                f"  data in {settings.data_dir}"
             )
             if demo and demo.query_dicom:
                 typer.echo(
-                    f"  demo archive: {demo.cases_indexed} synthetic cases; try it:\n"
-                    f"    TCP_NODELAY=1 storescu -R -aec {settings.dicom.ae_title} +sd +r "
-                    f"127.0.0.1 {settings.dicom.port} {demo.query_dicom}\n"
+                    f"  demo archive: {demo.cases_indexed} synthetic cases; send the demo"
+                    " query study from another terminal:\n"
+                    f"    {send_command()} send {shlex.quote(str(demo.query_dicom))}"
+                    f" --port {settings.dicom.port} --aec {settings.dicom.ae_title}\n"
                     f"  results go to {_destination(settings)}"
                 )
             typer.echo("Ctrl-C stops everything. Not for diagnostic use.")
             asyncio.run(serve(settings, conninfo, api=True, worker=True, listener=True))
     except ConfigurationError as exc:
         fail(str(exc))
+
+
+def _browser_host(host: str) -> str:
+    """The host to type into a browser for a server bound to ``host``."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def send_command() -> str:
+    """How to call ``simcase`` from another terminal: the console script when it is on
+    PATH and belongs to this interpreter, else this Python running the CLI module."""
+    script = shutil.which("simcase")
+    if script and Path(script).absolute().parent == Path(sys.executable).absolute().parent:
+        return "simcase"
+    here = Path(sys.executable).parent / "simcase"
+    if here.is_file():
+        return shlex.quote(str(here))
+    return f"{shlex.quote(sys.executable)} -m plugin.cli"
 
 
 def _destination(settings: Settings) -> str:
@@ -81,6 +103,7 @@ def listen() -> None:
     import threading
 
     from plugin.dicom import ListenerError
+    from plugin.metrics import serve_process_metrics
     from plugin.runtime import following_orthanc, running_listener
 
     settings = get_settings()
@@ -91,6 +114,7 @@ def listen() -> None:
             following_orthanc(settings, conninfo),
             running_listener(settings, conninfo) as listener,
         ):
+            serve_process_metrics(settings.metrics_port, settings.api.host)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
             typer.echo(

@@ -2,7 +2,10 @@
 
 * a Secondary Capture montage (highdicom ``SCImage``, RGB, text burned in) and
 * a Comprehensive SR (one container per similar case and a summary), or, when the
-  study is not a brain MR or shows no tumour, only a short SR saying so.
+  study is not a brain MR or shows no tumour, only a short SR saying so;
+* with the query's outline: a SEG of the tumour, a TID 1500 report of its volumes and
+  the machine-readable similar-case list, a TID 1500 report that references the SEG
+  (:mod:`plugin.results.similar_cases`).
 
 Each kind goes into a new series of the query's study; Manufacturer is ``simcase``,
 the model version is in SoftwareVersions and in the SR, and every object says it is
@@ -31,6 +34,7 @@ from plugin.results.segmentation import (
     build_segmentation,
     compartment_volumes_ml,
 )
+from plugin.results.similar_cases import build_similar_case_report
 
 __all__ = [
     "MANUFACTURER",
@@ -215,7 +219,8 @@ def build_results(
     now: dt.datetime | None = None,
 ) -> list[Dataset]:
     """All result objects for one query: ``[montage, report]`` or ``[short report]``;
-    with ``outline``, ``[montage, SEG, measurement report, report]``.
+    with ``outline``, ``[montage, SEG, measurement report, similar-case TID 1500 report,
+    report]``.
 
     The similar-case report is always the last object.
 
@@ -276,7 +281,15 @@ def build_results(
     )
     if outline is None:
         return [montage, report]
-    return [montage, *build_outline(outline, model_version, uid_seed=uid_seed, now=now), report]
+    outline_objects = build_outline(
+        outline,
+        model_version,
+        uid_seed=uid_seed,
+        now=now,
+        hits=hits,
+        per_diagnosis=per_diagnosis,
+    )
+    return [montage, *outline_objects, report]
 
 
 def build_outline(
@@ -285,9 +298,12 @@ def build_outline(
     *,
     uid_seed: str | None = None,
     now: dt.datetime | None = None,
+    hits: Sequence[ResultHit] = (),
+    per_diagnosis: dict[str, list[ResultHit]] | None = None,
 ) -> list[Dataset]:
     """``[SEG, TID 1500 measurement report]`` of the query's tumour, or ``[]`` when the
-    mask cannot be written on its series (logged)."""
+    mask cannot be written on its series (logged); with ``hits`` (or ``per_diagnosis``),
+    the similar-case TID 1500 report that references the SEG follows."""
     when = now or dt.datetime.now().replace(microsecond=0)
     uids = _Uids(uid_seed)
     try:
@@ -311,4 +327,15 @@ def build_outline(
     measurements = build_measurement_report(
         seg, volumes, outline.series, model_version=model_version, uid=uids, now=when
     )
-    return [seg, measurements]
+    if not hits and not any((per_diagnosis or {}).values()):
+        return [seg, measurements]
+    similar = build_similar_case_report(
+        hits,
+        per_diagnosis,
+        seg,
+        outline.series,
+        model_version=model_version,
+        uid=uids,
+        now=when,
+    )
+    return [seg, measurements, similar]

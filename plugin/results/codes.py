@@ -10,16 +10,21 @@ from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from highdicom.sr import CodedConcept
 
 __all__ = [
+    "ALGORITHM_FAMILY",
+    "ALGORITHM_FAMILY_AI",
     "ALGORITHM_NAME",
     "ALGORITHM_VERSION",
     "CASE_ID",
     "CODING_SCHEME",
     "COMMENT",
     "DIAGNOSIS",
+    "DIAGNOSIS_CODES",
+    "DIAGNOSIS_OBSERVABLE",
     "DISCLAIMER",
     "MISSING_SEQUENCES",
     "ML",
     "NO_UNITS",
+    "PERCENT",
     "QUERY_TUMOUR",
     "REPORT_TITLE",
     "RESULT",
@@ -30,6 +35,7 @@ __all__ = [
     "SUPERSEDES",
     "TUMOUR_LOCATION",
     "TUMOUR_VOLUME",
+    "diagnosis_code",
     "diagnosis_group",
     "similar_case",
 ]
@@ -59,6 +65,8 @@ MISSING_SEQUENCES = _local("MISSEQ", "Missing sequences")
 QUERY_TUMOUR = _local("QT", "Query tumour")
 TUMOUR_LOCATION = _local("LOC", "Tumour location")
 SUPERSEDES = _local("SUPER", "Supersedes result")
+ALGORITHM_FAMILY = CodedConcept("111000", "DCM", "Algorithm Family")
+ALGORITHM_FAMILY_AI = CodedConcept("123110", "DCM", "Artificial Intelligence")
 ALGORITHM_NAME = CodedConcept("111001", "DCM", "Algorithm Name")
 ALGORITHM_VERSION = CodedConcept("111003", "DCM", "Algorithm Version")
 COMMENT = CodedConcept("121106", "DCM", "Comment")
@@ -66,12 +74,34 @@ STUDY_INSTANCE_UID = CodedConcept("110180", "DCM", "Study Instance UID")
 TUMOUR_VOLUME = CodedConcept("118565006", "SCT", "Volume")
 ML = CodedConcept("ml", "UCUM", "milliliter")
 NO_UNITS = CodedConcept("1", "UCUM", "no units")
+#: The similarity's unit: OHIF prints a NUM's unit by its code value, so ``%`` reads
+#: "99.98 %" where UCUM ``1`` read as a stray "1" after the number.
+PERCENT = CodedConcept("%", "UCUM", "Percent")
+#: The concept name of an archive case's confirmed diagnosis (a CODE item).
+DIAGNOSIS_OBSERVABLE = CodedConcept("439401001", "SCT", "Diagnosis")
+
+#: The archive's diagnoses as SNOMED CT disorders (docs/result-codes.md says how each
+#: code was checked).
+DIAGNOSIS_CODES: dict[str, CodedConcept] = {
+    "glioma": CodedConcept("393564001", "SCT", "Glioma"),
+    "meningioma": CodedConcept("302820008", "SCT", "Intracranial meningioma"),
+    "metastasis": CodedConcept("94225005", "SCT", "Metastatic malignant neoplasm to brain"),
+}
 
 
 def similar_case(rank: int, diagnosis: str | None = None) -> CodedConcept:
     """Concept name of the container of the similar case at ``rank``."""
     meaning = f"Similar case #{rank}" + (f" ({diagnosis})" if diagnosis else "")
     return _local(f"CASE{rank}" + (f"-{diagnosis[:8].upper()}" if diagnosis else ""), meaning)
+
+
+def diagnosis_code(diagnosis: str) -> CodedConcept:
+    """The SNOMED CT code of an archive diagnosis; a private code for any other label
+    (an archive may carry diagnoses simcase has no standard code for)."""
+    known = DIAGNOSIS_CODES.get(diagnosis.strip().lower())
+    if known is not None:
+        return known
+    return _local(f"DX-{diagnosis[:12].upper()}", diagnosis[:64] or "unknown")
 
 
 def diagnosis_group(diagnosis: str) -> CodedConcept:

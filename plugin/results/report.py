@@ -1,7 +1,11 @@
 """The Comprehensive SR: one container per similar case plus a summary container.
 
 OHIF renders nested containers of TEXT and NUM items as readable nested text
-(verified with OHIF 3.13), so the report keeps to CONTAINER, TEXT, NUM and UIDREF.
+(verified with OHIF 3.13), so the report keeps to CONTAINER, TEXT, NUM and UIDREF, plus
+the one CODE item of TID 4019 (the algorithm family, shown by its meaning). OHIF prints a
+NUM's unit by its code value: the similarity is a percentage (UCUM ``%``), never the
+UCUM ``1`` that read as a stray "1" after the number. The machine-readable form of the
+same list is the TID 1500 report of :mod:`plugin.results.similar_cases`.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from highdicom.sr import (
+    CodeContentItem,
     CodedConcept,
     ContainerContentItem,
     ContentItem,
@@ -23,7 +28,18 @@ from plugin.results import codes
 from plugin.results.facts import QueryFacts, ResultHit
 from plugin.results.montage import NOT_FOR_DIAGNOSTIC_USE
 
-__all__ = ["case_container", "no_result_content", "report_content", "summary_container"]
+__all__ = [
+    "ALGORITHM_NAME",
+    "algorithm_items",
+    "case_container",
+    "no_result_content",
+    "report_content",
+    "similarity_percent",
+    "summary_container",
+]
+
+#: TID 4019 Algorithm Name of the similar-case search in every result object.
+ALGORITHM_NAME = "simcase similar-case search"
 
 _CONTAINS = RelationshipTypeValues.CONTAINS
 
@@ -46,12 +62,30 @@ def _container(
     return container
 
 
+def similarity_percent(similarity: float) -> float:
+    """Cosine similarity as the percentage the reports state (two decimals)."""
+    return round(100.0 * float(similarity), 2)
+
+
+def algorithm_items(model_version: str) -> list[ContentItem]:
+    """TID 4019 Algorithm Identification (family, name, version) as CONTAINS items."""
+    return [
+        CodeContentItem(
+            name=codes.ALGORITHM_FAMILY,
+            value=codes.ALGORITHM_FAMILY_AI,
+            relationship_type=_CONTAINS,
+        ),
+        _text(codes.ALGORITHM_NAME, ALGORITHM_NAME),
+        _text(codes.ALGORITHM_VERSION, model_version[:64]),
+    ]
+
+
 def case_container(hit: ResultHit, *, diagnosis_in_title: bool = False) -> ContainerContentItem:
     """The container of one similar case."""
     items: list[ContentItem] = [
         _text(codes.CASE_ID, hit.case_id),
         _text(codes.DIAGNOSIS, hit.diagnosis),
-        _num(codes.SIMILARITY, hit.similarity, codes.NO_UNITS),
+        _num(codes.SIMILARITY, similarity_percent(hit.similarity), codes.PERCENT),
     ]
     if hit.tumour_volume_ml is not None:
         items.append(_num(codes.TUMOUR_VOLUME, hit.tumour_volume_ml, codes.ML))
@@ -74,8 +108,7 @@ def summary_container(
 ) -> ContainerContentItem:
     """Model version, sequences used and missing, the query tumour's facts."""
     items: list[ContentItem] = [
-        _text(codes.ALGORITHM_NAME, "simcase similar-case search"),
-        _text(codes.ALGORITHM_VERSION, model_version),
+        *algorithm_items(model_version),
         _text(codes.SEQUENCES_USED, ", ".join(query.sequences_used) or "none"),
         _text(codes.MISSING_SEQUENCES, ", ".join(query.missing_sequences) or "none"),
     ]

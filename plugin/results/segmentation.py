@@ -229,7 +229,11 @@ def build_measurement_report(
     now: dt.datetime,
 ) -> hd.sr.Comprehensive3DSR:
     """A TID 1500 measurement report: the volume of each compartment in ``seg``."""
-    algorithm = hd.sr.AlgorithmIdentification(name="simcase", version=model_version[:64])
+    algorithm = hd.sr.AlgorithmIdentification(
+        name="simcase",
+        version=model_version[:64],
+        family=hd.sr.CodedConcept.from_code(codes.cid7162.ArtificialIntelligence),
+    )
     groups = []
     for item in seg.SegmentSequence:
         number = int(item.SegmentNumber)

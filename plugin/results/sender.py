@@ -20,6 +20,7 @@ from pynetdicom import AE, evt
 
 from plugin.dicom.tcp import set_tcp_nodelay
 from plugin.errors import PluginError
+from plugin.metrics.instruments import record_send
 from plugin.settings import ResultsSettings
 
 __all__ = [
@@ -85,6 +86,7 @@ def _retry(
         except Exception as exc:
             last_error = f"{type(exc).__name__}: {exc}"
         if not pending:
+            record_send(attempt, delivered=True)
             return attempt
         if attempt < attempts:
             delay = backoff_seconds * 2 ** (attempt - 1)
@@ -97,6 +99,7 @@ def _retry(
                 delay,
             )
             sleep(delay)
+    record_send(attempts, delivered=False)
     raise SendError(f"could not send {len(pending)} result object(s) to {what}: {last_error}")
 
 

@@ -47,7 +47,19 @@ QUERY_SEED = 9191
 STABLE_AGE_S = 2
 RESULT_TIMEOUT_S = 180
 #: simcase's result series per searchable study: montage (OT), SEG, TID 1500 SR, report SR.
-RESULT_SERIES = 4
+RESULT_SERIES = 5
+CHROMIUM = os.environ.get("SIMCASE_CHROMIUM", "/usr/bin/chromium")
+#: The flags of docs' verified headless chromium (see the Orthanc/OHIF notes).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REPORT_DESCRIPTION = "simcase similar cases report (not for diagnostic use)"
 
 
@@ -56,6 +68,13 @@ class QueryStudy:
     dicom_dir: Path
     study_instance_uid: str
     diagnosis: str
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ The push loop of test_pacs_loop.py (Orthanc -> simcase listen + worker -> SC + S
 into the study), then the ``@ohif/app`` 3.13.2 prebuilt dist served by
 docker/ohif/serve.py against that Orthanc, driven by Playwright in Debian's headless
 chromium: the study browser shows the montage (SC) with a thumbnail, the montage renders
-in a viewport, and the SR opens as text with the similar cases; the tumour outline (SEG)
-and its TID 1500 volume report are listed in the study browser.
+in a viewport, and the SR opens as text with the similar cases (similarity in percent:
+no stray UCUM "1"); the tumour outline (SEG), its TID 1500 volume report and the TID 1500
+similar-case list are listed in the study browser.
 
 Needs npm (or an already fetched dist: docker/ohif/fetch-ohif.sh), /usr/bin/chromium and
 the playwright Python package; a missing one fails the test, it never skips.
@@ -29,7 +30,13 @@ from PIL import Image
 from playwright.sync_api import Page, Response, expect, sync_playwright
 
 from tests.conftest import free_port
-from tests.e2e.conftest import PushLoop, QueryStudy, storescu_folder, wait_for_results
+from tests.e2e.conftest import (
+    CHROMIUM_FLAGS,
+    PushLoop,
+    QueryStudy,
+    storescu_folder,
+    wait_for_results,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -38,22 +45,11 @@ OHIF_DIR = ROOT / "docker" / "ohif"
 #: Where fetch-ohif.sh leaves the dist unless SIMCASE_OHIF_DIST names another one.
 OHIF_CACHE = ROOT / ".cache" / "ohif"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("SIMCASE_CHROMIUM", "/usr/bin/chromium")
-#: The flags of docs' verified headless chromium (see the Orthanc/OHIF notes).
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SC_DESCRIPTION = "simcase similar cases (not for diagnostic use)"
 SR_DESCRIPTION = "simcase similar cases report (not for diagnostic use)"
 SEG_DESCRIPTION = "simcase tumour outline (not for diagnostic use)"
 VOLUMES_DESCRIPTION = "simcase tumour volumes (not for diagnostic use)"
+SIMILAR_DESCRIPTION = "simcase similar-case list TID 1500 (not for diagnostic use)"
 UI_TIMEOUT_MS = 60_000
 
 
@@ -75,13 +71,6 @@ def ohif_dist() -> Path:
     if not (dist / "index.html").is_file():
         pytest.fail(f"no OHIF dist at {dist} (run docker/ohif/fetch-ohif.sh)")
     return dist
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    return CHROMIUM
 
 
 @contextmanager
@@ -147,8 +136,13 @@ def check_viewer(page: Page, base_url: str, study_uid: str) -> str:
     )
     expect(report).to_have_count(1, timeout=UI_TIMEOUT_MS)
     expect(report).to_contain_text("SR")
-    # The tumour outline (SEG) and its TID 1500 volumes are listed with the study.
-    for description, modality in ((SEG_DESCRIPTION, "SEG"), (VOLUMES_DESCRIPTION, "SR")):
+    # The tumour outline (SEG), its TID 1500 volumes and the TID 1500 similar-case list
+    # are listed with the study.
+    for description, modality in (
+        (SEG_DESCRIPTION, "SEG"),
+        (VOLUMES_DESCRIPTION, "SR"),
+        (SIMILAR_DESCRIPTION, "SR"),
+    ):
         item = page.locator('[data-cy="study-browser-thumbnail-no-image"]').filter(
             has_text=description[:22]
         )
@@ -218,3 +212,4 @@ def test_results_show_in_ohif(
     assert not failed, failed
     text = " ".join(text.split())  # OHIF puts no-break spaces after the item numbers
     assert "1.1. Similar case #1" in text, text
+    assert " %" in text, text  # the similarity's unit, printed by its UCUM code

@@ -63,11 +63,12 @@ def check_results(
     orthanc: OrthancServer, query: QueryStudy, tmp_path: Path, *, sets: int = 1
 ) -> list[Results]:
     """simcase's objects in the study, checked (dciodvfy, references); result sets oldest
-    first, each montage + SEG + TID 1500 SR + similar-case report."""
+    first, each montage + SEG + TID 1500 volumes + TID 1500 similar-case list +
+    similar-case report."""
     paths = fetch_instances(orthanc, query.study_instance_uid, tmp_path / "results")
     datasets = [pydicom.dcmread(p) for p in paths]
     modalities = sorted(str(ds.Modality) for ds in datasets)
-    assert modalities == sorted(["OT", "SEG", "SR", "SR"] * sets), modalities
+    assert modalities == sorted(["OT", "SEG", "SR", "SR", "SR"] * sets), modalities
     for path in paths:
         check = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
         errors = [line for line in check.stderr.splitlines() if line.startswith("Error")]
@@ -90,7 +91,12 @@ def check_results(
             == str(report.SeriesDate) + str(report.SeriesTime)
         ]
         seg = next(ds for ds in siblings if ds.Modality == "SEG")
-        measurements = next(ds for ds in siblings if ds.Modality == "SR" and ds is not report)
+        measurements = next(
+            ds for ds in siblings if str(ds.SeriesDescription).startswith("simcase tumour vol")
+        )
+        similar = next(
+            ds for ds in siblings if str(ds.SeriesDescription).startswith("simcase similar-case")
+        )
         # The SEG outlines the query's own images; the TID 1500 report references the SEG.
         frames = seg.PerFrameFunctionalGroupsSequence
         refs = {
@@ -98,14 +104,16 @@ def check_results(
             for f in frames
         }
         assert refs and refs <= source_uids
-        assert measurements.ContentTemplateSequence[0].TemplateIdentifier == "1500"
-        evidence = {
-            item.ReferencedSOPInstanceUID
-            for study in measurements.CurrentRequestedProcedureEvidenceSequence
-            for series in study.ReferencedSeriesSequence
-            for item in series.ReferencedSOPSequence
-        }
-        assert seg.SOPInstanceUID in evidence
+        for tid1500 in (measurements, similar):
+            assert tid1500.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+            evidence = {
+                item.ReferencedSOPInstanceUID
+                for study in tid1500.CurrentRequestedProcedureEvidenceSequence
+                for series in study.ReferencedSeriesSequence
+                for item in series.ReferencedSOPSequence
+            }
+            assert seg.SOPInstanceUID in evidence
+            assert evidence <= source_uids | {seg.SOPInstanceUID}  # no other patient's
         text = sr_text(report)
         assert "Similar case" in text, text
         assert "not for diagnostic use" in text.lower()

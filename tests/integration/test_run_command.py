@@ -1,17 +1,23 @@
-"""`simcase run` on the embedded PostgreSQL: starts, serves, stops cleanly on Ctrl-C."""
+"""`simcase run` on the embedded PostgreSQL: starts, prints the page URL first and a
+`simcase send` line that works, answers the demo query sent with it (results and
+metrics), stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import psutil
+import pydicom
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port
 from tests.integration.conftest import service_dir
@@ -30,6 +36,22 @@ def _postgres_processes(pgdata: Path) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def _send_line(lines: list[str]) -> list[str]:
+    """The printed ``simcase send`` command, as argv."""
+    for line in lines:
+        if " send " in line and "--port" in line:
+            return shlex.split(line.strip())
+    raise AssertionError("no `simcase send` line:\n" + "".join(lines))
 
 
 def test_run_starts_embedded_postgres_and_stops_cleanly() -> None:
@@ -56,10 +78,18 @@ def _run_and_interrupt(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        lines.extend(iter(proc.stdout.readline, ""))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 300
         while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, "".join(lines)
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break
@@ -68,16 +98,39 @@ def _run_and_interrupt(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "simcase run did not become healthy"
             time.sleep(0.5)
         assert _postgres_processes(tmp_path / "data" / "pgdata")
+        # The page's URL is the first thing printed; then a send line that works here.
+        first = next(line for line in lines if line.startswith("simcase:"))
+        assert first.startswith(f"simcase: open http://127.0.0.1:{port}/"), first
+        send = subprocess.run(
+            _send_line(lines), env=env, capture_output=True, text=True, timeout=120
+        )
+        assert send.returncode == 0, send.stdout + send.stderr
+        assert " 0 not stored" in send.stdout, send.stdout
+        query_files = list((tmp_path / "data").rglob("query-dicom/**/*.dcm"))
+        study_uid = str(pydicom.dcmread(query_files[0], stop_before_pixels=True).StudyInstanceUID)
+        results = tmp_path / "data" / "results" / study_uid
+        while len(list(results.glob("*.dcm"))) < 5:  # montage, SEG, 2 TID 1500, report
+            assert proc.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline + 300, "no results:\n" + "".join(lines)
+            time.sleep(1)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
+    output = "".join(lines)
     assert proc.returncode == 0, output
     assert "worker started" in output
     assert "demo archive: 6 synthetic cases" in output, output
-    assert "storescu -R -aec SIMCASE" in output
     assert "DICOM listener" in output
+    assert _metric(metrics, "simcase_instances_received_total") == len(query_files)
+    assert _metric(metrics, "simcase_studies_received_total", source="spool") == 1
+    assert _metric(metrics, "simcase_studies_processed_total", outcome="answered") == 1
+    assert _metric(metrics, "simcase_stage_seconds_count", stage="segment_embed") == 1
+    assert _metric(metrics, "simcase_archive_cases", state="active") == 6
+    assert _metric(metrics, "simcase_model_info", state="active") == 1
     deadline = time.monotonic() + 10
     while _postgres_processes(tmp_path / "data" / "pgdata") and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,6 +26,7 @@ pytestmark = [
 
 
 def dciodvfy_errors(ds: Dataset, folder: Path) -> list[str]:
+    assert shutil.which("dciodvfy"), "dciodvfy is missing: apt-get install dicom3tools"
     path = folder / f"{ds.SOPInstanceUID}.dcm"
     ds.save_as(path, enforce_file_format=True)
     done = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
@@ -78,6 +80,24 @@ def test_seg_and_measurement_report_are_valid(tmp_path: Path, mask_source: str) 
         np.random.default_rng(0).random((64, 64)),
         outline=outline_for(source, mask_source=mask_source),
     )
-    assert [str(ds.Modality) for ds in objs] == ["OT", "SEG", "SR", "SR"]
+    assert [str(ds.Modality) for ds in objs] == ["OT", "SEG", "SR", "SR", "SR"]
     for ds in objs:
         assert dciodvfy_errors(ds, tmp_path) == [], ds.SOPClassUID.name
+
+
+def test_similar_case_tid1500_report_is_valid_for_every_diagnosis(tmp_path: Path) -> None:
+    """The machine-readable similar-case list (overall and per-diagnosis groups, SNOMED
+    CT diagnoses and a private one) is dciodvfy-clean; a missing dciodvfy fails here."""
+    source = mr_series(5)
+    hits = hits_for(4)
+    other = hits[3].__class__(rank=4, case_id="X-1", diagnosis="lymphoma", similarity=0.4)
+    objs = results_for(
+        source,
+        [*hits[:3], other],
+        np.random.default_rng(0).random((64, 64)),
+        per_diagnosis={"glioma": hits[:1], "meningioma": hits[1:2], "metastasis": hits[2:3]},
+        outline=outline_for(source),
+    )
+    similar = objs[3]
+    assert str(similar.SeriesDescription).startswith("simcase similar-case list TID 1500")
+    assert dciodvfy_errors(similar, tmp_path) == []

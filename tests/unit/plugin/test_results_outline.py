@@ -35,21 +35,23 @@ def walk(items: object) -> list[Dataset]:
     return out
 
 
-def test_outline_adds_seg_and_measurement_report_before_the_report() -> None:
+def test_outline_adds_seg_and_measurement_reports_before_the_report() -> None:
     source = mr_series(5)
     outline = outline_for(source)
-    sc, seg, measurements, report = build(source, outline)
+    sc, seg, measurements, similar, report = build(source, outline)
     assert seg.SOPClassUID == SegmentationStorage
     assert measurements.SOPClassUID == Comprehensive3DSRStorage
+    assert similar.SOPClassUID == Comprehensive3DSRStorage
+    assert similar.SeriesDescription.startswith("simcase similar-case list TID 1500")
     assert report.SeriesDescription.startswith("simcase similar cases report")
-    for ds in (seg, measurements):
+    for ds in (seg, measurements, similar):
         assert ds.Manufacturer == "simcase"
         assert ds.SoftwareVersions == "emb-test-1"
         assert "not for diagnostic use" in ds.SeriesDescription
         assert ds.StudyInstanceUID == source[0].StudyInstanceUID
         assert ds.SeriesDate and ds.SeriesTime
         assert ds.PatientID == source[0].PatientID
-    assert len({ds.SeriesInstanceUID for ds in (sc, seg, measurements, report)}) == 4
+    assert len({ds.SeriesInstanceUID for ds in (sc, seg, measurements, similar, report)}) == 5
 
 
 def test_seg_has_one_segment_per_compartment_on_the_source_frames() -> None:
