@@ -33,6 +33,7 @@ from indexer.jobs import JobResources, defer_once, job
 from indexer.pipeline import NoTumourError, embed_study, models_for_search
 from indexer.store import SearchHit
 from indexer.thumbnails import tumour_slice_image
+from plugin.dicom.uids import require_uid, safe_component
 from plugin.errors import PluginError
 from plugin.orthanc.loop_guard import SIMCASE_MANUFACTURER
 from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
@@ -46,6 +47,8 @@ __all__ = [
     "StudySourceError",
     "enqueue_process_study",
     "process_study",
+    "results_folder",
+    "save_results",
 ]
 
 log = logging.getLogger(__name__)
@@ -202,10 +205,41 @@ def _outline(
     return QueryOutline(mask, study.affine, series, mask_source)
 
 
+def results_folder(results_dir: Path, study_uid: str) -> Path:
+    """The folder of one study's results under ``results_dir``: named by the UID when it
+    is a DICOM UID, else by a hash of it (never a path a received value chose)."""
+    return results_dir / safe_component(study_uid)
+
+
+def save_results(results_dir: Path, study_uid: str, batch: list[Dataset]) -> Path:
+    """Write one result set into the study's results folder, all or nothing.
+
+    Every object is encoded to a hidden temporary file first; only when all of them are
+    written are they renamed to ``<SOPInstanceUID>.dcm``.
+    """
+    folder = results_folder(results_dir, study_uid)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for ds in batch:
+            final = folder / f"{safe_component(str(ds.SOPInstanceUID))}.dcm"
+            tmp = folder / f".{final.name}.tmp"
+            staged.append((tmp, final))
+            ds.save_as(tmp, enforce_file_format=True)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in staged:
+        tmp.replace(final)
+    return folder
+
+
 def process_study(
     study_uid: str, source: str, resources: JobResources, settings: Settings
 ) -> ProcessOutcome:
     """Run the whole query path for one study and deliver the results."""
+    require_uid(study_uid)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -287,10 +321,7 @@ def process_study(
         def deliver(batch: list[Dataset]) -> str:
             if sender is not None:
                 return sender.send(batch).destination
-            folder = settings.data_dir / "results" / study_uid
-            folder.mkdir(parents=True, exist_ok=True)
-            for ds in batch:
-                ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+            folder = save_results(settings.data_dir / "results", study_uid, batch)
             log.warning(
                 "no results destination configured; results saved to the data directory",
                 extra={"study_uid": study_uid},
@@ -366,7 +397,11 @@ def process_study_task(
 def enqueue_process_study(
     app: procrastinate.App, conninfo: str, study_instance_uid: str, source: str
 ) -> int:
-    """Queue ``process_study`` once per study (a study already waiting is not queued twice)."""
+    """Queue ``process_study`` once per study (a study already waiting is not queued twice).
+
+    Raises :class:`~plugin.dicom.uids.InvalidUidError` for anything but a DICOM UID.
+    """
+    require_uid(study_instance_uid)
     return defer_once(
         app,
         conninfo,

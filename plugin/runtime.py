@@ -16,6 +16,7 @@ from indexer.jobs import JOB_QUEUE, JobResources, create_job_app
 from indexer.migrate import migrate
 from plugin.api import create_app
 from plugin.dicom import DicomListener, PostgresJournal
+from plugin.dicom.uids import is_dicom_uid
 from plugin.errors import ConfigurationError
 from plugin.orthanc.changes import ChangesFollower, PostgresPosition, StableStudy
 from plugin.processing import enqueue_process_study
@@ -87,6 +88,9 @@ def following_orthanc(settings: Settings, conninfo: str) -> Iterator[ChangesFoll
     pool = create_pool(conninfo, max_size=1)
 
     def on_study(study: StableStudy) -> None:
+        if not is_dicom_uid(study.study_instance_uid):
+            log.warning("stable study in Orthanc ignored: its StudyInstanceUID is not a UID")
+            return
         job_id = enqueue_process_study(jobs, conninfo, study.study_instance_uid, "dicomweb")
         log.info(
             "stable study in Orthanc; processing queued",

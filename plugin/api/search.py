@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,12 +14,12 @@ from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import SearchFilters
 from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
+from plugin.dicom.uids import is_dicom_uid
 from plugin.processing import enqueue_process_study
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 _NIFTI = (".nii", ".nii.gz")
-_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 
 def _data_uri(png: bytes) -> str:
@@ -111,7 +110,7 @@ def search_pacs_study(
         raise HTTPException(
             status.HTTP_409_CONFLICT, "SIMCASE_PACS__DICOMWEB_URL is not configured"
         )
-    if not _UID.fullmatch(study_instance_uid):
+    if not is_dicom_uid(study_instance_uid):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "not a DICOM UID")
     conninfo: str = request.app.state.conninfo
     job_id = enqueue_process_study(jobs, conninfo, study_instance_uid, "dicomweb")
