@@ -35,6 +35,7 @@ __all__ = [
     "defer_once",
     "enqueue_reindex",
     "job",
+    "readable_error",
     "run_queued_jobs",
     "task_name",
 ]
@@ -98,6 +99,17 @@ def _resources(context: JobContext) -> JobResources:
     return resources
 
 
+def readable_error(exc: BaseException, limit: int = 300) -> str:
+    """A job error a person can read: the message of simcase's own errors as it is,
+    other exceptions as ``internal error (TypeName): message``, one line, shortened."""
+    own = type(exc).__module__.split(".")[0] in _OWN_PACKAGES
+    text = str(exc) if own else f"internal error ({type(exc).__name__}): {exc}"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_OWN_PACKAGES = {"dicom_conversion", "models", "indexer", "plugin"}
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -116,7 +128,7 @@ def tracked(
             log.warning("job %s attempt %s failed: %s", job.id, job.attempts + 1, exc)
             if job.id is not None:
                 with connect(_resources(context).conninfo, autocommit=True) as conn:
-                    record_error(conn, job.id, job.attempts + 1, f"{type(exc).__name__}: {exc}")
+                    record_error(conn, job.id, job.attempts + 1, readable_error(exc))
             raise
 
     return wrapper  # type: ignore[return-value]

@@ -13,7 +13,7 @@ import hashlib
 import io
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ from indexer.jobs import JobResources, defer_once, job
 from indexer.pipeline import NoTumourError, embed_study, models_for_search
 from indexer.store import SearchHit
 from indexer.thumbnails import tumour_slice_image
-from plugin.dicom.uids import require_uid, safe_component
+from plugin.dicom.instance_checks import instance_problem, repair_dates
+from plugin.dicom.uids import is_dicom_uid, require_uid, safe_component
 from plugin.errors import PluginError
 from plugin.orthanc.loop_guard import SIMCASE_MANUFACTURER
 from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
@@ -44,11 +45,14 @@ from plugin.settings import Settings, get_settings
 
 __all__ = [
     "ProcessOutcome",
+    "Skipped",
     "StudySourceError",
     "enqueue_process_study",
     "process_study",
     "results_folder",
     "save_results",
+    "screen_instances",
+    "skipped_facts",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,9 +79,12 @@ class ProcessOutcome:
     sop_instance_uids: list[str] = field(default_factory=list)
     shown_case_ids: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: Instances left out because they could not be used (named in the report).
+    skipped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "skipped": self.skipped,
             "study_instance_uid": self.study_instance_uid,
             "state": self.state,
             "model_version": self.model_version,
@@ -89,10 +96,18 @@ class ProcessOutcome:
 
 def _load_datasets(
     study_uid: str, source: str, conn: psycopg.Connection[Any], settings: Settings
-) -> list[Dataset]:
+) -> list[Dataset | Skipped]:
     if source == "spool":
-        files = intake.study_files(conn, study_uid)
-        return [read_dicom_file(Path(p)) for p in files if Path(p).exists()]
+        loaded: list[Dataset | Skipped] = []
+        for name in intake.study_files(conn, study_uid):
+            path = Path(name)
+            if not path.exists():
+                continue
+            try:
+                loaded.append(read_dicom_file(path))
+            except Exception as exc:  # one unreadable file never sinks the study
+                loaded.append(Skipped("?", path.stem, f"unreadable file ({type(exc).__name__})"))
+        return loaded
     if source == "dicomweb":
         if not settings.pacs.dicomweb_url:
             raise StudySourceError("SIMCASE_PACS__DICOMWEB_URL is not set: cannot pull the study")
@@ -101,6 +116,75 @@ def _load_datasets(
         client = DICOMwebClient(url=settings.pacs.dicomweb_url.rstrip("/"))
         return list(client.retrieve_study(study_uid))
     raise StudySourceError(f"unknown study source {source!r}")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An instance left out of processing, and why."""
+
+    series_instance_uid: str
+    sop_instance_uid: str
+    reason: str
+
+
+def _uid_or_unknown(ds: Dataset, keyword: str) -> str:
+    try:
+        value = str(ds.get(keyword) or "").strip()
+    except Exception:
+        return "?"
+    return value if is_dicom_uid(value) else "?"
+
+
+def screen_instances(
+    loaded: list[Dataset | Skipped], study_uid: str
+) -> tuple[list[Dataset], list[Skipped]]:
+    """Split the study's instances into the usable ones and the skipped ones.
+
+    An instance is skipped when :func:`~plugin.dicom.instance_checks.instance_problem`
+    names a problem, or when it belongs to another study; ISO-form dates and times of
+    the usable ones are repaired in place.
+    """
+    usable: list[Dataset] = []
+    skipped: list[Skipped] = []
+    for ds in loaded:
+        if isinstance(ds, Skipped):
+            skipped.append(ds)
+            continue
+        problem = instance_problem(ds)
+        if problem is None and str(ds.StudyInstanceUID).strip() != study_uid:
+            problem = "belongs to another study"
+        if problem is not None:
+            skipped.append(
+                Skipped(
+                    _uid_or_unknown(ds, "SeriesInstanceUID"),
+                    _uid_or_unknown(ds, "SOPInstanceUID"),
+                    problem,
+                )
+            )
+            continue
+        repair_dates(ds)
+        usable.append(ds)
+    for item in skipped:
+        log.warning(
+            "instance skipped: %s",
+            item.reason,
+            extra={"study_uid": study_uid, "sop_uid": item.sop_instance_uid},
+        )
+    return usable, skipped
+
+
+def skipped_facts(usable: list[Dataset], skipped: list[Skipped]) -> tuple[tuple[str, str], ...]:
+    """The report lines that name what was skipped (empty when nothing was)."""
+    if not skipped:
+        return ()
+    shown = "; ".join(f"{s.sop_instance_uid} ({s.reason})" for s in skipped[:5])
+    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    lines = [("skipped instances", f"{len(skipped)}: {shown}{more}")]
+    kept_series = {str(ds.SeriesInstanceUID) for ds in usable}
+    lost = sorted({s.series_instance_uid for s in skipped} - kept_series - {"?"})
+    if lost:
+        lines.append(("skipped series", ", ".join(lost)))
+    return tuple(lines)
 
 
 def _is_own(ds: Dataset) -> bool:
@@ -254,9 +338,10 @@ def process_study(
     version = models.model_version
     with connect(resources.conninfo, autocommit=True) as conn:
         everything = _load_datasets(study_uid, source, conn, settings)
-        datasets = [ds for ds in everything if not _is_own(ds)]
+        datasets, skipped = screen_instances(everything, study_uid)
+        datasets = [ds for ds in datasets if not _is_own(ds)]
         if not datasets:
-            return ProcessOutcome(study_uid, "no-input", version)
+            return ProcessOutcome(study_uid, "no-input", version, skipped=len(skipped))
         content_hash = _content_hash(datasets)
         supersedes, already = _previous_result(conn, study_uid, version, content_hash)
         if already:
@@ -298,6 +383,7 @@ def process_study(
                 tumour_found=False,
                 reason="no tumour was found in this study",
             )
+        query = replace(query, extra=(*query.extra, *skipped_facts(datasets, skipped)))
         shown = [*hits, *(h for group in per_diagnosis.values() for h in group)]
         thumbs = store.thumbnails(sorted({h.case_id for h in shown}))
         when = dt.datetime.now().replace(microsecond=0)
@@ -380,6 +466,7 @@ def process_study(
         sop_uids,
         [h.case_id for h in shown],
         timings,
+        len(skipped),
     )
 
 

@@ -3,9 +3,11 @@
 Every instance is spooled (fsynced) before the success status goes back, and journalled
 in the database in batches right after (:mod:`plugin.dicom.recorder`); at start-up the
 spool is scanned for instances without a journal row (a crash between the two), which
-are journalled and their studies completed. Instances of any storage SOP class are kept,
-usable or not. A study is handed on (``on_study_complete``) once its sender has finished
-(see :mod:`plugin.dicom.study_tracker`), after its rows are committed.
+are journalled and their studies completed. Instances of any storage SOP class are kept
+unless they can never be used (refused with 0xC210 and a reason: see
+:mod:`plugin.dicom.instance_checks`). A study is handed on (``on_study_complete``) once
+its sender has finished (see :mod:`plugin.dicom.study_tracker`), after its rows are
+committed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from indexer.intake import ReceivedInstance
 from plugin.dicom.file_meta import file_header
+from plugin.dicom.instance_checks import instance_problem
 from plugin.dicom.journal import InstanceJournal
 from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
@@ -43,7 +46,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: C-STORE failure: the data set could not be parsed or lacks its identifying UIDs.
+#: C-STORE failure (0xC210, "cannot understand"): the data set could not be parsed or
+#: cannot be used (see :func:`plugin.dicom.instance_checks.instance_problem`).
 STATUS_CANNOT_UNDERSTAND = 0xC210
 #: C-STORE failure: the instance could not be written or recorded.
 STATUS_OUT_OF_RESOURCES = 0xA700
@@ -254,31 +258,24 @@ class DicomListener:
         calling_ae = event.assoc.requestor.ae_title
         try:
             ds = event.dataset
-            study_uid = str(ds.get("StudyInstanceUID") or "").strip()
-            series_uid = str(ds.get("SeriesInstanceUID") or "").strip()
-            request = event.request
-            sop_uid = str(
-                ds.get("SOPInstanceUID") or getattr(request, "AffectedSOPInstanceUID", "")
-            ).strip()
-            sop_class_uid = str(
-                ds.get("SOPClassUID") or getattr(request, "AffectedSOPClassUID", "")
-            ).strip()
-            modality = str(ds.get("Modality") or "").strip() or None
         except Exception as exc:
             log.warning("C-STORE from %s refused: unreadable data set: %s", calling_ae, exc)
             return _failure(STATUS_CANNOT_UNDERSTAND, f"cannot read data set: {exc}")
-        missing = [
-            name
-            for name, value in (
-                ("StudyInstanceUID", study_uid),
-                ("SeriesInstanceUID", series_uid),
-                ("SOPInstanceUID", sop_uid),
-            )
-            if not value
-        ]
-        if missing:
-            log.warning("C-STORE from %s refused: no %s", calling_ae, ", ".join(missing))
-            return _failure(STATUS_CANNOT_UNDERSTAND, f"missing {', '.join(missing)}")
+        # Refused at the door, with a reason the sender can log: what the pipeline could
+        # never use (UIDs missing or not UIDs, unknown character set, empty image,
+        # non-finite geometry). Kept: every other instance of any storage SOP class.
+        problem = instance_problem(ds)
+        if problem is not None:
+            log.warning("C-STORE from %s refused: %s", calling_ae, problem)
+            return _failure(STATUS_CANNOT_UNDERSTAND, problem)
+        study_uid = str(ds.StudyInstanceUID).strip()
+        series_uid = str(ds.SeriesInstanceUID).strip()
+        sop_uid = str(ds.SOPInstanceUID).strip()
+        sop_class_uid = str(ds.SOPClassUID).strip()
+        try:
+            modality = str(ds.get("Modality") or "").strip() or None
+        except Exception:
+            modality = None
         try:
             header = file_header(sop_class_uid, sop_uid, str(event.context.transfer_syntax))
             stream = cast(C_STORE, event.request).DataSet
