@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import uvicorn
 
 from indexer.database import create_pool, open_database
-from indexer.jobs import JOB_QUEUE, JobResources, create_job_app
+from indexer.jobs import JOB_QUEUE, JobResources, create_job_app, run_worker_async
 from indexer.migrate import migrate
 from plugin.api import create_app
 from plugin.dicom import DicomListener, PostgresJournal
@@ -137,20 +137,14 @@ async def serve(
         if worker:
             job_app = create_job_app(conninfo)
             await stack.enter_async_context(job_app.open_async())
+            resources = JobResources(
+                conninfo=conninfo,
+                model_dir=settings.model_dir,
+                **settings.index.store_options(),
+            )
             running.append(
                 asyncio.create_task(
-                    job_app.run_worker_async(
-                        queues=[JOB_QUEUE],
-                        concurrency=1,
-                        install_signal_handlers=False,
-                        additional_context={
-                            "resources": JobResources(
-                                conninfo=conninfo,
-                                model_dir=settings.model_dir,
-                                **settings.index.store_options(),
-                            )
-                        },
-                    ),
+                    run_worker_async(job_app, resources, concurrency=1),
                     name="worker",
                 )
             )
