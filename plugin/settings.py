@@ -58,6 +58,15 @@ class DicomSettings(BaseModel):
     allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     debounce_seconds: float = Field(2.0, ge=0)
     stable_seconds: float = Field(30.0, gt=0)
+    #: Associations at once (beyond it: A-ASSOCIATE-RJ "local limit exceeded").
+    max_associations: int = Field(16, ge=1, le=1000)
+    #: Connections waiting for their A-ASSOCIATE-RQ at once; one more closes the oldest.
+    max_pending_connections: int = Field(4, ge=1, le=1000)
+    #: ARTIM: a connection that has not associated after this long is closed.
+    association_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    #: Largest PDU the listener receives (its Maximum Length Receive); a PDU header
+    #: declaring more is refused before anything is buffered.
+    max_pdu_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
 
     @field_validator("allowed_aes", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ committed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
@@ -30,6 +31,11 @@ from indexer.intake import ReceivedInstance
 from plugin.dicom.file_meta import file_header
 from plugin.dicom.instance_checks import instance_problem
 from plugin.dicom.journal import InstanceJournal
+from plugin.dicom.limits import (
+    LimitedAssociationServer,
+    association_limit,
+    pdu_read_limit,
+)
 from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
@@ -112,11 +118,17 @@ class DicomListener:
 
     def _make_ae(self) -> AE:
         ae = AE(ae_title=self.settings.ae_title)
-        ae.maximum_associations = 16
+        # pynetdicom counts every connection, idle ones included: only a backstop here.
+        # Established associations are limited by `association_limit`, connections
+        # waiting to associate by LimitedAssociationServer and the ARTIM timeout.
+        ae.maximum_associations = (
+            self.settings.max_associations + self.settings.max_pending_connections + 64
+        )
         ae.network_timeout = 60
-        ae.acse_timeout = 30
+        ae.acse_timeout = self.settings.association_timeout_seconds  # ARTIM
         ae.dimse_timeout = 60
-        ae.maximum_pdu_size = 0  # no limit on what we receive
+        ae.maximum_pdu_size = self.settings.max_pdu_bytes
+        ae.require_called_aet = True  # A-ASSOCIATE-RJ (reason 7) for another called AE
         ae.add_supported_context(Verification)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
@@ -151,6 +163,9 @@ class DicomListener:
         if self._server is not None:
             return
         handlers: list[Any] = [
+            # the PDU header limit: the PDU itself, plus room for its items' headers
+            (evt.EVT_CONN_OPEN, pdu_read_limit(self.settings.max_pdu_bytes + 64 * 1024)),
+            (evt.EVT_REQUESTED, association_limit(self.settings.max_associations)),
             (evt.EVT_CONN_OPEN, set_tcp_nodelay),
             (evt.EVT_CONN_OPEN, set_fast_polling),
             (evt.EVT_C_STORE, self._handle_store),
@@ -161,12 +176,16 @@ class DicomListener:
             (evt.EVT_REJECTED, self._handle_rejected),
         ]
         try:
-            server = self.ae.start_server(
-                (self._host, self._port), block=False, evt_handlers=handlers
+            server = self.ae.make_server(
+                (self._host, self._port),
+                evt_handlers=handlers,
+                server_class=LimitedAssociationServer,
+                max_pending=self.settings.max_pending_connections,
             )
         except OSError as exc:
             raise ListenerError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
-        assert server is not None
+        self.ae._servers.append(server)  # as AE.start_server does; removed by shutdown()
+        threading.Thread(target=server.serve_forever, name="dicom-listener", daemon=True).start()
         self._server = server
         recovered = self.recover()
         for study_uid in sorted(set(self.journal.pending()) | recovered):
@@ -243,10 +262,17 @@ class DicomListener:
         return 0x0000
 
     def _handle_rejected(self, event: evt.Event) -> None:
+        primitive = event.assoc.acceptor.primitive
+        try:
+            reason = str(primitive.reason_str) if primitive is not None else "no reason given"
+        except Exception:
+            reason = "no reason given"
         log.warning(
-            "association from %s (%s) rejected: calling AE title not allowed",
+            "association from %s (%s) to %s rejected: %s",
             event.assoc.requestor.ae_title,
             event.assoc.requestor.address,
+            getattr(event.assoc.requestor.primitive, "called_ae_title", "?"),
+            reason,
         )
 
     def _handle_ended(self, event: evt.Event) -> None:
