@@ -27,6 +27,7 @@ from plugin.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_ADMIN_TOKEN",
+    "MIN_ADMIN_TOKEN_LENGTH",
     "ApiSettings",
     "DemoSettings",
     "DicomSettings",
@@ -141,19 +142,35 @@ class IndexSettings(BaseModel):
         return HnswOptions(hnsw_m=self.hnsw_m, hnsw_ef_construction=self.hnsw_ef_construction)
 
 
+#: The shortest admin token accepted when the API listens off loopback.
+MIN_ADMIN_TOKEN_LENGTH = 24
+
+
 class ApiSettings(BaseModel):
     """The REST API (``simcase api``)."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     admin_token: str = DEFAULT_ADMIN_TOKEN
+    #: Largest request body of an upload (``POST /api/v1/search``), enforced while it
+    #: streams in: 413 beyond it.
+    max_upload_bytes: int = Field(1024 * 1024 * 1024, ge=1024, le=64 * 1024**3)
 
     def check_safe(self) -> None:
-        """Refuse a default admin token on anything but a loopback address."""
-        if self.admin_token == DEFAULT_ADMIN_TOKEN and not _is_loopback(self.host):
+        """Off a loopback address, refuse the default admin token and any admin token
+        shorter than :data:`MIN_ADMIN_TOKEN_LENGTH` characters."""
+        if _is_loopback(self.host):
+            return
+        if self.admin_token == DEFAULT_ADMIN_TOKEN:
             raise ConfigurationError(
                 f"refusing to serve the API on {self.host} with the default admin token: "
                 "set SIMCASE_API__ADMIN_TOKEN to a secret"
+            )
+        if len(self.admin_token.strip()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ConfigurationError(
+                f"refusing to serve the API on {self.host} with an admin token of "
+                f"{len(self.admin_token.strip())} characters: set SIMCASE_API__ADMIN_TOKEN "
+                f"to a secret of at least {MIN_ADMIN_TOKEN_LENGTH} (openssl rand -hex 24)"
             )
 
 
