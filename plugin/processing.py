@@ -47,8 +47,10 @@ __all__ = [
     "ProcessOutcome",
     "Skipped",
     "StudySourceError",
+    "build_outline_safely",
     "enqueue_process_study",
     "process_study",
+    "result_set",
     "results_folder",
     "save_results",
     "screen_instances",
@@ -319,6 +321,28 @@ def save_results(results_dir: Path, study_uid: str, batch: list[Dataset]) -> Pat
     return folder
 
 
+def build_outline_safely(
+    outline: QueryOutline, version: str, uid_seed: str, when: dt.datetime
+) -> tuple[list[Dataset], str | None]:
+    """The outline objects (SEG and its measurement report), or none and the reason.
+
+    The outline is an extra: when its values cannot be encoded (a ``nan``
+    SliceThickness, say) the result set goes out without it, and the report says why.
+    """
+    try:
+        objects = build_outline(outline, version, uid_seed=uid_seed, now=when)
+    except Exception as exc:  # data-driven encoding failures of many kinds
+        log.warning("tumour outline not written: %s", exc)
+        return [], f"not written ({type(exc).__name__}: {str(exc)[:120]})"
+    return objects, None if objects else "not written (the mask does not fit its series)"
+
+
+def result_set(objects: list[Dataset], outline_objects: list[Dataset]) -> list[Dataset]:
+    """One result set in sending order: montage, outline objects, and the report last
+    (later results name it as the one they supersede)."""
+    return [*objects[:-1], *outline_objects, objects[-1]]
+
+
 def process_study(
     study_uid: str, source: str, resources: JobResources, settings: Settings
 ) -> ProcessOutcome:
@@ -388,6 +412,14 @@ def process_study(
         thumbs = store.thumbnails(sorted({h.case_id for h in shown}))
         when = dt.datetime.now().replace(microsecond=0)
         uid_seed = f"{study_uid}|{version}|{content_hash}"
+        # Every object of the result set is built before any is sent or written: a
+        # failure while building leaves nothing half-delivered.
+        outline_objects: list[Dataset] = []
+        if outline is not None:
+            outline_objects, note = build_outline_safely(outline, version, uid_seed, when)
+            if note:
+                query = replace(query, extra=(*query.extra, ("tumour outline (SEG)", note)))
+            lap("outline")
         objects = build_results(
             query,
             [_result_hit(h) for h in hits],
@@ -401,30 +433,19 @@ def process_study(
             uid_seed=uid_seed,
             now=when,
         )
+        objects = result_set(objects, outline_objects)
         lap("build")
         sender = sender_from_settings(settings.results, calling_ae_title=settings.dicom.ae_title)
-
-        def deliver(batch: list[Dataset]) -> str:
-            if sender is not None:
-                return sender.send(batch).destination
-            folder = save_results(settings.data_dir / "results", study_uid, batch)
+        if sender is not None:
+            destination, state = sender.send(objects).destination, "sent"
+        else:
+            destination = str(save_results(settings.data_dir / "results", study_uid, objects))
+            state = "sent"
             log.warning(
                 "no results destination configured; results saved to the data directory",
                 extra={"study_uid": study_uid},
             )
-            return str(folder)
-
-        # The montage and the report first: what the radiologist reads should not wait
-        # for the outline objects.
-        destination, state = deliver(objects), "sent"
         lap("send")
-        if outline is not None:
-            outline_objects = build_outline(outline, version, uid_seed=uid_seed, now=when)
-            if outline_objects:
-                deliver(outline_objects)
-            # The report stays last: later results name it as the one they supersede.
-            objects = [*objects[:-1], *outline_objects, objects[-1]]
-            lap("outline")
         sop_uids = [str(ds.SOPInstanceUID) for ds in objects]
         with conn.transaction():
             conn.execute(
