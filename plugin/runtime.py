@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 import uvicorn
 
 from indexer.database import create_pool, open_database
-from indexer.jobs import JOB_QUEUE, JobResources, create_job_app
+from indexer.jobs import JOB_QUEUE, JobResources, create_job_app, run_worker_async
 from indexer.migrate import migrate
 from plugin.api import create_app
 from plugin.dicom import DicomListener, PostgresJournal
+from plugin.dicom.uids import is_dicom_uid
 from plugin.errors import ConfigurationError
 from plugin.metrics import CountingJournal, serve_process_metrics
 from plugin.orthanc.changes import ChangesFollower, PostgresPosition, StableStudy
@@ -89,6 +90,9 @@ def following_orthanc(settings: Settings, conninfo: str) -> Iterator[ChangesFoll
     pool = create_pool(conninfo, max_size=1)
 
     def on_study(study: StableStudy) -> None:
+        if not is_dicom_uid(study.study_instance_uid):
+            log.warning("stable study in Orthanc ignored: its StudyInstanceUID is not a UID")
+            return
         job_id = enqueue_process_study(jobs, conninfo, study.study_instance_uid, "dicomweb")
         log.info(
             "stable study in Orthanc; processing queued",
@@ -137,20 +141,14 @@ async def serve(
         if worker:
             job_app = create_job_app(conninfo)
             await stack.enter_async_context(job_app.open_async())
+            resources = JobResources(
+                conninfo=conninfo,
+                model_dir=settings.model_dir,
+                **settings.index.store_options(),
+            )
             running.append(
                 asyncio.create_task(
-                    job_app.run_worker_async(
-                        queues=[JOB_QUEUE],
-                        concurrency=1,
-                        install_signal_handlers=False,
-                        additional_context={
-                            "resources": JobResources(
-                                conninfo=conninfo,
-                                model_dir=settings.model_dir,
-                                **settings.index.store_options(),
-                            )
-                        },
-                    ),
+                    run_worker_async(job_app, resources, concurrency=1),
                     name="worker",
                 )
             )

@@ -27,6 +27,7 @@ from plugin.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_ADMIN_TOKEN",
+    "MIN_ADMIN_TOKEN_LENGTH",
     "ApiSettings",
     "DemoSettings",
     "DicomSettings",
@@ -58,6 +59,15 @@ class DicomSettings(BaseModel):
     allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     debounce_seconds: float = Field(2.0, ge=0)
     stable_seconds: float = Field(30.0, gt=0)
+    #: Associations at once (beyond it: A-ASSOCIATE-RJ "local limit exceeded").
+    max_associations: int = Field(16, ge=1, le=1000)
+    #: Connections waiting for their A-ASSOCIATE-RQ at once; one more closes the oldest.
+    max_pending_connections: int = Field(4, ge=1, le=1000)
+    #: ARTIM: a connection that has not associated after this long is closed.
+    association_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    #: Largest PDU the listener receives (its Maximum Length Receive); a PDU header
+    #: declaring more is refused before anything is buffered.
+    max_pdu_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
 
     @field_validator("allowed_aes", mode="before")
     @classmethod
@@ -132,19 +142,35 @@ class IndexSettings(BaseModel):
         return HnswOptions(hnsw_m=self.hnsw_m, hnsw_ef_construction=self.hnsw_ef_construction)
 
 
+#: The shortest admin token accepted when the API listens off loopback.
+MIN_ADMIN_TOKEN_LENGTH = 24
+
+
 class ApiSettings(BaseModel):
     """The REST API (``simcase api``)."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     admin_token: str = DEFAULT_ADMIN_TOKEN
+    #: Largest request body of an upload (``POST /api/v1/search``), enforced while it
+    #: streams in: 413 beyond it.
+    max_upload_bytes: int = Field(1024 * 1024 * 1024, ge=1024, le=64 * 1024**3)
 
     def check_safe(self) -> None:
-        """Refuse a default admin token on anything but a loopback address."""
-        if self.admin_token == DEFAULT_ADMIN_TOKEN and not _is_loopback(self.host):
+        """Off a loopback address, refuse the default admin token and any admin token
+        shorter than :data:`MIN_ADMIN_TOKEN_LENGTH` characters."""
+        if _is_loopback(self.host):
+            return
+        if self.admin_token == DEFAULT_ADMIN_TOKEN:
             raise ConfigurationError(
                 f"refusing to serve the API on {self.host} with the default admin token: "
                 "set SIMCASE_API__ADMIN_TOKEN to a secret"
+            )
+        if len(self.admin_token.strip()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ConfigurationError(
+                f"refusing to serve the API on {self.host} with an admin token of "
+                f"{len(self.admin_token.strip())} characters: set SIMCASE_API__ADMIN_TOKEN "
+                f"to a secret of at least {MIN_ADMIN_TOKEN_LENGTH} (openssl rand -hex 24)"
             )
 
 

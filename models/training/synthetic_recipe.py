@@ -139,6 +139,7 @@ def run_recipe(
     generation_seconds: float | None = None,
     segmenter_seconds: float | None = None,
     embedder_seconds: float | None = None,
+    baseline_seconds: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Generate, train both networks, write ``segmenter.pt``, ``embedder.pt`` and
@@ -178,7 +179,7 @@ def run_recipe(
         ),
     )
     logger.info("recipe: segmenter %.3f s/step, %d epochs", step, seg_config.epochs)
-    first = valid[valid_generators[0]][1] if valid else None
+    # Validation Dice once at the end (per epoch it costs a pass over every volume).
     segmenter, seg_history = train_segmenter(
         train_volumes,
         seg_config,
@@ -186,7 +187,6 @@ def run_recipe(
         resume=False,
         progress=progress,
         device=device,
-        valid=first,
     )
     segmenter.to(device)
     seg_valid = {name: whole_tumour_dice(segmenter, parts[1]) for name, parts in valid.items()}
@@ -216,6 +216,28 @@ def run_recipe(
         device=device,
     )
     torch.save(embedder.state_dict(), out_dir / "embedder.pt")
+    baseline: dict[str, Any] | None = None
+    if baseline_seconds is not None:
+        # The previous recipe on the same data, for the validation comparison: the
+        # generator's images only, diagnosis losses only.
+        base_config = replace(
+            emb_config, randomised_share=0.0, instance_weight=0.0, attribute_weight=0.0
+        )
+        step = emb_seconds_per_step(train_crops, base_config, device)
+        base_config = replace(
+            base_config, epochs=_epochs(baseline_seconds, step * 1.1, batches, base_config.epochs)
+        )
+        base_net, base_history = train_embedder(
+            train_crops,
+            base_config,
+            out_dir / "baseline-work",
+            resume=False,
+            progress=progress,
+            on_epoch=hook,
+            device=device,
+        )
+        torch.save(base_net.state_dict(), out_dir / "embedder-baseline.pt")
+        baseline = {"config": asdict(base_config), "history": base_history}
     record: dict[str, Any] = {
         "command": (
             f"python -m models.training.synthetic_recipe --cases {made} --seed {seed} "
@@ -250,6 +272,7 @@ def run_recipe(
             "history": emb_history,
             "architecture": embedder.architecture(),
         },
+        "embedder_baseline": baseline,
         "seconds": {
             "generation": round(generated, 1),
             "total": round(time.perf_counter() - began, 1),
@@ -259,8 +282,11 @@ def run_recipe(
     return record
 
 
-def finish_recipe(run_dir: Path, out_dir: Path) -> tuple[ModelCard, ModelCard]:
-    """Shipped-format weights (ONNX + model cards) of a recipe run's ``*.pt`` files."""
+def finish_recipe(
+    run_dir: Path, out_dir: Path, *, embedder_file: str = "embedder.pt"
+) -> tuple[ModelCard, ModelCard]:
+    """Shipped-format weights (ONNX + model cards) of a recipe run's ``*.pt`` files
+    (``embedder_file``: which of the run's embedders)."""
     record = json.loads((run_dir / "recipe.json").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     cards = []
@@ -273,7 +299,7 @@ def finish_recipe(run_dir: Path, out_dir: Path) -> tuple[ModelCard, ModelCard]:
     segmenter = build_segmentation_net(seg_config.channels)
     segmenter.load_state_dict(torch.load(run_dir / "segmenter.pt", weights_only=True))
     embedder = EmbeddingNet.from_architecture(record["embedder"]["architecture"])
-    embedder.load_state_dict(torch.load(run_dir / "embedder.pt", weights_only=True))
+    embedder.load_state_dict(torch.load(run_dir / embedder_file, weights_only=True))
     training = {
         "command": record["command"],
         "data": record["data"],
@@ -326,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generation-seconds", type=float, default=None)
     parser.add_argument("--segmenter-seconds", type=float, default=None)
     parser.add_argument("--embedder-seconds", type=float, default=None)
+    parser.add_argument("--baseline-seconds", type=float, default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
@@ -356,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         generation_seconds=args.generation_seconds,
         segmenter_seconds=args.segmenter_seconds,
         embedder_seconds=args.embedder_seconds,
+        baseline_seconds=args.baseline_seconds,
         progress=not args.no_progress,
     )
     logger.info("recipe done: %s", json.dumps({k: record[k] for k in ("hardware", "seconds")}))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel
 
 from indexer import cases
@@ -13,7 +14,16 @@ from indexer.job_status import JobStatus, get_job, list_jobs
 from indexer.jobs import enqueue_reindex
 from plugin.api.deps import AdminToken, ConnDep, JobsDep
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    responses={401: {"description": "No valid admin bearer token"}},
+)
+
+#: Page sizes (anything else is a 422, never a database error).
+Limit = Annotated[int, Query(ge=1, le=1000)]
+JobId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
+CaseId = Annotated[str, FastApiPath(min_length=1, max_length=128)]
 
 
 class ReindexRequest(BaseModel):
@@ -32,13 +42,15 @@ def reindex(
 
 
 @router.get("/jobs")
-def jobs(_: AdminToken, conn: ConnDep, limit: int = 50) -> list[JobStatus]:
+def jobs(_: AdminToken, conn: ConnDep, limit: Limit = 50) -> list[JobStatus]:
     """The most recent jobs, newest first."""
     return list_jobs(conn, limit=limit)
 
 
-@router.get("/jobs/{job_id}")
-def job(job_id: int, _: AdminToken, conn: ConnDep) -> JobStatus:
+@router.get("/jobs/{job_id}", responses={404: {"description": "No such job"}})
+def job(
+    job_id: Annotated[int, FastApiPath(ge=1, le=2**63 - 1)], _: AdminToken, conn: ConnDep
+) -> JobStatus:
     """One job: state, progress and errors."""
     found = get_job(conn, job_id)
     if found is None:
@@ -48,7 +60,11 @@ def job(job_id: int, _: AdminToken, conn: ConnDep) -> JobStatus:
 
 @router.get("/cases")
 def list_cases(
-    _: AdminToken, conn: ConnDep, limit: int = 100, offset: int = 0, diagnosis: str | None = None
+    _: AdminToken,
+    conn: ConnDep,
+    limit: Limit = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    diagnosis: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[dict[str, Any]]:
     """Archive cases (no patient identifiers)."""
     return [
@@ -56,8 +72,8 @@ def list_cases(
     ]
 
 
-@router.get("/cases/{case_id}")
-def show_case(case_id: str, _: AdminToken, conn: ConnDep) -> dict[str, Any]:
+@router.get("/cases/{case_id}", responses={404: {"description": "No such case"}})
+def show_case(case_id: CaseId, _: AdminToken, conn: ConnDep) -> dict[str, Any]:
     """One archive case."""
     found = cases.get_case(conn, case_id)
     if found is None:
@@ -65,8 +81,8 @@ def show_case(case_id: str, _: AdminToken, conn: ConnDep) -> dict[str, Any]:
     return asdict(found)
 
 
-@router.delete("/cases/{case_id}")
-def delete_case(case_id: str, actor: AdminToken, conn: ConnDep) -> dict[str, Any]:
+@router.delete("/cases/{case_id}", responses={404: {"description": "No such case"}})
+def delete_case(case_id: CaseId, actor: AdminToken, conn: ConnDep) -> dict[str, Any]:
     """Erase a case and every vector of it (right to erasure); audited."""
     removed = cases.delete_case(conn, case_id, actor)
     if removed < 0:

@@ -14,6 +14,7 @@ from indexer.jobs import create_job_app
 from indexer.pipeline import ModelSet, load_models
 from indexer.store import PgVectorStore
 from plugin.api import admin, health, pages, search
+from plugin.api.upload_limit import UploadLimit
 from plugin.settings import Settings
 
 __all__ = ["create_app"]
@@ -55,6 +56,9 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
             return _load()
 
     app.state.models = models
+    app.add_middleware(
+        UploadLimit, max_bytes=settings.api.max_upload_bytes, prefixes=("/api/v1/search",)
+    )
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(search.router)

@@ -15,12 +15,12 @@ from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import SearchFilters
 from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
+from plugin.dicom.uids import is_dicom_uid
 from plugin.processing import enqueue_process_study
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 _NIFTI = (".nii", ".nii.gz")
-_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 
 def _data_uri(png: bytes) -> str:
@@ -38,6 +38,14 @@ def _case_name(filename: str) -> str:
     return "query"
 
 
+def without_paths(message: str, folder: str) -> str:
+    """``message`` with the server's temporary folder (and anything under it) replaced
+    by ``<upload>``: error texts never show server paths."""
+    for root in {folder, str(Path(folder).resolve()), tempfile.gettempdir()}:
+        message = re.sub(re.escape(root) + r"[^\s'\",;:)]*", "<upload>", message)
+    return message
+
+
 def _save_uploads(files: list[UploadFile], folder: Path) -> Path:
     """Write the uploads; a NIfTI case keeps its file names inside a case folder."""
     nifti = [f for f in files if (f.filename or "").endswith(_NIFTI)]
@@ -51,7 +59,13 @@ def _save_uploads(files: list[UploadFile], folder: Path) -> Path:
     return target
 
 
-@router.post("/search")
+@router.post(
+    "/search",
+    responses={
+        413: {"description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES"},
+        422: {"description": "The upload cannot be read, or a parameter is out of range"},
+    },
+)
 def search(
     store: StoreDep,
     models: ModelsDep,
@@ -64,7 +78,7 @@ def search(
     ],
     k: Annotated[int, Query(ge=1, le=100)] = 5,
     per_diagnosis: Annotated[int, Query(ge=0, le=20)] = 0,
-    diagnosis: Annotated[list[str] | None, Query()] = None,
+    diagnosis: Annotated[list[str] | None, Query(max_length=64)] = None,
     use_given_mask: bool = True,
 ) -> dict[str, Any]:
     """Similar archive cases for an uploaded study. Not for diagnostic use."""
@@ -74,7 +88,8 @@ def search(
             study = load_source(str(folder))
         except Exception as exc:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, f"cannot read the upload: {exc}"
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"cannot read the upload: {without_paths(str(exc), tmp)}",
             ) from exc
         request = SearchRequest(
             k=k,
@@ -85,7 +100,9 @@ def search(
         try:
             result = search_study(study, store, models, request)
         except IndexerError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), tmp)
+            ) from exc
     ids = [h["case_id"] for h in result["results"]]
     ids += [h["case_id"] for hits in result["per_diagnosis"].values() for h in hits]
     thumbs = store.thumbnails(sorted(set(ids)))
@@ -95,7 +112,15 @@ def search(
     return result
 
 
-@router.post("/studies/{study_instance_uid}/search", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/studies/{study_instance_uid}/search",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        401: {"description": "No valid admin bearer token"},
+        409: {"description": "No DICOMweb source configured"},
+        422: {"description": "Not a DICOM UID"},
+    },
+)
 def search_pacs_study(
     study_instance_uid: str,
     _: AdminToken,
@@ -107,12 +132,12 @@ def search_pacs_study(
 
     Results are written back into the study. Called by the Orthanc integration.
     """
+    if not is_dicom_uid(study_instance_uid):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "not a DICOM UID")
     if not settings.pacs.dicomweb_url:
         raise HTTPException(
             status.HTTP_409_CONFLICT, "SIMCASE_PACS__DICOMWEB_URL is not configured"
         )
-    if not _UID.fullmatch(study_instance_uid):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "not a DICOM UID")
     conninfo: str = request.app.state.conninfo
     job_id = enqueue_process_study(jobs, conninfo, study_instance_uid, "dicomweb")
     return {"job_id": job_id, "study_instance_uid": study_instance_uid}

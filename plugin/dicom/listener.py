@@ -3,14 +3,17 @@
 Every instance is spooled (fsynced) before the success status goes back, and journalled
 in the database in batches right after (:mod:`plugin.dicom.recorder`); at start-up the
 spool is scanned for instances without a journal row (a crash between the two), which
-are journalled and their studies completed. Instances of any storage SOP class are kept,
-usable or not. A study is handed on (``on_study_complete``) once its sender has finished
-(see :mod:`plugin.dicom.study_tracker`), after its rows are committed.
+are journalled and their studies completed. Instances of any storage SOP class are kept
+unless they can never be used (refused with 0xC210 and a reason: see
+:mod:`plugin.dicom.instance_checks`). A study is handed on (``on_study_complete``) once
+its sender has finished (see :mod:`plugin.dicom.study_tracker`), after its rows are
+committed.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
@@ -26,7 +29,13 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from indexer.intake import ReceivedInstance
 from plugin.dicom.file_meta import file_header
+from plugin.dicom.instance_checks import instance_problem
 from plugin.dicom.journal import InstanceJournal
+from plugin.dicom.limits import (
+    LimitedAssociationServer,
+    association_limit,
+    pdu_read_limit,
+)
 from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
@@ -43,7 +52,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: C-STORE failure: the data set could not be parsed or lacks its identifying UIDs.
+#: C-STORE failure (0xC210, "cannot understand"): the data set could not be parsed or
+#: cannot be used (see :func:`plugin.dicom.instance_checks.instance_problem`).
 STATUS_CANNOT_UNDERSTAND = 0xC210
 #: C-STORE failure: the instance could not be written or recorded.
 STATUS_OUT_OF_RESOURCES = 0xA700
@@ -108,11 +118,17 @@ class DicomListener:
 
     def _make_ae(self) -> AE:
         ae = AE(ae_title=self.settings.ae_title)
-        ae.maximum_associations = 16
+        # pynetdicom counts every connection, idle ones included: only a backstop here.
+        # Established associations are limited by `association_limit`, connections
+        # waiting to associate by LimitedAssociationServer and the ARTIM timeout.
+        ae.maximum_associations = (
+            self.settings.max_associations + self.settings.max_pending_connections + 64
+        )
         ae.network_timeout = 60
-        ae.acse_timeout = 30
+        ae.acse_timeout = self.settings.association_timeout_seconds  # ARTIM
         ae.dimse_timeout = 60
-        ae.maximum_pdu_size = 0  # no limit on what we receive
+        ae.maximum_pdu_size = self.settings.max_pdu_bytes
+        ae.require_called_aet = True  # A-ASSOCIATE-RJ (reason 7) for another called AE
         ae.add_supported_context(Verification)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
@@ -147,6 +163,9 @@ class DicomListener:
         if self._server is not None:
             return
         handlers: list[Any] = [
+            # the PDU header limit: the PDU itself, plus room for its items' headers
+            (evt.EVT_CONN_OPEN, pdu_read_limit(self.settings.max_pdu_bytes + 64 * 1024)),
+            (evt.EVT_REQUESTED, association_limit(self.settings.max_associations)),
             (evt.EVT_CONN_OPEN, set_tcp_nodelay),
             (evt.EVT_CONN_OPEN, set_fast_polling),
             (evt.EVT_C_STORE, self._handle_store),
@@ -157,12 +176,16 @@ class DicomListener:
             (evt.EVT_REJECTED, self._handle_rejected),
         ]
         try:
-            server = self.ae.start_server(
-                (self._host, self._port), block=False, evt_handlers=handlers
+            server = self.ae.make_server(
+                (self._host, self._port),
+                evt_handlers=handlers,
+                server_class=LimitedAssociationServer,
+                max_pending=self.settings.max_pending_connections,
             )
         except OSError as exc:
             raise ListenerError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
-        assert server is not None
+        self.ae._servers.append(server)  # as AE.start_server does; removed by shutdown()
+        threading.Thread(target=server.serve_forever, name="dicom-listener", daemon=True).start()
         self._server = server
         recovered = self.recover()
         for study_uid in sorted(set(self.journal.pending()) | recovered):
@@ -239,10 +262,17 @@ class DicomListener:
         return 0x0000
 
     def _handle_rejected(self, event: evt.Event) -> None:
+        primitive = event.assoc.acceptor.primitive
+        try:
+            reason = str(primitive.reason_str) if primitive is not None else "no reason given"
+        except Exception:
+            reason = "no reason given"
         log.warning(
-            "association from %s (%s) rejected: calling AE title not allowed",
+            "association from %s (%s) to %s rejected: %s",
             event.assoc.requestor.ae_title,
             event.assoc.requestor.address,
+            getattr(event.assoc.requestor.primitive, "called_ae_title", "?"),
+            reason,
         )
 
     def _handle_ended(self, event: evt.Event) -> None:
@@ -254,31 +284,24 @@ class DicomListener:
         calling_ae = event.assoc.requestor.ae_title
         try:
             ds = event.dataset
-            study_uid = str(ds.get("StudyInstanceUID") or "").strip()
-            series_uid = str(ds.get("SeriesInstanceUID") or "").strip()
-            request = event.request
-            sop_uid = str(
-                ds.get("SOPInstanceUID") or getattr(request, "AffectedSOPInstanceUID", "")
-            ).strip()
-            sop_class_uid = str(
-                ds.get("SOPClassUID") or getattr(request, "AffectedSOPClassUID", "")
-            ).strip()
-            modality = str(ds.get("Modality") or "").strip() or None
         except Exception as exc:
             log.warning("C-STORE from %s refused: unreadable data set: %s", calling_ae, exc)
             return _failure(STATUS_CANNOT_UNDERSTAND, f"cannot read data set: {exc}")
-        missing = [
-            name
-            for name, value in (
-                ("StudyInstanceUID", study_uid),
-                ("SeriesInstanceUID", series_uid),
-                ("SOPInstanceUID", sop_uid),
-            )
-            if not value
-        ]
-        if missing:
-            log.warning("C-STORE from %s refused: no %s", calling_ae, ", ".join(missing))
-            return _failure(STATUS_CANNOT_UNDERSTAND, f"missing {', '.join(missing)}")
+        # Refused at the door, with a reason the sender can log: what the pipeline could
+        # never use (UIDs missing or not UIDs, unknown character set, empty image,
+        # non-finite geometry). Kept: every other instance of any storage SOP class.
+        problem = instance_problem(ds)
+        if problem is not None:
+            log.warning("C-STORE from %s refused: %s", calling_ae, problem)
+            return _failure(STATUS_CANNOT_UNDERSTAND, problem)
+        study_uid = str(ds.StudyInstanceUID).strip()
+        series_uid = str(ds.SeriesInstanceUID).strip()
+        sop_uid = str(ds.SOPInstanceUID).strip()
+        sop_class_uid = str(ds.SOPClassUID).strip()
+        try:
+            modality = str(ds.get("Modality") or "").strip() or None
+        except Exception:
+            modality = None
         try:
             header = file_header(sop_class_uid, sop_uid, str(event.context.transfer_syntax))
             stream = cast(C_STORE, event.request).DataSet

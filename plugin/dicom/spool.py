@@ -16,27 +16,14 @@ never lost.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from plugin.dicom.uids import safe_component
+
 __all__ = ["Spool", "safe_component"]
-
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-
-
-def safe_component(uid: str) -> str:
-    """A file-name component for a UID: the UID itself when it is a conformant UID.
-
-    Anything else (letters, separators, ``..``, over 64 characters) becomes ``x`` plus
-    a hash of it, so no received value can reach outside the spool.
-    """
-    if _UID.match(uid) and len(uid) <= 64:
-        return uid
-    return "x" + hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:40]
 
 
 def _write_all(fd: int, pieces: Sequence[bytes | memoryview]) -> None:

@@ -115,4 +115,11 @@ def test_default_token_allowed_on_loopback(host: str) -> None:
 def test_default_token_refused_off_loopback(host: str) -> None:
     with pytest.raises(ConfigurationError, match="SIMCASE_API__ADMIN_TOKEN"):
         ApiSettings(host=host, admin_token=DEFAULT_ADMIN_TOKEN).check_safe()
-    ApiSettings(host=host, admin_token="a-real-secret").check_safe()
+    ApiSettings(host=host, admin_token="a-real-secret-of-24-chars").check_safe()
+
+
+@pytest.mark.parametrize("token", ["", "x", "s3cret", "a" * 23, " " * 30])
+def test_short_token_refused_off_loopback(token: str) -> None:
+    with pytest.raises(ConfigurationError, match="at least 24"):
+        ApiSettings(host="0.0.0.0", admin_token=token).check_safe()
+    ApiSettings(host="127.0.0.1", admin_token=token).check_safe()

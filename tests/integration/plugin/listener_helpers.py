@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from plugin.dicom import DicomListener, PostgresJournal
 from plugin.settings import DicomSettings
@@ -40,6 +41,7 @@ def running_listener(
     allowed_aes: list[str] | None = None,
     debounce_seconds: float = 0.3,
     stable_seconds: float = 30.0,
+    **limits: Any,
 ) -> Iterator[DicomListener]:
     settings = DicomSettings(
         ae_title="SIMCASE",
@@ -47,6 +49,7 @@ def running_listener(
         allowed_aes=allowed_aes if allowed_aes is not None else ["STORESCU", "ECHOSCU", "TESTSCU"],
         debounce_seconds=debounce_seconds,
         stable_seconds=stable_seconds,
+        **limits,
     )
     journal = PostgresJournal(database_url, max_size=4)
     journal.open()

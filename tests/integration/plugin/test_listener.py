@@ -336,3 +336,29 @@ def test_spooled_instances_without_rows_are_journalled_at_start(
         assert second.wait_for(1) == [study_uid]
     assert len(journal_rows(database_url, study_uid)) == 2
     assert not partial.exists()
+
+
+def test_unusable_instances_are_refused_at_the_door_and_the_study_still_completes(
+    listener: DicomListener, callback: CollectingCallback, database_url: str
+) -> None:
+    import warnings
+
+    series = mr_series(4)
+    study_uid = str(series[0].StudyInstanceUID)
+    bad = mr_series(3, study_uid=study_uid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bad[0].Rows = 0
+        bad[1].ImagePositionPatient = [0.0, float("nan"), 0.0]
+        bad[2].PixelSpacing = [0.0, 1.0]
+    assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    statuses = [assoc.send_c_store(ds) for ds in [*series[:2], *bad, *series[2:]]]
+    assoc.release()
+    codes = [s.Status for s in statuses]
+    assert codes == [0, 0, *[STATUS_CANNOT_UNDERSTAND] * 3, 0, 0]
+    comments = [str(s.get("ErrorComment", "")) for s in statuses[2:5]]
+    assert "Rows" in comments[0]
+    assert "ImagePositionPatient" in comments[1]
+    assert "PixelSpacing" in comments[2]
+    assert callback.wait_for(1) == [study_uid]
+    assert len(journal_rows(database_url, study_uid)) == 4

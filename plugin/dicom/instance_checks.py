@@ -1,0 +1,130 @@
+"""What an instance needs to be usable, checked at the door and again before processing.
+
+:func:`instance_problem` names the first reason an instance cannot be used (identifying
+UIDs missing or not UIDs, an unknown character set, an empty image, non-finite
+geometry), or ``None``. The listener refuses such an instance with a DIMSE failure
+status; ``process_study`` skips it (an instance may also reach processing by DICOMweb)
+and names it in the report. Dates and times in ISO form (``2026-01-02``,
+``10:11:12``), a small deviation many senders make, are repaired by :func:`repair_dates`
+instead of refused; values beyond repair are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from pydicom import Dataset
+from pydicom.charset import python_encoding
+
+from plugin.dicom.uids import is_dicom_uid
+
+__all__ = ["REQUIRED_UIDS", "instance_problem", "repair_dates"]
+
+#: The UIDs every instance must carry in its data set.
+REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+_DATES = (
+    "StudyDate",
+    "SeriesDate",
+    "AcquisitionDate",
+    "ContentDate",
+    "InstanceCreationDate",
+    "PatientBirthDate",
+)
+_TIMES = ("StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime", "InstanceCreationTime")
+_DA = re.compile(r"[0-9]{8}")
+_ISO_DA = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_TM = re.compile(r"[0-9]{2}([0-9]{2}([0-9]{2}(\.[0-9]{1,6})?)?)?")
+_ISO_TM = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(\.[0-9]{1,6})?)?")
+
+
+def _numbers(value: Any, n: int) -> list[float] | None:
+    """``n`` floats from a multi-valued element, or ``None`` when it has another shape."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        return None
+    values = list(value)
+    if len(values) != n:
+        return None
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def _geometry_problem(ds: Dataset) -> str | None:
+    for keyword, n in (("ImagePositionPatient", 3), ("ImageOrientationPatient", 6)):
+        if keyword in ds:
+            numbers = _numbers(ds[keyword].value, n)
+            if numbers is None or not all(math.isfinite(x) for x in numbers):
+                return f"{keyword} is not {n} finite numbers"
+    if "ImageOrientationPatient" in ds:
+        row = _numbers(ds.ImageOrientationPatient, 6)
+        assert row is not None
+        if math.hypot(*row[:3]) < 1e-3 or math.hypot(*row[3:]) < 1e-3:
+            return "ImageOrientationPatient is degenerate"
+    if "PixelSpacing" in ds:
+        spacing = _numbers(ds["PixelSpacing"].value, 2)
+        if spacing is None or not all(math.isfinite(x) and x > 0 for x in spacing):
+            return "PixelSpacing is not two finite positive numbers"
+    return None
+
+
+def instance_problem(ds: Dataset) -> str | None:
+    """Why ``ds`` cannot be used, in a few words, or ``None`` when it can.
+
+    Never raises: a value that pydicom cannot even decode is itself the problem.
+    """
+    keyword = "data set"
+    try:
+        for keyword in REQUIRED_UIDS:
+            if keyword not in ds or not str(ds[keyword].value or "").strip():
+                return f"no {keyword}"
+            if not is_dicom_uid(str(ds[keyword].value).strip()):
+                return f"{keyword} is not a DICOM UID"
+        keyword = "SpecificCharacterSet"
+        charsets = ds.get(keyword)
+        if charsets:
+            names = [charsets] if isinstance(charsets, str) else list(charsets)
+            unknown = [c for c in names if c and str(c).strip() not in python_encoding]
+            if unknown:
+                return f"unknown SpecificCharacterSet {str(unknown[0])[:16]!r}"
+        if "PixelData" in ds or "Rows" in ds:
+            for keyword in ("Rows", "Columns"):
+                value = ds.get(keyword)
+                if not isinstance(value, int) or value <= 0:
+                    return f"{keyword} is {value!r}: no image"
+        keyword = "geometry"
+        return _geometry_problem(ds)
+    except Exception as exc:  # corrupt values surface lazily from pydicom as many kinds
+        return f"unreadable {keyword} ({type(exc).__name__})"
+
+
+def repair_dates(ds: Dataset) -> list[str]:
+    """Rewrite ISO dates and times of ``ds`` in DICOM form; drop values beyond repair.
+
+    Returns the keywords that were changed.
+    """
+    changed: list[str] = []
+    rules: tuple[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str]], ...] = (
+        (_DATES, _DA, _ISO_DA),
+        (_TIMES, _TM, _ISO_TM),
+    )
+    for keywords, conformant, iso in rules:
+        for keyword in keywords:
+            if keyword not in ds:
+                continue
+            try:
+                value = str(ds[keyword].value or "").strip()
+            except Exception:
+                value = "\x00"
+            if not value or conformant.fullmatch(value):
+                continue
+            match = iso.fullmatch(value)
+            if match:
+                ds[keyword].value = "".join(g or "" for g in match.groups())
+            else:
+                del ds[keyword]
+            changed.append(keyword)
+    return changed

@@ -1,0 +1,136 @@
+"""The listener's limits before authentication: called AE title, idle connections,
+ARTIM, PDU size, and what a refused association is logged as."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pynetdicom import AE
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from plugin.dicom import DicomListener
+from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def listener(database_url: str, tmp_path: Path) -> Iterator[DicomListener]:
+    with running_listener(
+        database_url,
+        tmp_path / "spool",
+        CollectingCallback(),
+        max_associations=4,
+        max_pending_connections=3,
+        association_timeout_seconds=4.0,
+        max_pdu_bytes=64 * 1024,
+    ) as running:
+        yield running
+
+
+def _echo(port: int, called: str = "SIMCASE", calling: str = "TESTSCU") -> AE:
+    ae = AE(ae_title=calling)
+    ae.add_requested_context(Verification)
+    ae.acse_timeout = 5
+    return ae
+
+
+def _closed_by_peer(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_wrong_called_ae_title_is_rejected_and_logged_as_such(
+    listener: DicomListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="plugin.dicom.listener")
+    assoc = _echo(listener.port).associate("127.0.0.1", listener.port, ae_title="NOT-SIMCASE")
+    assert assoc.is_rejected
+    assert assoc.acceptor.primitive is not None
+    assert assoc.acceptor.primitive.diagnostic == 0x07  # called AE title not recognised
+    assert any(
+        "NOT-SIMCASE" in r.getMessage() and "Called AE title not recognised" in r.getMessage()
+        for r in caplog.records
+    ), [r.getMessage() for r in caplog.records]
+    good = _echo(listener.port).associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    assert good.is_established
+    good.release()
+
+
+def test_idle_connections_cannot_lock_out_a_sender(listener: DicomListener) -> None:
+    idle = [socket.create_connection(("127.0.0.1", listener.port)) for _ in range(20)]
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        assoc = _echo(listener.port).associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        assert assoc.is_established, [
+            (a.dul.state_machine.current_state, a.is_alive(), a.dul.is_alive(), a._kill)
+            for a in listener.ae.active_associations
+        ]
+        assert assoc.send_c_echo().Status == 0x0000
+        assoc.release()
+        assert time.monotonic() - started < 3  # at once, not after the ARTIM timeout (4 s)
+        # and every idle one is closed: to make room, or by ARTIM at the latest
+        assert all(_closed_by_peer(s, 8) for s in idle)
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_a_connection_that_never_associates_is_closed_by_artim(
+    listener: DicomListener,
+) -> None:
+    with socket.create_connection(("127.0.0.1", listener.port)) as idle:
+        started = time.monotonic()
+        assert _closed_by_peer(idle, 15)
+        assert 3.5 < time.monotonic() - started < 9
+
+
+def test_a_forged_pdu_length_is_refused_before_buffering(
+    listener: DicomListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="plugin.dicom.limits")
+    with socket.create_connection(("127.0.0.1", listener.port)) as attacker:
+        attacker.sendall(struct.pack(">BBL", 0x01, 0, 0xFFFFFFF0))
+        try:
+            attacker.sendall(b"\x00" * (4 * 1024 * 1024))  # stopped long before 4 GB
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert _closed_by_peer(attacker, 5)
+    assert any("4294967280 bytes" in r.getMessage() for r in caplog.records)
+    assoc = _echo(listener.port).associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+    assert assoc.is_established
+    assoc.release()
+
+
+def test_local_limit_is_logged_as_local_limit(
+    listener: DicomListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="plugin.dicom.listener")
+    held = [
+        _echo(listener.port).associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        for _ in range(4)
+    ]
+    try:
+        assert sum(a.is_established for a in held) == 4  # max_associations
+        extra = _echo(listener.port).associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        assert extra.is_rejected
+        assert extra.acceptor.primitive is not None
+        assert extra.acceptor.primitive.diagnostic == 0x02  # local limit exceeded
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("Local limit exceeded" in m for m in messages), messages
+        assert not any("calling AE title" in m.lower() for m in messages)
+    finally:
+        for a in held:
+            a.release()

@@ -1,0 +1,125 @@
+"""One bad instance never sinks a valid study: checked at the door, skipped in processing."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from pydicom import Dataset
+
+from indexer.jobs import readable_error
+from plugin.dicom.instance_checks import instance_problem, repair_dates
+from plugin.processing import Skipped, screen_instances, skipped_facts
+from plugin.results import build_results
+from tests.unit.plugin.result_samples import hits_for, query_for
+from tests.unit.plugin.samples import mr_series
+
+
+def _set(keyword: str, value: object) -> Callable[[Dataset], None]:
+    def mutate(ds: Dataset) -> None:
+        with warnings.catch_warnings():  # pydicom warns about invalid values, as it should
+            warnings.simplefilter("ignore")
+            setattr(ds, keyword, value)
+
+    return mutate
+
+
+def _del(keyword: str) -> Callable[[Dataset], None]:
+    return lambda ds: delattr(ds, keyword)
+
+
+BAD: dict[str, tuple[Callable[[Dataset], None], str]] = {
+    "no SOPInstanceUID": (_del("SOPInstanceUID"), "no SOPInstanceUID"),
+    "no SOPClassUID": (_del("SOPClassUID"), "no SOPClassUID"),
+    "traversal study": (_set("StudyInstanceUID", "../../x"), "not a DICOM UID"),
+    "Rows 0": (_set("Rows", 0), "Rows is 0"),
+    "NaN position": (_set("ImagePositionPatient", [0.0, float("nan"), 1.0]), "finite"),
+    "inf position": (_set("ImagePositionPatient", [0.0, float("inf"), 1.0]), "finite"),
+    "NaN orientation": (
+        _set("ImageOrientationPatient", [1, 0, 0, 0, float("nan"), 0]),
+        "finite",
+    ),
+    "zero spacing": (_set("PixelSpacing", [0, 1]), "PixelSpacing"),
+    "unknown charset": (_set("SpecificCharacterSet", "ISO_IR 999"), "SpecificCharacterSet"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_unusable_instances_are_named(name: str) -> None:
+    mutate, expected = BAD[name]
+    ds = mr_series(1)[0]
+    mutate(ds)
+    problem = instance_problem(ds)
+    assert problem is not None and expected in problem
+
+
+def test_valid_and_non_image_instances_pass() -> None:
+    assert all(instance_problem(ds) is None for ds in mr_series(3))
+    sr = mr_series(1)[0]
+    for keyword in ("Rows", "Columns", "PixelData", "ImagePositionPatient"):
+        delattr(sr, keyword)
+    assert instance_problem(sr) is None
+
+
+def test_iso_dates_are_repaired_and_garbage_dropped() -> None:
+    ds = mr_series(1)[0]
+    _set("StudyDate", "2026-01-02")(ds)
+    _set("StudyTime", "10:11:12")(ds)
+    _set("SeriesDate", "yesterday")(ds)
+    assert sorted(repair_dates(ds)) == ["SeriesDate", "StudyDate", "StudyTime"]
+    assert (ds.StudyDate, ds.StudyTime) == ("20260102", "101112")
+    assert "SeriesDate" not in ds
+    assert repair_dates(ds) == []
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_one_bad_instance_does_not_sink_the_results(name: str) -> None:
+    """Before: build_results failed with AttributeError/ValueError for the whole study."""
+    series = mr_series(6)
+    study_uid = str(series[0].StudyInstanceUID)
+    BAD[name][0](series[0])  # the first instance: the one results copy attributes from
+    _set("StudyDate", "2026-01-02")(series[1])  # ISO date: repaired, not refused
+    usable, skipped = screen_instances(
+        [*series, Skipped("?", "file7", "unreadable file")], study_uid
+    )
+    assert len(usable) == 5
+    assert [s.reason for s in skipped][-1] == "unreadable file"
+    facts = skipped_facts(usable, skipped)
+    assert facts[0][0] == "skipped instances" and facts[0][1].startswith("2: ")
+    query = query_for(usable, extra=facts)
+    objects = build_results(
+        query,
+        hits_for(3),
+        per_diagnosis=None,
+        source_datasets=usable,
+        model_version="m1",
+        query_image=np.zeros((64, 64), np.uint8),
+        hit_images={},
+        supersedes=None,
+    )
+    texts = [str(e.value) for e in objects[-1].iterall() if e.keyword == "TextValue"]
+    assert any(t.startswith("skipped instances: 2: ") for t in texts)
+
+
+def test_a_series_whose_instances_are_all_skipped_is_named() -> None:
+    good, bad = mr_series(2), mr_series(2)
+    study_uid = str(good[0].StudyInstanceUID)
+    for ds in bad:
+        ds.StudyInstanceUID = study_uid
+        _set("Rows", 0)(ds)
+    usable, skipped = screen_instances([*good, *bad], study_uid)
+    assert usable == good
+    facts = dict(skipped_facts(usable, skipped))
+    assert facts["skipped series"] == str(bad[0].SeriesInstanceUID)
+
+
+def test_job_errors_are_short_and_readable() -> None:
+    try:
+        mr_series(1)[0].NoSuchAttribute  # noqa: B018
+    except AttributeError as exc:
+        text = readable_error(exc)
+    assert text.startswith("internal error (AttributeError): ")
+    assert "\n" not in readable_error(ValueError("a\nb\n" + "x" * 1000))
+    assert len(readable_error(ValueError("x" * 1000))) == 300
