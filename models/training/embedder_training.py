@@ -244,6 +244,7 @@ def train_embedder(
     progress: bool = True,
     on_epoch: Callable[[int, EmbeddingNet, dict[str, float]], dict[str, float]] | None = None,
     device: str = "cpu",
+    initial: dict[str, Any] | None = None,
 ) -> tuple[EmbeddingNet, list[dict[str, Any]]]:
     """Train the embedder with a triplet margin loss and a triplet miner.
 
@@ -256,6 +257,7 @@ def train_embedder(
         on_epoch: called after each epoch with the network in eval mode; returns
             extra numbers (e.g. validation mAP@R) to log.
         device: ``"cpu"`` or ``"cuda"``; the returned network is on the CPU.
+        initial: a state dict of the same architecture to start from (fine-tuning).
 
     Returns:
         The trained network (eval mode) and the per-epoch history.
@@ -265,6 +267,8 @@ def train_embedder(
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     net = config.network()
+    if initial is not None:
+        net.load_state_dict(initial)
     parameters = list(net.parameters())
     proxy_loss: losses.NormalizedSoftmaxLoss | None = None
     if config.softmax_weight > 0:

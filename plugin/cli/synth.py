@@ -12,6 +12,11 @@ from plugin.cli._app import app, fail
 __all__ = ["synth"]
 
 
+#: Generator A's default contrast jitter (models.synth.contrast.DEFAULT_CONTRAST_JITTER,
+#: written out because the CLI imports models.synth lazily; a test keeps them equal).
+A_DEFAULT_CONTRAST_JITTER = 0.08
+
+
 @app.command()
 def synth(
     out: Path = typer.Option(..., "--out", help="Output folder (BraTS 2023 layout)."),
@@ -72,7 +77,9 @@ def synth(
             workers=workers,
             dicom_dir=dicom,
             preview=preview,
-            contrast_jitter=0.08 if contrast_jitter is None else contrast_jitter,
+            contrast_jitter=(
+                A_DEFAULT_CONTRAST_JITTER if contrast_jitter is None else contrast_jitter
+            ),
             hard_rate=hard_rate,
         )
     except SynthesisError as exc:

@@ -63,10 +63,13 @@ def test_synth_option_defaults_are_the_library_defaults() -> None:
 
     from models.synth.contrast import DEFAULT_CONTRAST_JITTER
     from models.synth.plan import HARD_CASE_RATE
+    from plugin.cli.synth import A_DEFAULT_CONTRAST_JITTER
 
     group = get_command(app)
     assert isinstance(group, TyperGroup)
     command = group.commands["synth"]
     defaults = {p.name: p.default for p in command.params}
-    assert defaults["contrast_jitter"] == DEFAULT_CONTRAST_JITTER
+    # None: generator A's default, which B does not take.
+    assert defaults["contrast_jitter"] is None
+    assert A_DEFAULT_CONTRAST_JITTER == DEFAULT_CONTRAST_JITTER
     assert defaults["hard_rate"] == HARD_CASE_RATE
