@@ -20,6 +20,7 @@ __all__ = [
     "CHANNELS",
     "StudyLike",
     "bounding_box",
+    "foreground",
     "normalised_channels",
     "present_channels",
     "voxel_spacing",

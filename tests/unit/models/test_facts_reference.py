@@ -21,6 +21,7 @@ from models.facts import MIDLINE_MM, MIN_LESION_ML, TumourFacts, lobe_by_rule, t
 from models.study_arrays import (
     CHANNELS,
     bounding_box,
+    foreground,
     normalise_volume,
     normalised_channels,
     voxel_spacing,
@@ -73,8 +74,10 @@ def reference_facts(study: Any, mask: np.ndarray) -> TumourFacts:
 
 
 def reference_normalise(volume: np.ndarray) -> np.ndarray:
+    # Which voxels are brain is models.study_arrays.foreground's rule (tested on its own
+    # in test_study_arrays.py); this reference checks the statistics and the box.
     data = np.asarray(volume, dtype=np.float32)
-    brain = data > 0
+    brain = foreground(data)
     if int(brain.sum()) < 10:
         return np.zeros_like(data)
     values = data[brain]
