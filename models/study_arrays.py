@@ -95,8 +95,11 @@ def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
     )
 
 
-#: A volume with fewer exact zeros than this share has a noise floor, not a zero background.
-_ZERO_BACKGROUND_SHARE = 0.3
+#: A noise floor around the head: more than this share of the positive voxels lies below
+#: Otsu's threshold, at a mean below ``_FLOOR_RATIO`` of the mean above it (in a
+#: skull-stripped brain the darker class, CSF, is far smaller than that).
+_FLOOR_SHARE = 0.5
+_FLOOR_RATIO = 0.3
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -120,15 +123,21 @@ def foreground(data: np.ndarray) -> np.ndarray:
 
     Skull-stripped images (BraTS, our generators) have an exact zero background: the
     foreground is every positive voxel, as always. An image whose background carries a
-    noise floor instead (few exact zeros) is thresholded at Otsu's level between noise
-    and tissue, with the holes inside (dark CSF) filled.
+    noise floor instead (most positive voxels dark) is thresholded at Otsu's level
+    between noise and tissue, with the holes inside (dark CSF) filled.
     """
     positive = data > 0
-    if data.size == 0 or np.count_nonzero(data == 0) >= _ZERO_BACKGROUND_SHARE * data.size:
+    values = data[positive]
+    if values.size < 10:
         return positive
-    flat = data.ravel()
-    step = max(1, flat.size // 400_000)
-    threshold = _otsu(np.asarray(flat[::step], dtype=np.float64))
+    sample = values[:: max(1, values.size // 400_000)].astype(np.float64)
+    threshold = _otsu(sample)
+    below = sample <= threshold
+    share = float(below.mean())
+    if share < _FLOOR_SHARE or share == 1.0:
+        return positive
+    if float(sample[below].mean()) >= _FLOOR_RATIO * float(sample[~below].mean()):
+        return positive
     mask = data > threshold
     if mask.ndim == 3:
         mask = ndimage.binary_fill_holes(mask)
