@@ -282,6 +282,64 @@ def run_recipe(
     return record
 
 
+def finetune_embedder(
+    out_dir: Path,
+    *,
+    sources: list[tuple[str, int, int]],
+    initial: Path,
+    config: EmbedderConfig,
+    workers: int = 1,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fine-tune an embedder (``initial``: its ``.pt``) on generated cases of several
+    generators, ``sources`` = ``[(generator, seed, cases), ...]``, with domain
+    randomisation; writes ``embedder.pt`` and ``recipe.json`` into ``out_dir``."""
+    began = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made: list[SyntheticCaseData] = []
+    for generator, seed, count in sources:
+        made += _generate(seed, count, None, generator=generator, workers=workers, volumes=False)
+    crops = crop_set_of(((c.crops, c.diagnosis, c.patient_id) for c in made if c.crops), DIAGNOSES)
+    del made
+    state = torch.load(initial, weights_only=True)
+    net, history = train_embedder(
+        crops,
+        config,
+        out_dir / "embedder-work",
+        resume=False,
+        progress=progress,
+        device=device,
+        initial=state,
+    )
+    torch.save(net.state_dict(), out_dir / "embedder.pt")
+    record: dict[str, Any] = {
+        "command": (
+            "python -m models.training.synthetic_recipe --finetune-from "
+            f"{initial} --sources {','.join(f'{g}:{s}:{n}' for g, s, n in sources)} "
+            f"--embedder-epochs {config.epochs} --lr {config.lr} --workers {workers} "
+            f"--device {device} --out OUT"
+        ),
+        "data": {
+            "sources": [{"generator": g, "seed": s, "cases": n} for g, s, n in sources],
+            "resolution_mm": 2.0,
+            "crops": len(crops),
+            "crops_sha256": _digest(crops),
+            "initial_sha256": file_sha256(initial),
+        },
+        "hardware": hardware(device),
+        "environment": {"torch": torch.__version__, "python": platform.python_version()},
+        "embedder": {
+            "config": asdict(config),
+            "history": history,
+            "architecture": net.architecture(),
+        },
+        "seconds": {"total": round(time.perf_counter() - began, 1)},
+    }
+    (out_dir / "recipe.json").write_text(json.dumps(record, indent=2, default=float))
+    return record
+
+
 def finish_recipe(
     run_dir: Path, out_dir: Path, *, embedder_file: str = "embedder.pt"
 ) -> tuple[ModelCard, ModelCard]:
@@ -353,6 +411,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--segmenter-seconds", type=float, default=None)
     parser.add_argument("--embedder-seconds", type=float, default=None)
     parser.add_argument("--baseline-seconds", type=float, default=None)
+    parser.add_argument("--finetune-from", type=Path, default=None)
+    parser.add_argument("--sources", default="a:31:300,b:41:240")
+    parser.add_argument("--lr", type=float, default=EmbedderConfig.lr)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
@@ -367,7 +428,23 @@ def main(argv: list[str] | None = None) -> None:
         epochs=args.embedder_epochs,
         per_class=args.per_class,
         threads=args.threads,
+        lr=args.lr,
     )
+    if args.finetune_from is not None:
+        sources = []
+        for part in args.sources.split(","):
+            generator, seed, count = part.split(":")
+            sources.append((generator, int(seed), int(count)))
+        finetune_embedder(
+            args.out,
+            sources=sources,
+            initial=args.finetune_from,
+            config=emb,
+            workers=args.workers,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+        return
     record = run_recipe(
         args.out,
         cases=args.cases,
