@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import highdicom as hd
 import numpy as np
+from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from pydicom import Dataset
 from pydicom.sr.codedict import codes
 
@@ -108,6 +109,51 @@ def _geometry(series: Sequence[Dataset]) -> hd.VolumeGeometry:
         coordinate_system="PATIENT",
         frame_of_reference_uid=str(frame) if frame else None,
     )
+
+
+def measurement_report_sr(
+    groups: Sequence[hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations],
+    evidence: Sequence[Dataset],
+    *,
+    uid: Callable[[str], str],
+    keys: tuple[str, str, str],
+    series_number: int,
+    description: str,
+    now: dt.datetime,
+    coding_schemes: Sequence[CodingSchemeIdentificationItem] = (),
+) -> hd.sr.Comprehensive3DSR:
+    """A TID 1500 Measurement Report of ``groups`` by the simcase device, as a
+    Comprehensive 3D SR (``keys``: the uid keys of device, series and instance)."""
+    device, series_key, instance_key = keys
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=uid(device), name="simcase", model_name="simcase"
+        ),
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=codes.LN.BrainMRI,
+        imaging_measurements=list(groups),
+        title=codes.DCM.ImagingMeasurementReport,
+    )
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=list(evidence),
+        content=report,
+        series_instance_uid=uid(series_key),
+        series_number=series_number,
+        sop_instance_uid=uid(instance_key),
+        instance_number=1,
+        manufacturer="simcase",
+        is_complete=True,
+        is_final=False,
+        series_description=description,
+        content_date=now.date(),
+        content_time=now.time().replace(microsecond=0),
+        coding_schemes=list(coding_schemes) or None,
+    )
+    _set_series_time(sr, now)
+    return sr
 
 
 def _set_series_time(ds: Dataset, when: dt.datetime) -> None:
@@ -263,33 +309,15 @@ def build_measurement_report(
                 ],
             )
         )
-    observer = hd.sr.ObserverContext(
-        observer_type=codes.DCM.Device,
-        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=uid("sr-device"), name="simcase", model_name="simcase"
-        ),
-    )
-    report = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=codes.LN.BrainMRI,
-        imaging_measurements=groups,
-        title=codes.DCM.ImagingMeasurementReport,
-    )
-    sr = hd.sr.Comprehensive3DSR(
-        evidence=[seg, *series],
-        content=report,
-        series_instance_uid=uid("measurements-series"),
+    sr = measurement_report_sr(
+        groups,
+        [seg, *series],
+        uid=uid,
+        keys=("sr-device", "measurements-series", "measurements-instance"),
         series_number=MEASUREMENTS_SERIES_NUMBER,
-        sop_instance_uid=uid("measurements-instance"),
-        instance_number=1,
-        manufacturer="simcase",
-        is_complete=True,
-        is_final=False,
-        series_description=MEASUREMENTS_DESCRIPTION,
-        content_date=now.date(),
-        content_time=now.time().replace(microsecond=0),
+        description=MEASUREMENTS_DESCRIPTION,
+        now=now,
     )
-    _set_series_time(sr, now)
     sr.ManufacturerModelName = "simcase"
     sr.SoftwareVersions = model_version[:64]
     return sr

@@ -29,6 +29,7 @@ from pydicom.sr.codedict import codes as dcm_codes
 from plugin.results import codes
 from plugin.results.facts import ResultHit
 from plugin.results.report import ALGORITHM_NAME, similarity_percent
+from plugin.results.segmentation import measurement_report_sr
 
 __all__ = [
     "SIMILAR_CASES_DESCRIPTION",
@@ -52,11 +53,6 @@ def algorithm_identification(model_version: str) -> hd.sr.AlgorithmIdentificatio
         version=model_version[:64],
         family=codes.ALGORITHM_FAMILY_AI,
     )
-
-
-def _series_date_time(ds: Dataset, when: dt.datetime) -> None:
-    ds.SeriesDate = when.strftime("%Y%m%d")
-    ds.SeriesTime = when.strftime("%H%M%S")
 
 
 def _ranked(
@@ -160,34 +156,16 @@ def build_similar_case_report(
     series_uid = str(series[0].SeriesInstanceUID)
     algorithm = algorithm_identification(model_version)
     groups = [_group(name, hit, seg, series_uid, algorithm, uid) for name, hit in ranked]
-    observer = hd.sr.ObserverContext(
-        observer_type=dcm_codes.DCM.Device,
-        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=uid("similar-cases-device"), name="simcase", model_name="simcase"
-        ),
-    )
-    report = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=dcm_codes.LN.BrainMRI,
-        imaging_measurements=groups,
-        title=dcm_codes.DCM.ImagingMeasurementReport,
-    )
-    sr = hd.sr.Comprehensive3DSR(
-        evidence=[seg, *series],
-        content=report,
-        series_instance_uid=uid("similar-cases-series"),
+    sr = measurement_report_sr(
+        groups,
+        [seg, *series],
+        uid=uid,
+        keys=("similar-cases-device", "similar-cases-series", "similar-cases-instance"),
         series_number=SIMILAR_CASES_SERIES_NUMBER,
-        sop_instance_uid=uid("similar-cases-instance"),
-        instance_number=1,
-        manufacturer="simcase",
-        is_complete=True,
-        is_final=False,
-        series_description=SIMILAR_CASES_DESCRIPTION,
-        content_date=now.date(),
-        content_time=now.time().replace(microsecond=0),
+        description=SIMILAR_CASES_DESCRIPTION,
+        now=now,
         coding_schemes=[codes.CODING_SCHEME],
     )
-    _series_date_time(sr, now)
     sr.ManufacturerModelName = "simcase"
     sr.SoftwareVersions = model_version[:64]
     return sr
