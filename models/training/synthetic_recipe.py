@@ -340,6 +340,51 @@ def finetune_embedder(
     return record
 
 
+def _write_weights(
+    name: str,
+    net: torch.nn.Module,
+    export: Any,
+    out_dir: Path,
+    training: dict[str, Any],
+    part: dict[str, Any],
+    seg_config: SegmenterConfig | None = None,
+) -> ModelCard:
+    torch.save(net.state_dict(), out_dir / f"{name}.pt")
+    export(net, out_dir / f"{name}.onnx")
+    onnx_sha = file_sha256(out_dir / f"{name}.onnx")
+    architecture = (
+        net.architecture()
+        if isinstance(net, EmbeddingNet)
+        else {
+            "class": "monai.networks.nets.UNet",
+            "channels": list(seg_config.channels) if seg_config else None,
+        }
+    )
+    card = ModelCard(
+        name=name,
+        model_version=model_version_for(name, onnx_sha),
+        onnx_sha256=onnx_sha,
+        torch_sha256=file_sha256(out_dir / f"{name}.pt"),
+        architecture=architecture,
+        preprocessing={},
+        training={**training, "config": part["config"], "history": part["history"]},
+    )
+    write_card(out_dir, card)
+    return card
+
+
+def finish_finetune(run_dir: Path, out_dir: Path) -> ModelCard:
+    """Shipped-format embedder (ONNX + card) of a :func:`finetune_embedder` run."""
+    record = json.loads((run_dir / "recipe.json").read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    embedder = EmbeddingNet.from_architecture(record["embedder"]["architecture"])
+    embedder.load_state_dict(torch.load(run_dir / "embedder.pt", weights_only=True))
+    training = {k: record[k] for k in ("command", "data", "hardware", "environment", "seconds")}
+    return _write_weights(
+        "embedder", embedder.eval(), export_embedder, out_dir, training, record["embedder"]
+    )
+
+
 def finish_recipe(
     run_dir: Path, out_dir: Path, *, embedder_file: str = "embedder.pt"
 ) -> tuple[ModelCard, ModelCard]:
@@ -369,24 +414,7 @@ def finish_recipe(
         ("segmenter", segmenter.eval(), export_segmenter, record["segmenter"]),
         ("embedder", embedder.eval(), export_embedder, record["embedder"]),
     ):
-        torch.save(net.state_dict(), out_dir / f"{name}.pt")
-        export(net, out_dir / f"{name}.onnx")
-        onnx_sha = file_sha256(out_dir / f"{name}.onnx")
-        card = ModelCard(
-            name=name,
-            model_version=model_version_for(name, onnx_sha),
-            onnx_sha256=onnx_sha,
-            torch_sha256=file_sha256(out_dir / f"{name}.pt"),
-            architecture=(
-                embedder.architecture()
-                if name == "embedder"
-                else {"class": "monai.networks.nets.UNet", "channels": list(seg_config.channels)}
-            ),
-            preprocessing={},
-            training={**training, "config": part["config"], "history": part["history"]},
-        )
-        write_card(out_dir, card)
-        cards.append(card)
+        cards.append(_write_weights(name, net, export, out_dir, training, part, seg_config))
     return cards[0], cards[1]
 
 

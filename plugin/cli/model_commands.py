@@ -100,7 +100,17 @@ def train(
     try:
         if what is Trainable.both:
             _train_both(
-                out, work, generator, cases, workers, device.value, threads, epochs, seed, budget
+                out,
+                work,
+                generator,
+                cases,
+                workers,
+                device.value,
+                threads,
+                epochs,
+                seed,
+                budget,
+                progress,
             )
             return
         if what is Trainable.embedder:
@@ -148,6 +158,7 @@ def _train_both(
     epochs: int | None,
     seed: int,
     minutes: float | None,
+    progress: bool,
 ) -> None:
     from models.training import EmbedderConfig, SegmenterConfig
     from models.training.synthetic_recipe import finish_recipe, run_recipe
@@ -163,6 +174,9 @@ def _train_both(
         work,
         cases=cases,
         seed=seed,
+        # Validation: a fifth of the training count (3 to 120 cases) from each generator.
+        valid_cases=max(3, min(120, cases // 5)),
+        valid_generators=("a", "b"),
         generator=generator,
         workers=workers,
         device=device,
@@ -171,6 +185,7 @@ def _train_both(
         generation_seconds=None if seconds is None else 0.35 * seconds,
         segmenter_seconds=None if seconds is None else 0.35 * seconds,
         embedder_seconds=None if seconds is None else 0.25 * seconds,
+        progress=progress,
     )
     segmenter, embedder = finish_recipe(work, out)
     typer.echo(f"{segmenter.model_version} and {embedder.model_version} written to {out}")

@@ -123,3 +123,35 @@ def test_train_names_a_missing_folder(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "embedder", "--data", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert "does not exist" in result.output
+
+
+def test_train_both_from_a_generator_writes_loadable_weights_with_cards(tmp_path: Path) -> None:
+    out = tmp_path / "weights"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "both",
+            "--generator",
+            "a",
+            "--cases",
+            "6",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("segmenter", "embedder"):
+        card = load_card(out, name)  # the sha256 of the ONNX weights matches the card
+        assert card.training["data"]["generator"] == "a"
+        assert card.training["data"]["cases"] == 6
+        assert len(card.training["data"]["crops_sha256"]) == 64
+        assert card.training["hardware"]
+    recipe = json.loads((out / "both-work" / "recipe.json").read_text())
+    assert recipe["embedder"]["config"]["randomised_share"] > 0
+    assert set(recipe["segmenter"]["valid_dice_whole_tumour"]) == {"a", "b"}
+    assert OnnxEmbedder.load(out).dim == 128
+    OnnxSegmenter.load(out)
