@@ -126,11 +126,12 @@ def foreground(data: np.ndarray) -> np.ndarray:
     noise floor instead (most positive voxels dark) is thresholded at Otsu's level
     between noise and tissue, with the holes inside (dark CSF) filled.
     """
+    flat = data.reshape(-1)
+    sample = flat[:: max(1, flat.size // 100_000)]
+    sample = np.asarray(sample[sample > 0], dtype=np.float64)
     positive = data > 0
-    values = data[positive]
-    if values.size < 10:
+    if sample.size < 10:
         return positive
-    sample = values[:: max(1, values.size // 400_000)].astype(np.float64)
     threshold = _otsu(sample)
     below = sample <= threshold
     share = float(below.mean())
