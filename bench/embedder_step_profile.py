@@ -21,7 +21,7 @@ from pytorch_metric_learning import losses, miners
 from models.training.augment import randomised_views
 from models.training.crops import crop_set_of
 from models.training.embedder_training import EmbedderConfig, _contexts, balanced_batches
-from models.training.synthetic_recipe import DIAGNOSES
+from models.training.pipeline import DIAGNOSES
 from models.training.synthetic_source import synthetic_cases
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from models.evaluation.morphology import pair_numbers
 from models.evaluation.retrieval_metrics import Metric, per_query_scores, rank_references
 from models.facts import TumourFacts
 
@@ -113,18 +114,11 @@ def attribute_agreement(
 def _distances(
     pairs: Sequence[tuple[int, int]], facts: Sequence[TumourFacts]
 ) -> tuple[float, float]:
-    ratios, mm = [], []
-    for i, j in pairs:
-        ratios.append(
-            abs(float(np.log(max(facts[i].volume_ml, 1e-6) / max(facts[j].volume_ml, 1e-6))))
-        )
-        mm.append(
-            float(np.linalg.norm(np.subtract(facts[i].centroid_ras_mm, facts[j].centroid_ras_mm)))
-        )
-    return (
-        float(np.median(ratios)) if ratios else float("nan"),
-        float(np.median(mm)) if mm else float("nan"),
-    )
+    numbers = [pair_numbers(facts[i], facts[j]) for i, j in pairs]
+    if not numbers:
+        return float("nan"), float("nan")
+    ratios, mm = zip(*numbers, strict=True)
+    return float(np.median(ratios)), float(np.median(mm))
 
 
 def within_diagnosis(

@@ -8,10 +8,11 @@ import numpy as np
 
 from models.facts import TumourFacts
 
-__all__ = ["morphology_scores", "random_morphology"]
+__all__ = ["morphology_scores", "pair_numbers", "random_morphology"]
 
 
-def _pair_numbers(query: TumourFacts, hit: TumourFacts) -> tuple[float, float]:
+def pair_numbers(query: TumourFacts, hit: TumourFacts) -> tuple[float, float]:
+    """|log volume ratio| and centroid distance (mm) of two cases."""
     ratio = abs(float(np.log(max(query.volume_ml, 1e-6) / max(hit.volume_ml, 1e-6))))
     distance = float(np.linalg.norm(np.subtract(query.centroid_ras_mm, hit.centroid_ras_mm)))
     return ratio, distance
@@ -27,7 +28,7 @@ def morphology_scores(
     ratios, distances = [], []
     for i, order in enumerate(orders):
         for j in order[:k]:
-            ratio, distance = _pair_numbers(facts[i], facts[int(j)])
+            ratio, distance = pair_numbers(facts[i], facts[int(j)])
             ratios.append(ratio)
             distances.append(distance)
     return {

@@ -14,7 +14,13 @@ from models.context import CONTEXT_SIZE_PX
 from models.slices import CROP_SIZE_PX
 from models.training.domain_randomisation import RenderConfig, render
 
-__all__ = ["augment_crops", "centre_crops", "randomised_views", "sequence_dropout"]
+__all__ = [
+    "augment_crops",
+    "centre_crops",
+    "randomised_views",
+    "sequence_dropout",
+    "sequence_keep",
+]
 
 
 def centre_crops(crops: np.ndarray, size: int = CROP_SIZE_PX) -> np.ndarray:
@@ -23,13 +29,20 @@ def centre_crops(crops: np.ndarray, size: int = CROP_SIZE_PX) -> np.ndarray:
     return np.ascontiguousarray(crops[..., margin : margin + size, margin : margin + size])
 
 
-def sequence_dropout(batch: np.ndarray, rng: np.random.Generator, probability: float) -> None:
-    """Zero 1 to C-1 random channels of each crop with ``probability`` (in place)."""
-    n, c = batch.shape[:2]
+def sequence_keep(n: int, c: int, rng: np.random.Generator, probability: float) -> np.ndarray:
+    """Which channels survive sequence dropout: ``[n, c]`` float32 of 1 and 0, with 1 to
+    C-1 random channels of each item dropped with ``probability``."""
+    keep = np.ones((n, c), dtype=np.float32)
     for i in range(n):
         if rng.random() < probability:
             drop = int(rng.integers(1, c))
-            batch[i, rng.choice(c, size=drop, replace=False)] = 0.0
+            keep[i, rng.choice(c, size=drop, replace=False)] = 0.0
+    return keep
+
+
+def sequence_dropout(batch: np.ndarray, rng: np.random.Generator, probability: float) -> None:
+    """Zero 1 to C-1 random channels of each crop with ``probability`` (in place)."""
+    batch[sequence_keep(batch.shape[0], batch.shape[1], rng, probability) == 0] = 0.0
 
 
 def _windows(
@@ -179,12 +192,7 @@ def randomised_views(
         )
         x[torch.from_numpy(drawn).to(device)] = images
     # Sequence dropout as for real crops (missing series are zeros at inference).
-    keep = np.ones((len(out), out.shape[1]), dtype=np.float32)
-    for i in range(len(out)):
-        if rng.random() < dropout:
-            keep[
-                i, rng.choice(out.shape[1], size=int(rng.integers(1, out.shape[1])), replace=False)
-            ] = 0
+    keep = sequence_keep(len(out), out.shape[1], rng, dropout)
     x = x * torch.from_numpy(keep).to(device)[:, :, None, None]
     _context_dropout(planes, rng, context_dropout)
     return x, torch.from_numpy(planes).to(device)

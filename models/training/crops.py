@@ -175,7 +175,8 @@ def case_training_crops(
         raise TrainingDataError("a training case has an empty mask")
     spacing = voxel_spacing(study.affine)
     channels = normalised_channels(study)
-    labels = tissue_labels(channels, np.asarray(mask))
+    brain = brain_mask(channels)
+    labels = tissue_labels(channels, np.asarray(mask), brain)
     areas = tumour.sum(axis=(0, 1))
     centre_index = int(np.argmax(areas))
     centre = tumour_centre_in_slice(tumour[:, :, centre_index])
@@ -194,7 +195,6 @@ def case_training_crops(
             tissue.append(
                 crop_at(plane, centre, where, size_px=size, pixel_mm=pixel_mm, order=0)[0]
             )
-    brain = brain_mask(channels)
     context = context_planes(
         tumour, brain, spacing, centroid_level(areas), margin_px=CONTEXT_MARGIN_PX
     )
@@ -275,8 +275,6 @@ def build_crop_set(
         for index, case in enumerate(cases):
             study, mask, diagnosis = case[0], case[1], case[2]
             patient = case[3] if len(case) == 4 else f"case-{index}"
-            if diagnosis not in classes:
-                raise TrainingDataError(f"diagnosis {diagnosis!r} is not one of {classes}")
             query_mask = None if segmenter is None else segmenter.segment(study)
             yield (
                 case_training_crops(study, mask, n_offsets=n_offsets, query_mask=query_mask),

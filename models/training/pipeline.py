@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,11 @@ from tqdm import tqdm
 from models.context import CONTEXT_CHANNELS, CONTEXT_PIXEL_MM, CONTEXT_SIZE_PX
 from models.corpus import CaseRecord, folder_digest, iter_studies, read_cases_csv
 from models.errors import TrainingDataError
-from models.evaluation.retrieval_metrics import rank_references, retrieval_scores
+from models.evaluation.retrieval_metrics import (
+    RetrievalScores,
+    rank_references,
+    retrieval_scores,
+)
 from models.networks.embedding_net import EmbeddingNet
 from models.onnx_export import export_embedder, export_segmenter
 from models.registry import ModelCard, file_sha256, model_version_for, write_card
@@ -91,13 +95,15 @@ def _read(
 _VALID_BATCH = 256
 
 
-def _validation_hook(valid: CropSet, valid_records: list[CaseRecord]) -> Any:
+def validation_scorer(
+    valid: CropSet, diagnoses: list[str], patients: list[str]
+) -> Callable[[EmbeddingNet], RetrievalScores]:
+    """Retrieval scores of a network on validation crops (given masks, leave-one-patient-out);
+    the centred crops and planes are made once, the vectors at each call."""
     centred = centre_crops(valid.crops.astype(np.float32))
     planes = centre_crops(valid.context[valid.case_index].astype(np.float32), CONTEXT_SIZE_PX)
-    patients = [valid_records[i].patient_id for i in range(len(valid_records))]
-    diagnoses = [valid_records[i].diagnosis for i in range(len(valid_records))]
 
-    def hook(epoch: int, net: EmbeddingNet, record: dict[str, float]) -> dict[str, float]:
+    def score(net: EmbeddingNet) -> RetrievalScores:
         device = next(net.parameters()).device
         context = torch.from_numpy(planes).to(device) if net.context_channels else None
         with torch.inference_mode():
@@ -114,10 +120,21 @@ def _validation_hook(valid: CropSet, valid_records: list[CaseRecord]) -> Any:
                     for start in range(0, len(centred), _VALID_BATCH)
                 ]
             )
-        vectors = np.zeros((len(valid_records), rows.shape[1]))
+        vectors = np.zeros((len(diagnoses), rows.shape[1]))
         np.add.at(vectors, valid.case_index, rows)
         orders = rank_references(vectors, vectors, patients)
-        scores = retrieval_scores(orders, diagnoses)
+        return retrieval_scores(orders, diagnoses)
+
+    return score
+
+
+def _validation_hook(valid: CropSet, valid_records: list[CaseRecord]) -> Any:
+    score = validation_scorer(
+        valid, [r.diagnosis for r in valid_records], [r.patient_id for r in valid_records]
+    )
+
+    def hook(epoch: int, net: EmbeddingNet, record: dict[str, float]) -> dict[str, float]:
+        scores = score(net)
         return {"valid_map_at_r": scores.map_at_r, "valid_p_at_1": scores.p_at_1}
 
     return hook

@@ -20,6 +20,7 @@ from models.errors import TrainingDataError
 from models.networks.segmentation_net import build_segmentation_net
 from models.segmenter import brain_box, pad_to_multiple, resample_channels, segmenter_grid_shape
 from models.study_arrays import StudyLike, normalised_channels, voxel_spacing
+from models.training.augment import sequence_keep
 from models.training.checkpoints import (
     load_checkpoint,
     optimiser_to,
@@ -188,12 +189,7 @@ def _batch(
         where = torch.from_numpy(drawn).to(device)
         x[where] = rendered
         y[where] = _BRATS_OF_LABEL.to(device)[hard]
-    keep = np.ones((len(indices), x.shape[1]), dtype=np.float32)
-    for i in range(len(indices)):
-        if rng.random() < config.sequence_dropout:
-            keep[
-                i, rng.choice(x.shape[1], size=int(rng.integers(1, x.shape[1])), replace=False)
-            ] = 0
+    keep = sequence_keep(len(indices), x.shape[1], rng, config.sequence_dropout)
     x = x * torch.from_numpy(keep).to(device).view(len(indices), -1, 1, 1, 1)
     return x, y[:, None]
 

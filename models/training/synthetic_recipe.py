@@ -23,16 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.context import CONTEXT_SIZE_PX
-from models.evaluation.retrieval_metrics import rank_references, retrieval_scores
 from models.networks.embedding_net import EmbeddingNet
 from models.networks.segmentation_net import build_segmentation_net
 from models.onnx_export import export_embedder, export_segmenter
 from models.registry import ModelCard, file_sha256, model_version_for, write_card
-from models.training.augment import centre_crops
 from models.training.crops import CropSet, crop_set_of
 from models.training.embedder_training import EmbedderConfig, train_embedder
 from models.training.embedder_training import seconds_per_step as emb_seconds_per_step
+from models.training.pipeline import DIAGNOSES, validation_scorer
 from models.training.segmenter_training import (
     SegmenterConfig,
     VolumeSet,
@@ -45,11 +43,9 @@ from models.training.segmenter_training import (
 )
 from models.training.synthetic_source import SyntheticCaseData, synthetic_cases
 
-__all__ = ["DIAGNOSES", "finish_recipe", "run_recipe"]
+__all__ = ["finetune_embedder", "finish_finetune", "finish_recipe", "run_recipe"]
 
 logger = logging.getLogger(__name__)
-
-DIAGNOSES: tuple[str, ...] = ("glioma", "meningioma", "metastasis")
 
 
 def hardware(device: str) -> str:
@@ -67,27 +63,6 @@ def _collect(
     )
     volumes = volume_set_of(c.volume for c in source if c.volume is not None)
     return crops, volumes, [c.diagnosis for c in source], [c.patient_id for c in source]
-
-
-def _valid_map(
-    net: EmbeddingNet, valid: CropSet, diagnoses: list[str], patients: list[str]
-) -> float:
-    """mAP@R of the validation cases' given-mask vectors (leave-one-patient-out)."""
-    device = next(net.parameters()).device
-    centred = torch.from_numpy(centre_crops(valid.crops.astype(np.float32)))
-    planes = torch.from_numpy(
-        centre_crops(valid.context[valid.case_index].astype(np.float32), CONTEXT_SIZE_PX)
-    )
-    rows = []
-    with torch.inference_mode():
-        for start in range(0, len(centred), 256):
-            part = slice(start, start + 256)
-            context = planes[part].to(device) if net.context_channels else None
-            rows.append(net(centred[part].to(device), context).cpu().numpy())
-    vectors = np.zeros((len(diagnoses), net.dim), dtype=np.float64)
-    np.add.at(vectors, valid.case_index, np.concatenate(rows))
-    orders = rank_references(vectors, vectors, patients)
-    return float(retrieval_scores(orders, diagnoses).map_at_r)
 
 
 def _generate(
@@ -194,11 +169,13 @@ def run_recipe(
     torch.save(segmenter.state_dict(), out_dir / "segmenter.pt")
     del train_volumes
 
+    scorers = {
+        name: validation_scorer(crops, diagnoses, patients)
+        for name, (crops, _, diagnoses, patients) in valid.items()
+    }
+
     def hook(epoch: int, net: EmbeddingNet, record: dict[str, float]) -> dict[str, float]:
-        return {
-            f"valid_{name}_map_at_r": _valid_map(net, parts[0], parts[2], parts[3])
-            for name, parts in valid.items()
-        }
+        return {f"valid_{name}_map_at_r": score(net).map_at_r for name, score in scorers.items()}
 
     step = emb_seconds_per_step(train_crops, emb_config, device)
     batches = -(-len(train_crops) // (emb_config.per_class * len(DIAGNOSES)))
@@ -340,6 +317,10 @@ def finetune_embedder(
     return record
 
 
+#: What a model card's ``training`` takes from a run's ``recipe.json``.
+_TRAINING_KEYS = ("command", "data", "hardware", "environment", "seconds")
+
+
 def _write_weights(
     name: str,
     net: torch.nn.Module,
@@ -379,7 +360,7 @@ def finish_finetune(run_dir: Path, out_dir: Path) -> ModelCard:
     out_dir.mkdir(parents=True, exist_ok=True)
     embedder = EmbeddingNet.from_architecture(record["embedder"]["architecture"])
     embedder.load_state_dict(torch.load(run_dir / "embedder.pt", weights_only=True))
-    training = {k: record[k] for k in ("command", "data", "hardware", "environment", "seconds")}
+    training = {k: record[k] for k in _TRAINING_KEYS}
     return _write_weights(
         "embedder", embedder.eval(), export_embedder, out_dir, training, record["embedder"]
     )
@@ -403,13 +384,7 @@ def finish_recipe(
     segmenter.load_state_dict(torch.load(run_dir / "segmenter.pt", weights_only=True))
     embedder = EmbeddingNet.from_architecture(record["embedder"]["architecture"])
     embedder.load_state_dict(torch.load(run_dir / embedder_file, weights_only=True))
-    training = {
-        "command": record["command"],
-        "data": record["data"],
-        "hardware": record["hardware"],
-        "environment": record["environment"],
-        "seconds": record["seconds"],
-    }
+    training = {k: record[k] for k in _TRAINING_KEYS}
     for name, net, export, part in (
         ("segmenter", segmenter.eval(), export_segmenter, record["segmenter"]),
         ("embedder", embedder.eval(), export_embedder, record["embedder"]),

@@ -49,12 +49,7 @@ def _init(segmenter_dir: str | None, use_segmenter: bool) -> None:
         )
 
 
-_SEQUENCE_OF_SUFFIX = {
-    "t1n": MRSequence.T1,
-    "t1c": MRSequence.T1C,
-    "t2w": MRSequence.T2,
-    "t2f": MRSequence.FLAIR,
-}
+_SEQUENCE_OF_SUFFIX = {sequence.brats_suffix: sequence for sequence in MRSequence.ordered()}
 
 
 def _generated(

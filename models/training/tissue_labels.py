@@ -63,17 +63,22 @@ def _reference(channels: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def tissue_labels(channels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def tissue_labels(
+    channels: np.ndarray, mask: np.ndarray, brain: np.ndarray | None = None
+) -> np.ndarray:
     """The label map (uint8, values 0..7) of a study's normalised channels and BraTS mask.
 
     Args:
         channels: ``[4, X, Y, Z]`` normalised T1, T1C, T2, FLAIR (zeros: missing / outside).
         mask: ``[X, Y, Z]`` BraTS labels (1 necrotic, 2 oedema, 3 enhancing).
+        brain: the channels' brain mask when the caller has it
+            (:func:`models.context.brain_mask`); computed otherwise.
 
     Raises:
         TrainingDataError: the study holds no brain.
     """
-    brain = np.any(channels != 0, axis=0)
+    if brain is None:
+        brain = np.any(channels != 0, axis=0)
     tumour = np.asarray(mask)
     normal = brain & (tumour == 0)
     if not normal.any():
