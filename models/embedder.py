@@ -17,8 +17,9 @@ from models.errors import InvalidStudyError, WeightsNotFoundError
 from models.networks.embedding_net import EmbeddingNet
 from models.onnx_session import cpu_session
 from models.registry import load_card, resolve_model_dir
+from models.signs import tumour_signs
 from models.slices import select_tumour_slices
-from models.study_arrays import StudyLike
+from models.study_arrays import StudyLike, normalised_channels
 
 __all__ = ["Embedder", "OnnxEmbedder", "TorchEmbedder", "combine_rows"]
 
@@ -61,11 +62,23 @@ class Embedder(Protocol):
         """One vector float32 ``[dim]`` for the case, L2-normalised."""
         ...
 
-    def embed_crops(self, crops: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+    @property
+    def sign_count(self) -> int:
+        """Measured signs (:mod:`models.signs`) the network takes (0: none)."""
+        ...
+
+    def embed_crops(
+        self,
+        crops: np.ndarray,
+        context: np.ndarray | None = None,
+        signs: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Vectors for ready crops ``[n, 4, S, S]`` (e.g. one uploaded slice).
 
         ``context``: the tumour's context planes ``[K, s, s]`` (shared by all crops) or
         ``[n, K, s, s]``; without them a context network sees empty planes.
+        ``signs``: the tumour's measured signs ``[S]`` (:func:`models.signs.tumour_signs`);
+        without them a network that takes signs ranks by the image alone.
         """
         ...
 
@@ -77,14 +90,26 @@ class _CropEmbedder:
     dim: int
     #: Context planes the network takes (0: crops only).
     context_channels: int
+    #: Measured signs the network takes (0: none).
+    sign_count: int
 
-    def embed_crops(self, crops: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+    def embed_crops(
+        self,
+        crops: np.ndarray,
+        context: np.ndarray | None = None,
+        signs: np.ndarray | None = None,
+    ) -> np.ndarray:
         batch = np.ascontiguousarray(crops, dtype=np.float32)
         if batch.ndim != 4 or batch.shape[1] != 4:
             raise InvalidStudyError(f"crops must be [n, 4, S, S], got shape {batch.shape}")
         planes = self._context_batch(context, len(batch))
+        rows = self._signs_batch(signs, len(batch))
         parts = [
-            self._run(batch[i : i + _BATCH], None if planes is None else planes[i : i + _BATCH])
+            self._run(
+                batch[i : i + _BATCH],
+                None if planes is None else planes[i : i + _BATCH],
+                None if rows is None else rows[i : i + _BATCH],
+            )
             for i in range(0, len(batch), _BATCH)
         ]
         if not parts:
@@ -110,14 +135,29 @@ class _CropEmbedder:
             )
         return np.ascontiguousarray(planes)
 
+    def _signs_batch(self, signs: np.ndarray | None, n: int) -> np.ndarray | None:
+        """Sign rows ``[n, S]`` for the network (None: it takes none)."""
+        if self.sign_count == 0:
+            return None
+        if signs is None:
+            return np.zeros((n, self.sign_count), dtype=np.float32)
+        row = np.asarray(signs, dtype=np.float32).reshape(-1)
+        if row.shape != (self.sign_count,):
+            raise InvalidStudyError(f"signs must be [{self.sign_count}], got shape {row.shape}")
+        return np.ascontiguousarray(np.broadcast_to(row, (n, self.sign_count)))
+
     def embed(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
-        slices = select_tumour_slices(study, mask)
-        return self.embed_crops(slices.crops, slices.context)
+        channels = normalised_channels(study)
+        slices = select_tumour_slices(study, mask, channels=channels)
+        signs = tumour_signs(channels, mask, study.affine) if self.sign_count else None
+        return self.embed_crops(slices.crops, slices.context, signs)
 
     def embed_case(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
         return combine_rows(self.embed(study, mask))
 
-    def _run(self, batch: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+    def _run(
+        self, batch: np.ndarray, context: np.ndarray | None, signs: np.ndarray | None
+    ) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -132,8 +172,9 @@ class TorchEmbedder(_CropEmbedder):
     def __init__(self, net: EmbeddingNet, model_version: str) -> None:
         self.net = net.eval()
         self.model_version = model_version
-        self.dim = net.dim
+        self.dim = net.out_dim
         self.context_channels = net.context_channels
+        self.sign_count = net.sign_count
 
     @classmethod
     def load(cls, model_dir: Path | None = None) -> TorchEmbedder:
@@ -147,10 +188,13 @@ class TorchEmbedder(_CropEmbedder):
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return cls(net, card.model_version)
 
-    def _run(self, batch: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+    def _run(
+        self, batch: np.ndarray, context: np.ndarray | None, signs: np.ndarray | None
+    ) -> np.ndarray:
         planes = None if context is None else torch.from_numpy(context)
+        rows = None if signs is None else torch.from_numpy(signs)
         with torch.inference_mode():
-            return np.asarray(self.net(torch.from_numpy(batch), planes).numpy())
+            return np.asarray(self.net(torch.from_numpy(batch), planes, rows).numpy())
 
 
 class OnnxEmbedder(_CropEmbedder):
@@ -168,6 +212,7 @@ class OnnxEmbedder(_CropEmbedder):
         self.model_version = model_version
         self.dim = int(self._session.get_outputs()[0].shape[1])
         self.context_channels = int(inputs["context"].shape[1]) if "context" in inputs else 0
+        self.sign_count = int(inputs["signs"].shape[1]) if "signs" in inputs else 0
 
     @classmethod
     def load(cls, model_dir: Path | None = None, *, threads: int = 0) -> OnnxEmbedder:
@@ -181,7 +226,13 @@ class OnnxEmbedder(_CropEmbedder):
         card = load_card(directory, "embedder")
         return cls(directory / "embedder.onnx", card.model_version, threads=threads)
 
-    def _run(self, batch: np.ndarray, context: np.ndarray | None) -> np.ndarray:
-        feed = {"crops": batch} if context is None else {"crops": batch, "context": context}
+    def _run(
+        self, batch: np.ndarray, context: np.ndarray | None, signs: np.ndarray | None
+    ) -> np.ndarray:
+        feed = {"crops": batch}
+        if context is not None:
+            feed["context"] = context
+        if signs is not None:
+            feed["signs"] = signs
         result = self._session.run(None, feed)[0]
         return np.asarray(result, dtype=np.float32)

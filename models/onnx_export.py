@@ -53,7 +53,8 @@ def export_embedder(net: nn.Module, path: Path, *, size_px: int = CROP_SIZE_PX) 
     """Write the embedder as ONNX: input ``crops`` ``[B, 4, S, S]``, output ``embeddings``.
 
     A network with a context tower (``context_channels`` > 0) has a second input,
-    ``context`` ``[B, K, CONTEXT_SIZE_PX, CONTEXT_SIZE_PX]``.
+    ``context`` ``[B, K, CONTEXT_SIZE_PX, CONTEXT_SIZE_PX]``; one with a signs head a
+    third, ``signs`` ``[B, S]``.
     """
     examples: tuple[torch.Tensor, ...] = (torch.zeros(2, 4, size_px, size_px),)
     names = ["crops"]
@@ -61,6 +62,12 @@ def export_embedder(net: nn.Module, path: Path, *, size_px: int = CROP_SIZE_PX) 
     if context_channels > 0:
         examples += (torch.zeros(2, context_channels, CONTEXT_SIZE_PX, CONTEXT_SIZE_PX),)
         names.append("context")
+    sign_count = int(getattr(net, "sign_count", 0))
+    if sign_count > 0:
+        if context_channels == 0:
+            raise ValueError("a signs head needs the context tower's input order")
+        examples += (torch.ones(2, sign_count),)
+        names.append("signs")
     _export(net, examples, path, names, "embeddings", {0: "batch"})
 
 

@@ -38,6 +38,7 @@ from models.evaluation.tsne_plot import tsne_plot
 from models.facts import TumourFacts, tumour_facts
 from models.networks.embedding_net import EmbeddingNet
 from models.segmenter import Segmenter
+from models.signs import tumour_signs
 from models.slices import select_tumour_slices
 from models.study_arrays import normalised_channels
 
@@ -52,6 +53,7 @@ class _Side:
     context: np.ndarray | None
     facts: TumourFacts | None
     histogram: np.ndarray | None
+    signs: np.ndarray | None = None
 
 
 def dice_whole_tumour(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -71,6 +73,7 @@ def _side(study: Any, mask: np.ndarray, channels: np.ndarray) -> _Side:
         slices.context,
         tumour_facts(study, mask),
         intensity_histogram(channels, mask),
+        tumour_signs(channels, mask, study.affine),
     )
 
 
@@ -78,7 +81,8 @@ def _case_vectors(embedder: Embedder, sides: list[_Side], dim: int) -> np.ndarra
     out = np.zeros((len(sides), dim), dtype=np.float32)
     for i, side in enumerate(sides):
         if side.crops is not None:
-            out[i] = combine_rows(embedder.embed_crops(side.crops, side.context))
+            signs = side.signs if embedder.sign_count else None
+            out[i] = combine_rows(embedder.embed_crops(side.crops, side.context, signs))
     return out
 
 

@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional
 
 from models.context import CONTEXT_SIZE_PX
+from models.networks.signs_head import SignsHead
 
 __all__ = ["EmbeddingNet"]
 
@@ -51,6 +52,10 @@ class EmbeddingNet(nn.Module):
             mirrored left-right and return the normalised mean of the two: the
             network was trained on both sides, and the average is steadier than
             either (in the exported ONNX graph too, so the weights carry it).
+        signs: a :class:`~models.networks.signs_head.SignsHead`'s architecture: the
+            network then also takes the tumour's measured signs and returns the image
+            vector (weight 1) followed by the signs' parts, normalised together
+            (``out_dim`` long).
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class EmbeddingNet(nn.Module):
         context_channels: int = 0,
         context_widths: tuple[int, int, int, int] = (8, 16, 32, 64),
         flip_average: bool = False,
+        signs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -76,10 +82,22 @@ class EmbeddingNet(nn.Module):
             self.context = _tower(context_channels, context_widths)
             features += context_widths[-1]
         self.head = nn.Linear(features, dim)
+        self.signs: SignsHead | None = None if signs is None else SignsHead.from_architecture(signs)
+
+    @property
+    def out_dim(self) -> int:
+        """Length of the vectors :meth:`forward` returns in eval mode."""
+        return self.dim + (0 if self.signs is None else self.signs.out_dim)
+
+    @property
+    def sign_count(self) -> int:
+        """Signs the network takes (0: none)."""
+        return 0 if self.signs is None else len(self.signs.names)
 
     def architecture(self) -> dict[str, Any]:
         """The constructor's arguments as the model card records them (plus the class and
         the parameter count); :meth:`from_architecture` builds the network back from them."""
+        extra = {} if self.signs is None else {"signs": self.signs.architecture()}
         return {
             "class": "models.networks.EmbeddingNet",
             "in_channels": self.in_channels,
@@ -89,6 +107,7 @@ class EmbeddingNet(nn.Module):
             "context_widths": list(self.context_widths),
             "flip_average": self.flip_average,
             "parameters": sum(p.numel() for p in self.parameters()),
+            **extra,
         }
 
     @classmethod
@@ -102,13 +121,21 @@ class EmbeddingNet(nn.Module):
             context_channels=int(arch.get("context_channels", 0)),
             context_widths=tuple(arch.get("context_widths", (8, 16, 32, 64))),  # type: ignore[arg-type]
             flip_average=bool(arch.get("flip_average", False)),
+            signs=arch.get("signs"),
         )
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        """``[B, C, H, W]`` crops (and ``[B, K, h, w]`` context) -> ``[B, dim]`` unit vectors.
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        signs: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``[B, C, H, W]`` crops (and ``[B, K, h, w]`` context, ``[B, S]`` signs) ->
+        ``[B, out_dim]`` unit vectors.
 
         A network with a context tower given no context sees empty planes of the size
-        it was trained on (the output depends on it through the zero padding).
+        it was trained on (the output depends on it through the zero padding); a network
+        with signs given none (or zeros) returns zeros in their place.
         """
         if self.context is not None and context is None:
             side = CONTEXT_SIZE_PX
@@ -118,6 +145,10 @@ class EmbeddingNet(nn.Module):
             # Crops and planes are [.., X, Y]: mirror the X axis of both, as in training.
             mirrored = self._embed(x.flip(2), None if context is None else context.flip(2))
             out = functional.normalize(out + mirrored, dim=1)
+        if self.signs is not None:
+            if signs is None:
+                signs = x.new_zeros((x.shape[0], len(self.signs.names)))
+            out = functional.normalize(torch.cat([out, self.signs(signs)], dim=1), dim=1)
         return out
 
     def _embed(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:

@@ -35,6 +35,7 @@ __all__ = [
     "VolumeSet",
     "build_volume_set",
     "seconds_per_step",
+    "segmenter_config_of",
     "train_segmenter",
     "whole_tumour_dice",
 ]
@@ -72,6 +73,12 @@ class SegmenterConfig:
     #: Share of training volumes rendered anew from their label maps with random
     #: contrast, texture, deformation, bias, blur and noise (domain randomisation).
     randomised_share: float = 0.7
+
+
+def segmenter_config_of(values: dict[str, Any]) -> SegmenterConfig:
+    """A configuration back from its JSON form (``asdict`` with tuples as lists)."""
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return SegmenterConfig(**fields)
 
 
 @dataclass
@@ -241,16 +248,20 @@ def train_segmenter(
     progress: bool = True,
     device: str = "cpu",
     valid: VolumeSet | None = None,
+    initial: dict[str, torch.Tensor] | None = None,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train the segmenter on whole brains (Dice + cross-entropy, one-cycle schedule).
 
     One epoch visits every training case once. ``checkpoint.pt`` in ``work_dir`` is
     written after every epoch and resumed from when ``resume`` is true. With ``valid``,
-    the whole-tumour Dice on those cases is recorded after every epoch.
+    the whole-tumour Dice on those cases is recorded after every epoch. ``initial``:
+    weights to start from (fine-tuning) instead of a random initialisation.
     """
     torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     net = build_segmentation_net(config.channels)
+    if initial is not None:
+        net.load_state_dict(initial)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-5)
     steps_per_epoch = int(np.ceil(len(train) / config.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(

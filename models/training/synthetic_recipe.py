@@ -34,6 +34,7 @@ from models.training.pipeline import DIAGNOSES, validation_scorer
 from models.training.segmenter_training import (
     SegmenterConfig,
     VolumeSet,
+    segmenter_config_of,
     train_segmenter,
     volume_set_of,
     whole_tumour_dice,
@@ -43,7 +44,16 @@ from models.training.segmenter_training import (
 )
 from models.training.synthetic_source import SyntheticCaseData, synthetic_cases
 
-__all__ = ["finetune_embedder", "finish_finetune", "finish_recipe", "run_recipe"]
+__all__ = [
+    "TRAINING_KEYS",
+    "crops_digest",
+    "epochs_for",
+    "finish_recipe",
+    "generate",
+    "hardware",
+    "run_recipe",
+    "write_weights",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +75,7 @@ def _collect(
     return crops, volumes, [c.diagnosis for c in source], [c.patient_id for c in source]
 
 
-def _generate(
+def generate(
     seed: int,
     count: int,
     deadline: float | None,
@@ -84,7 +94,7 @@ def _generate(
     return out
 
 
-def _digest(crops: CropSet) -> str:
+def crops_digest(crops: CropSet) -> str:
     """sha256 of what the embedder trained on (crops, label maps, labels, context)."""
     h = hashlib.sha256()
     for array in (crops.crops, crops.tissue, crops.labels, crops.context, crops.targets):
@@ -92,7 +102,7 @@ def _digest(crops: CropSet) -> str:
     return h.hexdigest()
 
 
-def _epochs(budget: float | None, step_seconds: float, steps: int, default: int) -> int:
+def epochs_for(budget: float | None, step_seconds: float, steps: int, default: int) -> int:
     if budget is None:
         return default
     return max(1, int(budget / max(step_seconds * steps, 1e-6)))
@@ -131,12 +141,12 @@ def run_recipe(
     out_dir.mkdir(parents=True, exist_ok=True)
     valid: dict[str, tuple[CropSet, VolumeSet, list[str], list[str]]] = {}
     for name in valid_generators:
-        source = _generate(
+        source = generate(
             valid_seed, valid_cases, None, generator=name, workers=workers, use_segmenter=False
         )
         valid[name] = _collect(source)
     deadline = None if generation_seconds is None else began + generation_seconds
-    train_source = _generate(seed, cases, deadline, generator=generator, workers=workers)
+    train_source = generate(seed, cases, deadline, generator=generator, workers=workers)
     made = len(train_source)
     train_crops, train_volumes, _, _ = _collect(train_source)
     del train_source
@@ -146,7 +156,7 @@ def run_recipe(
     step = seg_seconds_per_step(train_volumes, seg_config, device)
     seg_config = replace(
         seg_config,
-        epochs=_epochs(
+        epochs=epochs_for(
             segmenter_seconds,
             step,
             -(-len(train_volumes) // seg_config.batch_size),
@@ -180,7 +190,7 @@ def run_recipe(
     step = emb_seconds_per_step(train_crops, emb_config, device)
     batches = -(-len(train_crops) // (emb_config.per_class * len(DIAGNOSES)))
     emb_config = replace(
-        emb_config, epochs=_epochs(embedder_seconds, step * 1.1, batches, emb_config.epochs)
+        emb_config, epochs=epochs_for(embedder_seconds, step * 1.1, batches, emb_config.epochs)
     )
     logger.info("recipe: embedder %.3f s/step, %d epochs", step, emb_config.epochs)
     embedder, emb_history = train_embedder(
@@ -202,7 +212,8 @@ def run_recipe(
         )
         step = emb_seconds_per_step(train_crops, base_config, device)
         base_config = replace(
-            base_config, epochs=_epochs(baseline_seconds, step * 1.1, batches, base_config.epochs)
+            base_config,
+            epochs=epochs_for(baseline_seconds, step * 1.1, batches, base_config.epochs),
         )
         base_net, base_history = train_embedder(
             train_crops,
@@ -230,7 +241,7 @@ def run_recipe(
             "cases": made,
             "resolution_mm": 2.0,
             "crops": len(train_crops),
-            "crops_sha256": _digest(train_crops),
+            "crops_sha256": crops_digest(train_crops),
             "validation": {
                 "seed": valid_seed,
                 "cases": valid_cases,
@@ -259,69 +270,11 @@ def run_recipe(
     return record
 
 
-def finetune_embedder(
-    out_dir: Path,
-    *,
-    sources: list[tuple[str, int, int]],
-    initial: Path,
-    config: EmbedderConfig,
-    workers: int = 1,
-    device: str = "cpu",
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Fine-tune an embedder (``initial``: its ``.pt``) on generated cases of several
-    generators, ``sources`` = ``[(generator, seed, cases), ...]``, with domain
-    randomisation; writes ``embedder.pt`` and ``recipe.json`` into ``out_dir``."""
-    began = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    made: list[SyntheticCaseData] = []
-    for generator, seed, count in sources:
-        made += _generate(seed, count, None, generator=generator, workers=workers, volumes=False)
-    crops = crop_set_of(((c.crops, c.diagnosis, c.patient_id) for c in made if c.crops), DIAGNOSES)
-    del made
-    state = torch.load(initial, weights_only=True)
-    net, history = train_embedder(
-        crops,
-        config,
-        out_dir / "embedder-work",
-        resume=False,
-        progress=progress,
-        device=device,
-        initial=state,
-    )
-    torch.save(net.state_dict(), out_dir / "embedder.pt")
-    record: dict[str, Any] = {
-        "command": (
-            "python -m models.training.synthetic_recipe --finetune-from "
-            f"{initial} --sources {','.join(f'{g}:{s}:{n}' for g, s, n in sources)} "
-            f"--embedder-epochs {config.epochs} --lr {config.lr} --workers {workers} "
-            f"--device {device} --out OUT"
-        ),
-        "data": {
-            "sources": [{"generator": g, "seed": s, "cases": n} for g, s, n in sources],
-            "resolution_mm": 2.0,
-            "crops": len(crops),
-            "crops_sha256": _digest(crops),
-            "initial_sha256": file_sha256(initial),
-        },
-        "hardware": hardware(device),
-        "environment": {"torch": torch.__version__, "python": platform.python_version()},
-        "embedder": {
-            "config": asdict(config),
-            "history": history,
-            "architecture": net.architecture(),
-        },
-        "seconds": {"total": round(time.perf_counter() - began, 1)},
-    }
-    (out_dir / "recipe.json").write_text(json.dumps(record, indent=2, default=float))
-    return record
-
-
 #: What a model card's ``training`` takes from a run's ``recipe.json``.
-_TRAINING_KEYS = ("command", "data", "hardware", "environment", "seconds")
+TRAINING_KEYS = ("command", "data", "hardware", "environment", "seconds")
 
 
-def _write_weights(
+def write_weights(
     name: str,
     net: torch.nn.Module,
     export: Any,
@@ -354,18 +307,6 @@ def _write_weights(
     return card
 
 
-def finish_finetune(run_dir: Path, out_dir: Path) -> ModelCard:
-    """Shipped-format embedder (ONNX + card) of a :func:`finetune_embedder` run."""
-    record = json.loads((run_dir / "recipe.json").read_text())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    embedder = EmbeddingNet.from_architecture(record["embedder"]["architecture"])
-    embedder.load_state_dict(torch.load(run_dir / "embedder.pt", weights_only=True))
-    training = {k: record[k] for k in _TRAINING_KEYS}
-    return _write_weights(
-        "embedder", embedder.eval(), export_embedder, out_dir, training, record["embedder"]
-    )
-
-
 def finish_recipe(
     run_dir: Path, out_dir: Path, *, embedder_file: str = "embedder.pt"
 ) -> tuple[ModelCard, ModelCard]:
@@ -374,22 +315,17 @@ def finish_recipe(
     record = json.loads((run_dir / "recipe.json").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     cards = []
-    seg_config = SegmenterConfig(
-        **{
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in record["segmenter"]["config"].items()
-        }  # type: ignore[arg-type]
-    )
+    seg_config = segmenter_config_of(record["segmenter"]["config"])
     segmenter = build_segmentation_net(seg_config.channels)
     segmenter.load_state_dict(torch.load(run_dir / "segmenter.pt", weights_only=True))
     embedder = EmbeddingNet.from_architecture(record["embedder"]["architecture"])
     embedder.load_state_dict(torch.load(run_dir / embedder_file, weights_only=True))
-    training = {k: record[k] for k in _TRAINING_KEYS}
+    training = {k: record[k] for k in TRAINING_KEYS}
     for name, net, export, part in (
         ("segmenter", segmenter.eval(), export_segmenter, record["segmenter"]),
         ("embedder", embedder.eval(), export_embedder, record["embedder"]),
     ):
-        cards.append(_write_weights(name, net, export, out_dir, training, part, seg_config))
+        cards.append(write_weights(name, net, export, out_dir, training, part, seg_config))
     return cards[0], cards[1]
 
 
@@ -415,7 +351,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--embedder-seconds", type=float, default=None)
     parser.add_argument("--baseline-seconds", type=float, default=None)
     parser.add_argument("--finetune-from", type=Path, default=None)
+    parser.add_argument("--segmenter-from", type=Path, default=None)
+    parser.add_argument("--segmenter-lr", type=float, default=SegmenterConfig.lr)
     parser.add_argument("--sources", default="a:31:300,b:41:240")
+    parser.add_argument("--valid-sources", default="")
     parser.add_argument("--lr", type=float, default=EmbedderConfig.lr)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -433,18 +372,21 @@ def main(argv: list[str] | None = None) -> None:
         threads=args.threads,
         lr=args.lr,
     )
-    if args.finetune_from is not None:
-        sources = []
-        for part in args.sources.split(","):
-            generator, seed, count = part.split(":")
-            sources.append((generator, int(seed), int(count)))
-        finetune_embedder(
+    if args.finetune_from is not None or args.segmenter_from is not None:
+        from models.training.finetune_recipe import finetune, parse_sources
+
+        finetune(
             args.out,
-            sources=sources,
-            initial=args.finetune_from,
-            config=emb,
+            sources=parse_sources(args.sources),
+            embedder_from=args.finetune_from,
+            segmenter_from=args.segmenter_from,
+            embedder_config=emb,
+            segmenter_config=replace(seg, lr=args.segmenter_lr),
+            valid_sources=parse_sources(args.valid_sources),
             workers=args.workers,
             device=args.device,
+            generation_seconds=args.generation_seconds,
+            segmenter_seconds=args.segmenter_seconds,
             progress=not args.no_progress,
         )
         return

@@ -1,0 +1,160 @@
+"""The radiological signs of a tumour, measured from its mask: what a reader looks at.
+
+``docs/synthetic-spec.md`` lists the signs that separate a glioma, a meningioma and a
+metastasis on T1 / T1C / T2 / FLAIR. Each is measured here from the segmentation
+(labels 1 necrotic, 2 oedema, 3 enhancing) and the extent of the head, not from pixel
+values, so the numbers mean the same whatever scanner, contrast or renderer made the
+images:
+
+- size: whole-tumour and core volumes (log ml);
+- compartments: enhancing share of the core (solid vs ring vs none), necrotic share of the
+  whole tumour, oedema relative to the core (log ratio), and the share of the core's rim
+  that is oedema (an intra-axial mass sits in oedema; an extra-axial one meets the brain
+  or the CSF cleft directly);
+- count: lesions and enhancing/necrotic cores (log of the count of components);
+- shape: sphericity of the largest core (smooth round masses vs irregular ones);
+- place: share of the core within 6 mm of the outside of the head (extra-axial masses
+  abut it), median and minimum depth of the core below the surface (mm, capped), the
+  distance from the midline (falx), and the whole tumour's centroid relative to the
+  centre of the head's bounding box (mm, RAS).
+
+The work is done on a box around the tumour and, for studies finer than 2 mm, on every
+other voxel: under 0.1 s for a 1 mm study.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from models.errors import EmptyMaskError
+from models.study_arrays import bounding_box, voxel_spacing
+
+__all__ = ["DEPTH_CAP_MM", "SIGN_NAMES", "tumour_signs"]
+
+#: Depths beyond this are reported as this (the box around the tumour reaches this far).
+DEPTH_CAP_MM = 30.0
+#: A core voxel this close to the outside of the head counts as touching it.
+CONTACT_MM = 6.0
+#: Components smaller than this (ml) are segmentation specks, not lesions.
+MIN_COMPONENT_ML = 0.05
+#: Grid the signs are measured on (finer studies are subsampled).
+WORKING_MM = 2.0
+
+SIGN_NAMES: tuple[str, ...] = (
+    "log_volume_ml",
+    "log_core_ml",
+    "enhancing_share_of_core",
+    "necrotic_share",
+    "log_oedema_to_core",
+    "oedema_rim_share",
+    "log_lesions",
+    "log_cores",
+    "core_sphericity",
+    "surface_contact",
+    "median_depth_mm",
+    "min_depth_mm",
+    "midline_distance_mm",
+    "centroid_x_mm",
+    "centroid_y_mm",
+    "centroid_z_mm",
+)
+
+_NECROTIC, _OEDEMA, _ENHANCING = 1, 2, 3
+
+
+def _components(mask: np.ndarray, voxel_ml: float) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled components and their volumes (ml)."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return labels, np.zeros(0)
+    sizes = np.asarray(ndimage.sum_labels(mask, labels, np.arange(1, n + 1))) * voxel_ml
+    return labels, sizes
+
+
+def _sphericity(component: np.ndarray) -> float:
+    """(36 pi V^2)^(1/3) / surface, with the surface counted in boundary voxels."""
+    volume = int(component.sum())
+    if volume == 0:
+        return 0.0
+    surface = int((component & ~ndimage.binary_erosion(component)).sum())
+    return float(np.pi ** (1 / 3) * (6.0 * volume) ** (2 / 3) / max(surface, 1))
+
+
+def tumour_signs(channels: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """The signs (:data:`SIGN_NAMES`, float64) of the tumour in ``mask``.
+
+    Args:
+        channels: normalised sequences ``[C, X, Y, Z]`` (background exactly 0), as
+            :func:`models.study_arrays.normalised_channels` gives them.
+        mask: BraTS labels ``[X, Y, Z]`` on the same grid.
+        affine: the grid's voxel-to-RAS affine.
+
+    Raises:
+        EmptyMaskError: the mask holds no tumour.
+    """
+    labels = np.asarray(mask)
+    tumour_box = bounding_box(labels > 0)
+    if tumour_box is None:
+        raise EmptyMaskError("the tumour mask is empty")
+    spacing = voxel_spacing(affine)
+    step = np.maximum(1, np.round(WORKING_MM / spacing)).astype(int)
+    margin = np.ceil(DEPTH_CAP_MM / spacing).astype(int) + 1
+    box = tuple(
+        slice(max(0, s.start - int(m)), min(n, s.stop + int(m)), int(k))
+        for s, m, n, k in zip(tumour_box, margin, labels.shape, step, strict=True)
+    )
+    grid = spacing * step
+    voxel_ml = float(np.prod(grid)) / 1000.0
+    local = labels[box]
+    whole = local > 0
+    core = (local == _NECROTIC) | (local == _ENHANCING)
+    volume = float(whole.sum()) * voxel_ml
+    core_ml = float(core.sum()) * voxel_ml
+    enhancing_ml = float((local == _ENHANCING).sum()) * voxel_ml
+    necrotic_ml = float((local == _NECROTIC).sum()) * voxel_ml
+    oedema_ml = float((local == _OEDEMA).sum()) * voxel_ml
+    _, lesion_sizes = _components(whole, voxel_ml)
+    target = core if core.any() else whole
+    core_labels, core_sizes = _components(target, voxel_ml)
+    largest = core_labels == (1 + int(np.argmax(core_sizes))) if core_sizes.size else target
+
+    rim = ndimage.binary_dilation(target) & ~target
+    rim_oedema = float((local[rim] == _OEDEMA).mean()) if rim.any() else 0.0
+
+    head = np.any(channels[(slice(None), *box)] != 0, axis=0) | whole
+    depth = ndimage.distance_transform_edt(head, sampling=grid)
+    core_depth = np.minimum(np.asarray(depth)[target], DEPTH_CAP_MM)
+
+    centroid_voxel = np.asarray(ndimage.center_of_mass(whole), dtype=np.float64)
+    centroid_voxel = centroid_voxel * step + np.array([s.start for s in box])
+    centre = _head_centre(channels)
+    offset = affine[:3, :3] @ (centroid_voxel - centre)
+    return np.array(
+        [
+            np.log1p(volume),
+            np.log1p(core_ml),
+            enhancing_ml / core_ml if core_ml > 0 else 0.0,
+            necrotic_ml / volume if volume > 0 else 0.0,
+            np.log1p(oedema_ml / max(core_ml, 0.01)),
+            rim_oedema,
+            np.log(max(1, int((lesion_sizes >= MIN_COMPONENT_ML).sum()))),
+            np.log(max(1, int((core_sizes >= MIN_COMPONENT_ML).sum()))),
+            _sphericity(largest),
+            float((core_depth <= CONTACT_MM).mean()),
+            float(np.median(core_depth)),
+            float(core_depth.min()),
+            abs(float(offset[0])),
+            *offset.tolist(),
+        ],
+        dtype=np.float64,
+    )
+
+
+def _head_centre(channels: np.ndarray) -> np.ndarray:
+    """Centre of the head's bounding box (voxels)."""
+    head = np.any(channels != 0, axis=0)
+    box = bounding_box(head)
+    if box is None:
+        return (np.asarray(head.shape, dtype=np.float64) - 1) / 2.0
+    return np.array([(s.start + s.stop - 1) / 2.0 for s in box])
