@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from models.errors import EmptyMaskError
 from models.study_arrays import bounding_box, voxel_spacing
@@ -68,7 +69,7 @@ def _components(mask: np.ndarray, voxel_ml: float) -> tuple[np.ndarray, np.ndarr
     labels, n = ndimage.label(mask)
     if n == 0:
         return labels, np.zeros(0)
-    sizes = np.asarray(ndimage.sum_labels(mask, labels, np.arange(1, n + 1))) * voxel_ml
+    sizes = np.bincount(labels.reshape(-1), minlength=n + 1)[1:] * voxel_ml
     return labels, sizes
 
 
@@ -123,8 +124,7 @@ def tumour_signs(channels: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
     rim_oedema = float((local[rim] == _OEDEMA).mean()) if rim.any() else 0.0
 
     head = np.any(channels[(slice(None), *box)] != 0, axis=0) | whole
-    depth = ndimage.distance_transform_edt(head, sampling=grid)
-    core_depth = np.minimum(np.asarray(depth)[target], DEPTH_CAP_MM)
+    core_depth = _depth(head, target, grid)
 
     centroid_voxel = np.asarray(ndimage.center_of_mass(whole), dtype=np.float64)
     centroid_voxel = centroid_voxel * step + np.array([s.start for s in box])
@@ -149,6 +149,18 @@ def tumour_signs(channels: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
         ],
         dtype=np.float64,
     )
+
+
+def _depth(head: np.ndarray, target: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Distance (mm, capped) from each ``target`` voxel to the nearest voxel outside
+    ``head``; the box's own edges do not count as outside."""
+    inner = ndimage.binary_erosion(head, border_value=1)
+    surface = np.argwhere(head & ~inner) * grid
+    points = np.argwhere(target) * grid
+    if len(surface) == 0:
+        return np.full(len(points), DEPTH_CAP_MM)
+    distance, _ = cKDTree(surface).query(points, distance_upper_bound=DEPTH_CAP_MM)
+    return np.minimum(np.asarray(distance, dtype=np.float64), DEPTH_CAP_MM)
 
 
 def _head_centre(channels: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Shortcut baselines scored next to the trained embedder.
 
 Each turns the same evidence the model sees (crops, mask, facts) into case vectors:
-raw-pixel PCA on the crops, lesion facts only, intensity histograms inside the
-tumour, and the same network untrained.
+raw-pixel PCA on the crops, lesion facts only, the measured signs alone
+(:mod:`models.signs`, standardised, Euclidean), intensity histograms inside the tumour,
+and the same network untrained.
 """
 
 from __future__ import annotations

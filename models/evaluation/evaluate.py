@@ -231,6 +231,11 @@ def evaluate_folder(
     )
     q_std, r_std = standardise(q_facts, r_facts)
     keep("lesion_facts", _scored(q_std, r_std, patients, diagnoses, failed, "euclidean")[0])
+    sign_len = len(archive[0].signs) if archive[0].signs is not None else 0
+    r_signs = np.stack([s.signs for s in archive if s.signs is not None])
+    q_signs = np.stack([s.signs if s.signs is not None else np.zeros(sign_len) for s in query])
+    q_std, r_std = standardise(q_signs, r_signs)
+    keep("measured_signs", _scored(q_std, r_std, patients, diagnoses, failed, "euclidean")[0])
     hist_len = len(archive[0].histogram) if archive[0].histogram is not None else 0
     r_hist = np.stack([s.histogram for s in archive if s.histogram is not None])
     q_hist = np.stack(

@@ -89,6 +89,7 @@ def test_train_both_models_then_evaluate(corpus: Path, tmp_path: Path) -> None:
     assert set(data["baselines"]) == {
         "raw_pixel_pca",
         "lesion_facts",
+        "measured_signs",
         "intensity_histograms",
         "untrained_network",
     }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from models.training import (
     train_segmenter,
 )
 from models.training.embedder_training import balanced_batches
+from models.training.finetune_recipe import parse_sources
 from tests.unit.models.toy_studies import toy_study
 
 CLASSES = ("glioma", "meningioma", "metastasis")
@@ -165,3 +167,21 @@ def test_row_buffer_across_blocks_equals_a_plain_concatenation() -> None:
     out = buffer.array()
     assert out.dtype == np.float16
     np.testing.assert_array_equal(out, np.concatenate(parts).astype(np.float16))
+
+
+def test_segmenter_fine_tuning_starts_from_the_given_weights(tmp_path: Path) -> None:
+    studies = [toy_study(spacing=3.0, seed=i) for i in range(2)]
+    volumes = build_volume_set((s, s.mask) for s in studies if s.mask is not None)
+    config = SegmenterConfig(epochs=1, volume=(24, 24, 24), jitter=2, channels=(4, 8), threads=1)
+    first, _ = train_segmenter(volumes, config, tmp_path / "a", progress=False)
+    # no learning: the weights must come back as they were given
+    frozen = replace(config, lr=0.0)
+    again, _ = train_segmenter(
+        volumes, frozen, tmp_path / "b", progress=False, initial=first.state_dict()
+    )
+    for name, value in first.state_dict().items():
+        assert torch.equal(value, again.state_dict()[name]), name
+
+
+def test_sources_parse_as_generator_seed_count() -> None:
+    assert parse_sources("a:31:300, b:41:240,") == [("a", 31, 300), ("b", 41, 240)]
