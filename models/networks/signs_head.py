@@ -19,6 +19,7 @@ image part alone.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -70,6 +71,19 @@ class SignsHead(nn.Module):
         appearance_weight: float,
     ) -> None:
         super().__init__()
+        self._arch: dict[str, Any] = {
+            "names": list(names),
+            "classes": list(classes),
+            "mean": [float(v) for v in mean],
+            "scale": [float(v) for v in scale],
+            "coef": [[float(v) for v in row] for row in coef],
+            "intercept": [float(v) for v in intercept],
+            "appearance": list(appearance),
+            "appearance_weights": [float(v) for v in appearance_weights],
+            "radians_per_sd": float(radians_per_sd),
+            "diagnosis_weight": float(diagnosis_weight),
+            "appearance_weight": float(appearance_weight),
+        }
         self.names = tuple(names)
         self.classes = tuple(classes)
         self.appearance = tuple(appearance)
@@ -97,20 +111,8 @@ class SignsHead(nn.Module):
 
     def architecture(self) -> dict[str, Any]:
         """The constructor's arguments (JSON-ready); :meth:`from_architecture` inverts it."""
-        weights = (self.root_weights**2).tolist()
-        return {
-            "names": list(self.names),
-            "classes": list(self.classes),
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-            "coef": self.coef.tolist(),
-            "intercept": self.intercept.tolist(),
-            "appearance": list(self.appearance),
-            "appearance_weights": weights,
-            "radians_per_sd": self.radians_per_sd,
-            "diagnosis_weight": self.diagnosis_weight,
-            "appearance_weight": self.appearance_weight,
-        }
+        copied: dict[str, Any] = json.loads(json.dumps(self._arch))
+        return copied
 
     @classmethod
     def from_architecture(cls, arch: Mapping[str, Any]) -> SignsHead:

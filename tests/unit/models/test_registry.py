@@ -33,16 +33,23 @@ def test_shipped_weights_match_their_model_card(name: str) -> None:
 
 def test_shipped_models_load_with_their_version() -> None:
     embedder = OnnxEmbedder.load()
-    assert embedder.model_version == load_card(None, "embedder").model_version
-    assert embedder.dim == 128
+    card = load_card(None, "embedder")
+    assert embedder.model_version == card.model_version
+    signs = card.architecture["signs"]
+    assert embedder.sign_count == len(signs["names"])
+    assert embedder.dim == 128 + len(signs["classes"]) + 2 * len(signs["appearance"])
     assert OnnxSegmenter.load().model_version == load_card(None, "segmenter").model_version
 
 
 def test_shipped_onnx_embedder_matches_its_torch_weights() -> None:
-    crops = np.random.default_rng(1).normal(size=(16, 4, 64, 64)).astype(np.float32)
-    a = OnnxEmbedder.load(threads=1).embed_crops(crops)
-    b = TorchEmbedder.load().embed_crops(crops)
-    assert np.sum(a * b, axis=1).min() >= 0.9999
+    rng = np.random.default_rng(1)
+    crops = rng.normal(size=(16, 4, 64, 64)).astype(np.float32)
+    onnx, eager = OnnxEmbedder.load(threads=1), TorchEmbedder.load()
+    signs = rng.normal(size=onnx.sign_count)
+    for given in (None, signs):
+        a = onnx.embed_crops(crops, signs=given)
+        b = eager.embed_crops(crops, signs=given)
+        assert np.sum(a * b, axis=1).min() >= 0.9999
 
 
 def test_tampered_weights_are_refused(tmp_path: Path) -> None:
