@@ -128,7 +128,7 @@ def tumour_signs(channels: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
 
     centroid_voxel = np.asarray(ndimage.center_of_mass(whole), dtype=np.float64)
     centroid_voxel = centroid_voxel * step + np.array([s.start for s in box])
-    centre = _head_centre(channels)
+    centre = _head_centre(channels, step)
     offset = affine[:3, :3] @ (centroid_voxel - centre)
     return np.array(
         [
@@ -163,10 +163,11 @@ def _depth(head: np.ndarray, target: np.ndarray, grid: np.ndarray) -> np.ndarray
     return np.minimum(np.asarray(distance, dtype=np.float64), DEPTH_CAP_MM)
 
 
-def _head_centre(channels: np.ndarray) -> np.ndarray:
-    """Centre of the head's bounding box (voxels)."""
-    head = np.any(channels != 0, axis=0)
+def _head_centre(channels: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Centre of the head's bounding box (voxels of ``channels``), found on the working grid."""
+    sub = channels[(slice(None), *(slice(None, None, int(k)) for k in step))]
+    head = np.any(sub != 0, axis=0)
     box = bounding_box(head)
     if box is None:
-        return (np.asarray(head.shape, dtype=np.float64) - 1) / 2.0
-    return np.array([(s.start + s.stop - 1) / 2.0 for s in box])
+        return (np.asarray(channels.shape[1:], dtype=np.float64) - 1) / 2.0
+    return np.array([(b.start + b.stop - 1) / 2.0 * k for b, k in zip(box, step, strict=True)])
