@@ -7,6 +7,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "IndexerError",
     "MissingExtensionError",
+    "ModelVersionError",
 ]
 
 
@@ -33,5 +34,11 @@ class MissingExtensionError(IndexerError):
 
 class CaseNotFoundError(IndexerError):
     """No archive case has this id."""
+
+    __module__ = "indexer"
+
+
+class ModelVersionError(IndexerError):
+    """The model version is unknown, incomplete, or of another dimension."""
 
     __module__ = "indexer"

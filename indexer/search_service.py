@@ -9,7 +9,7 @@ from typing import Any
 
 from dicom_conversion import StudyVolumes
 from indexer.pipeline import ModelSet, embed_study, models_for_search
-from indexer.store import PgVectorStore, SearchFilters, SearchHit
+from indexer.store import SearchFilters, SearchHit, VectorStore
 
 __all__ = ["SearchRequest", "search_study"]
 
@@ -31,7 +31,7 @@ def _items(hits: list[SearchHit]) -> list[dict[str, Any]]:
 
 def search_study(
     study: StudyVolumes,
-    store: PgVectorStore,
+    store: VectorStore,
     models: ModelSet,
     request: SearchRequest,
     cache_dir: Path | None = None,

@@ -12,7 +12,8 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from indexer.database import create_pool
-from indexer.store import CaseEntry, ModelVersionError, PgVectorStore, SearchFilters
+from indexer.errors import ModelVersionError
+from indexer.store import CaseEntry, PgVectorStore, SearchFilters
 
 pytestmark = pytest.mark.integration
 

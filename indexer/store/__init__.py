@@ -1,0 +1,40 @@
+"""The case store: archive cases and their embeddings.
+
+:class:`VectorStore` is the role; :class:`PgVectorStore` plays it over PostgreSQL +
+pgvector (its SQL split by what it owns: model versions, cases and vectors, search),
+:class:`MemoryStore` in dictionaries for unit tests.
+"""
+
+from indexer.store._pg import (
+    DEFAULT_EF_SEARCH,
+    DEFAULT_HNSW_EF_CONSTRUCTION,
+    DEFAULT_HNSW_M,
+    HnswOptions,
+    PgVectorStore,
+)
+from indexer.store._protocol import VectorStore
+from indexer.store._records import (
+    CaseEntry,
+    SearchFilters,
+    SearchHit,
+    SearchResult,
+    similarity_of_distance,
+)
+from indexer.store._versions import index_name
+from indexer.store.memory import MemoryStore
+
+__all__ = [
+    "DEFAULT_EF_SEARCH",
+    "DEFAULT_HNSW_EF_CONSTRUCTION",
+    "DEFAULT_HNSW_M",
+    "CaseEntry",
+    "HnswOptions",
+    "MemoryStore",
+    "PgVectorStore",
+    "SearchFilters",
+    "SearchHit",
+    "SearchResult",
+    "VectorStore",
+    "index_name",
+    "similarity_of_distance",
+]
