@@ -24,11 +24,11 @@ from procrastinate import JobContext, RetryStrategy
 
 from indexer import cases
 from indexer.bulk import CaseSource, embed_source, load_source
-from indexer.database import connect, create_pool
+from indexer.database import connect
 from indexer.errors import CaseNotFoundError, DatabaseUnavailableError, IndexerError
 from indexer.job_status import record_error, set_progress
 from indexer.pipeline import ModelSet, embed_study, load_models, register_models
-from indexer.store import DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, PgVectorStore
+from indexer.store import IndexOptions, PgVectorStore, open_store
 
 __all__ = [
     "JOB_QUEUE",
@@ -63,12 +63,12 @@ _TASKS: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
 
 @dataclass
 class JobResources:
-    """What tasks need from the process that runs the worker (models load on first use)."""
+    """What tasks need from the process that runs the worker (the store opens and the
+    models load on first use)."""
 
     conninfo: str
     model_dir: Path | None = None
-    hnsw_m: int = DEFAULT_HNSW_M
-    hnsw_ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION
+    options: IndexOptions = field(default_factory=IndexOptions)
     _store: PgVectorStore | None = field(default=None, repr=False)
     _models: ModelSet | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -77,11 +77,7 @@ class JobResources:
     def store(self) -> PgVectorStore:
         with self._lock:
             if self._store is None:
-                self._store = PgVectorStore(
-                    create_pool(self.conninfo, max_size=4),
-                    hnsw_m=self.hnsw_m,
-                    hnsw_ef_construction=self.hnsw_ef_construction,
-                )
+                self._store = open_store(self.conninfo, self.options, max_size=4)
             return self._store
 
     @property
@@ -93,7 +89,7 @@ class JobResources:
 
     def close(self) -> None:
         if self._store is not None:
-            self._store.pool.close()
+            self._store.close()
             self._store = None
 
 
@@ -356,21 +352,11 @@ def enqueue_reindex(app: procrastinate.App, conninfo: str, case_id: str | None =
     return defer_once(app, conninfo, "reindex", lock, case_id=case_id)
 
 
-def run_queued_jobs(
-    conninfo: str,
-    model_dir: Path | None = None,
-    *,
-    hnsw_m: int = DEFAULT_HNSW_M,
-    hnsw_ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION,
-) -> None:
-    """Run a worker in this process until the queue is empty (CLI and tests)."""
+def run_queued_jobs(resources: JobResources) -> None:
+    """Run a worker in this process until the queue is empty (CLI and tests); the
+    resources are closed afterwards."""
+    conninfo = resources.conninfo
     app = create_job_app(conninfo)
-    resources = JobResources(
-        conninfo=conninfo,
-        model_dir=model_dir,
-        hnsw_m=hnsw_m,
-        hnsw_ef_construction=hnsw_ef_construction,
-    )
     try:
         with app.open():
             app.run_worker(

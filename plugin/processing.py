@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import procrastinate
 import psycopg
 from PIL import Image
-from procrastinate import JobContext
 from pydicom.dataset import Dataset
 
 from dicom_conversion import ConversionError, StudyVolumes, load_study, read_dicom_file
@@ -30,11 +28,10 @@ from dicom_conversion.sequences import MRSequence
 from indexer import intake
 from indexer.cases import audit
 from indexer.database import connect
-from indexer.jobs import JobResources, defer_once, job
+from indexer.jobs import JobResources
 from indexer.pipeline import NoTumourError, embed_study, models_for_search
 from indexer.store import SearchHit
 from indexer.thumbnails import tumour_slice_image
-from plugin import metrics
 from plugin.dicom.instance_checks import instance_problem, repair_dates
 from plugin.dicom.uids import is_dicom_uid, require_uid, safe_component
 from plugin.errors import PluginError
@@ -43,14 +40,13 @@ from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
 from plugin.results.build import build_outline
 from plugin.results.segmentation import OutlineError, source_series
 from plugin.results.sender import sender_from_settings
-from plugin.settings import Settings, get_settings
+from plugin.settings import Settings
 
 __all__ = [
     "ProcessOutcome",
     "Skipped",
     "StudySourceError",
     "build_outline_safely",
-    "enqueue_process_study",
     "process_study",
     "result_set",
     "results_folder",
@@ -500,40 +496,4 @@ def process_study(
         [h.case_id for h in shown],
         timings,
         len(skipped),
-    )
-
-
-@job("process_study")
-def process_study_task(
-    context: JobContext, study_instance_uid: str, source: str = "spool"
-) -> dict[str, Any]:
-    """The PACS path's job: results for one study, back into the same study."""
-    resources = context.additional_context.get("resources")
-    if not isinstance(resources, JobResources):
-        raise RuntimeError("worker started without JobResources in additional_context")
-    try:
-        outcome = process_study(study_instance_uid, source, resources, get_settings())
-    except Exception as exc:
-        metrics.record_failure(exc)
-        raise
-    metrics.record_outcome(outcome.state, outcome.shown_case_ids, outcome.timings_s)
-    return outcome.to_dict()
-
-
-def enqueue_process_study(
-    app: procrastinate.App, conninfo: str, study_instance_uid: str, source: str
-) -> int:
-    """Queue ``process_study`` once per study (a study already waiting is not queued twice).
-
-    Raises :class:`~plugin.dicom.uids.InvalidUidError` for anything but a DICOM UID.
-    """
-    require_uid(study_instance_uid)
-    metrics.record_study_queued(source)
-    return defer_once(
-        app,
-        conninfo,
-        "process_study",
-        f"study:{study_instance_uid}",
-        study_instance_uid=study_instance_uid,
-        source=source,
     )

@@ -12,15 +12,15 @@ from collections.abc import Callable, Iterator
 import uvicorn
 
 from indexer.database import create_pool, open_database
-from indexer.jobs import JOB_QUEUE, JobResources, create_job_app, run_worker_async
+from indexer.jobs import JOB_QUEUE, create_job_app, run_worker_async
 from indexer.migrate import migrate
 from plugin.api import create_app
 from plugin.dicom import DicomListener, PostgresJournal
 from plugin.dicom.uids import is_dicom_uid
 from plugin.errors import ConfigurationError
+from plugin.jobs import enqueue_process_study, worker_resources
 from plugin.metrics import CountingJournal, serve_process_metrics
 from plugin.orthanc.changes import ChangesFollower, PostgresPosition, StableStudy
-from plugin.processing import enqueue_process_study
 from plugin.settings import Settings
 
 __all__ = ["database", "running_listener", "serve", "study_complete_handler"]
@@ -141,11 +141,7 @@ async def serve(
         if worker:
             job_app = create_job_app(conninfo)
             await stack.enter_async_context(job_app.open_async())
-            resources = JobResources(
-                conninfo=conninfo,
-                model_dir=settings.model_dir,
-                **settings.index.store_options(),
-            )
+            resources = worker_resources(settings, conninfo)
             running.append(
                 asyncio.create_task(
                     run_worker_async(job_app, resources, concurrency=1),

@@ -5,13 +5,7 @@ pgvector (its SQL split by what it owns: model versions, cases and vectors, sear
 :class:`MemoryStore` in dictionaries for unit tests.
 """
 
-from indexer.store._pg import (
-    DEFAULT_EF_SEARCH,
-    DEFAULT_HNSW_EF_CONSTRUCTION,
-    DEFAULT_HNSW_M,
-    HnswOptions,
-    PgVectorStore,
-)
+from indexer.store._pg import PgVectorStore, open_store
 from indexer.store._protocol import VectorStore
 from indexer.store._records import (
     CaseEntry,
@@ -22,13 +16,11 @@ from indexer.store._records import (
 )
 from indexer.store._versions import index_name
 from indexer.store.memory import MemoryStore
+from indexer.store.options import IndexOptions
 
 __all__ = [
-    "DEFAULT_EF_SEARCH",
-    "DEFAULT_HNSW_EF_CONSTRUCTION",
-    "DEFAULT_HNSW_M",
     "CaseEntry",
-    "HnswOptions",
+    "IndexOptions",
     "MemoryStore",
     "PgVectorStore",
     "SearchFilters",
@@ -36,5 +28,6 @@ __all__ = [
     "SearchResult",
     "VectorStore",
     "index_name",
+    "open_store",
     "similarity_of_distance",
 ]

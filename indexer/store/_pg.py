@@ -11,65 +11,52 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any, TypedDict
+from typing import Any
 
 import numpy as np
 from psycopg_pool import ConnectionPool
 
 from indexer import cases as case_records
+from indexer.database import create_pool
 from indexer.store import _cases, _search, _versions
 from indexer.store._records import CaseEntry, SearchFilters, SearchResult
+from indexer.store.options import IndexOptions
 
-__all__ = [
-    "DEFAULT_EF_SEARCH",
-    "DEFAULT_HNSW_EF_CONSTRUCTION",
-    "DEFAULT_HNSW_M",
-    "HnswOptions",
-    "PgVectorStore",
-]
+__all__ = ["PgVectorStore", "open_store"]
 
 log = logging.getLogger(__name__)
 
-#: ``hnsw.ef_search`` used by default; chosen from the recall curve in docs/benchmarks.md.
-DEFAULT_EF_SEARCH = 100
-#: HNSW build parameters (pgvector's ``m`` and ``ef_construction``) used by default. On
-#: 1,000,000 clustered 128-d vectors (docs/benchmarks.md) m = 24 / ef_construction = 128
-#: reach recall@10 0.997 at the default ef_search (m = 16 / 64: 0.873), for a build twice
-#: as long and an index 20 % larger.
-DEFAULT_HNSW_M = 24
-DEFAULT_HNSW_EF_CONSTRUCTION = 128
 
+def open_store(
+    conninfo: str, options: IndexOptions | None = None, *, max_size: int = 4
+) -> PgVectorStore:
+    """A :class:`PgVectorStore` on a pool of its own (closed by ``close()`` or ``with``).
 
-class HnswOptions(TypedDict):
-    """HNSW build parameters, as keyword arguments of :class:`PgVectorStore`."""
-
-    hnsw_m: int
-    hnsw_ef_construction: int
+    The one way the API, the CLI, the worker and the demo open the case store, so the
+    index options in the settings reach every one of them.
+    """
+    return PgVectorStore(create_pool(conninfo, max_size=max_size), options)
 
 
 class PgVectorStore:
     """:class:`~indexer.store.VectorStore` over a psycopg 3 pool (connections with
     pgvector registered)."""
 
-    def __init__(
-        self,
-        pool: ConnectionPool[Any],
-        *,
-        ef_search: int = DEFAULT_EF_SEARCH,
-        hnsw_m: int = DEFAULT_HNSW_M,
-        hnsw_ef_construction: int = DEFAULT_HNSW_EF_CONSTRUCTION,
-    ) -> None:
-        if not 2 <= hnsw_m <= 100:
-            raise ValueError(f"hnsw_m must be between 2 and 100, not {hnsw_m}")
-        if not 4 <= hnsw_ef_construction <= 1000 or hnsw_ef_construction < 2 * hnsw_m:
-            raise ValueError(
-                "hnsw_ef_construction must be between 4 and 1000 and at least twice hnsw_m,"
-                f" not {hnsw_ef_construction} (hnsw_m {hnsw_m})"
-            )
+    def __init__(self, pool: ConnectionPool[Any], options: IndexOptions | None = None) -> None:
         self.pool = pool
-        self.ef_search = ef_search
-        self.hnsw_m = hnsw_m
-        self.hnsw_ef_construction = hnsw_ef_construction
+        #: The HNSW options: ``m`` and ``ef_construction`` for the indexes this store
+        #: builds, ``ef_search`` for its searches.
+        self.options = options or IndexOptions()
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.pool.close()
+
+    def __enter__(self) -> PgVectorStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- model versions (indexer.store._versions) --------------------------------------
 
@@ -81,7 +68,7 @@ class PgVectorStore:
         """
         with self.pool.connection() as conn:
             return _versions.register(
-                conn, model_version, dim, self.hnsw_m, self.hnsw_ef_construction
+                conn, model_version, dim, self.options.m, self.options.ef_construction
             )
 
     def save_weights(self, model_version: str, onnx: bytes) -> None:
@@ -193,7 +180,7 @@ class PgVectorStore:
                 vector,
                 k,
                 model_version,
-                ef_search=self.ef_search,
+                ef_search=self.options.ef_search,
                 per_diagnosis=per_diagnosis,
                 filters=filters,
                 exclude_patient=exclude_patient,
@@ -205,4 +192,4 @@ class PgVectorStore:
     ) -> str:
         """``EXPLAIN ANALYZE`` of the top-k statement that :meth:`search` runs (diagnostics)."""
         with self.pool.connection() as conn, conn.transaction():
-            return _search.explain(conn, vector, k, model_version, ef_search=self.ef_search)
+            return _search.explain(conn, vector, k, model_version, ef_search=self.options.ef_search)

@@ -9,10 +9,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from indexer.database import create_pool
 from indexer.jobs import create_job_app
 from indexer.pipeline import ModelSet, load_models
-from indexer.store import PgVectorStore
+from indexer.store import open_store
 from plugin.api import admin, health, pages, search
 from plugin.api.upload_limit import UploadLimit
 from plugin.settings import Settings
@@ -25,9 +24,9 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = create_pool(conninfo)
-        app.state.pool = pool
-        app.state.store = PgVectorStore(pool)
+        store = open_store(conninfo, settings.index.options(), max_size=8)
+        app.state.store = store
+        app.state.pool = store.pool
         jobs = create_job_app(conninfo, min_size=1, max_size=2)
         jobs.open()
         app.state.jobs = jobs
@@ -35,7 +34,7 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
             yield
         finally:
             jobs.close()
-            pool.close()
+            store.close()
 
     app = FastAPI(
         title="simcase",

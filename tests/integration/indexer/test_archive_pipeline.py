@@ -25,7 +25,7 @@ from dicom_conversion import read_brats_case
 from indexer.bulk import ImportSummary, discover, index_sources
 from indexer.database import create_pool
 from indexer.job_status import get_job
-from indexer.jobs import create_job_app, enqueue_reindex, run_queued_jobs
+from indexer.jobs import JobResources, create_job_app, enqueue_reindex, run_queued_jobs
 from indexer.pipeline import ModelSet, load_models
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import PgVectorStore
@@ -148,7 +148,7 @@ def test_reindex_switches_model_without_a_failed_search(
         with jobs.open():
             job_id = enqueue_reindex(jobs, database_url)
             assert enqueue_reindex(jobs, database_url) == job_id  # queued once
-        run_queued_jobs(database_url, model_dirs[1])
+        run_queued_jobs(JobResources(conninfo=database_url, model_dir=model_dirs[1]))
     finally:
         stop.set()
         thread.join()

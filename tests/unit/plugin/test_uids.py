@@ -8,7 +8,8 @@ import pytest
 
 from indexer.jobs import create_job_app
 from plugin.dicom.uids import InvalidUidError, is_dicom_uid, require_uid, safe_component
-from plugin.processing import enqueue_process_study, results_folder, save_results
+from plugin.jobs import enqueue_process_study
+from plugin.processing import results_folder, save_results
 from tests.unit.plugin.samples import mr_series
 
 HOSTILE = [
