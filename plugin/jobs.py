@@ -1,7 +1,9 @@
-"""simcase's worker jobs on the plugin floor: ``process_study`` and what it is given.
+"""simcase's jobs on the plugin floor: ``process_study``, the task list, the resources.
 
-The worker's :class:`WorkerResources` carry the settings, read once where the worker
-is built (:func:`worker_resources`); tasks never read them again.
+:data:`TASKS` names every task, registered explicitly where an app is built
+(``create_job_app(conninfo, tasks=TASKS)``). The worker's :class:`WorkerResources`
+carry the settings, read once where the worker is built (:func:`worker_resources`);
+tasks never read them again.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from typing import Any
 import procrastinate
 from procrastinate import JobContext
 
-from indexer.jobs import JobResources, defer_once, job
+from indexer.jobs import JobResources, JobTask, defer_once, job
+from indexer.tasks import INDEXER_TASKS
 from plugin import metrics
 from plugin.dicom.uids import require_uid
 from plugin.processing import process_study
 from plugin.settings import Settings
 
 __all__ = [
+    "TASKS",
     "WorkerResources",
     "enqueue_process_study",
     "process_study_task",
@@ -58,6 +62,11 @@ def process_study_task(
         raise
     metrics.record_outcome(outcome.state, outcome.shown_case_ids, outcome.timings_s)
     return outcome.to_dict()
+
+
+#: Every simcase task: what a worker runs and what an app that defers jobs carries
+#: (``create_job_app(conninfo, tasks=TASKS)``).
+TASKS: tuple[JobTask, ...] = (*INDEXER_TASKS, process_study_task)
 
 
 def enqueue_process_study(

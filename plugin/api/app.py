@@ -14,6 +14,7 @@ from indexer.pipeline import ModelSet, load_models
 from indexer.store import open_store
 from plugin.api import admin, health, pages, search
 from plugin.api.upload_limit import UploadLimit
+from plugin.jobs import TASKS
 from plugin.settings import Settings
 
 __all__ = ["create_app"]
@@ -27,7 +28,7 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
         store = open_store(conninfo, settings.index.options(), max_size=8)
         app.state.store = store
         app.state.pool = store.pool
-        jobs = create_job_app(conninfo, min_size=1, max_size=2)
+        jobs = create_job_app(conninfo, tasks=TASKS, min_size=1, max_size=2)
         jobs.open()
         app.state.jobs = jobs
         try:

@@ -12,13 +12,14 @@ from indexer.bulk import ImportSummary, discover, index_sources, load_source
 from indexer.database import create_pool
 from indexer.errors import IndexerError
 from indexer.job_status import get_job
-from indexer.jobs import create_job_app, enqueue_reindex, run_queued_jobs
+from indexer.jobs import create_job_app, enqueue_reindex
 from indexer.pacs_source import discover_pacs
 from indexer.pipeline import load_models
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import SearchFilters, open_store
+from indexer.worker import run_queued_jobs
 from plugin.cli._app import app, fail
-from plugin.jobs import worker_resources
+from plugin.jobs import TASKS, worker_resources
 from plugin.runtime import database
 from plugin.settings import get_settings
 
@@ -165,11 +166,11 @@ def reindex(
     """Re-embed every case with the current model version, without downtime."""
     settings = get_settings()
     with database(settings) as conninfo:
-        jobs = create_job_app(conninfo)
+        jobs = create_job_app(conninfo, tasks=TASKS)
         with jobs.open():
             job_id = enqueue_reindex(jobs, conninfo, case_id)
         console.print(f"reindex job {job_id} queued; running it here")
-        run_queued_jobs(worker_resources(settings, conninfo))
+        run_queued_jobs(worker_resources(settings, conninfo), TASKS)
         pool = create_pool(conninfo, max_size=1)
         with pool.connection() as conn:
             status = get_job(conn, job_id)

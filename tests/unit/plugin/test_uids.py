@@ -8,7 +8,7 @@ import pytest
 
 from indexer.jobs import create_job_app
 from plugin.dicom.uids import InvalidUidError, is_dicom_uid, require_uid, safe_component
-from plugin.jobs import enqueue_process_study
+from plugin.jobs import TASKS, enqueue_process_study
 from plugin.processing import results_folder, save_results
 from tests.unit.plugin.samples import mr_series
 
@@ -62,6 +62,6 @@ def test_saving_is_all_or_nothing(tmp_path: Path) -> None:
 
 
 def test_process_study_is_never_queued_for_a_non_uid() -> None:
-    app = create_job_app("postgresql://nowhere.invalid/none")
+    app = create_job_app("postgresql://nowhere.invalid/none", tasks=TASKS)
     with pytest.raises(InvalidUidError):
         enqueue_process_study(app, "postgresql://nowhere.invalid/none", "../../x", "spool")
