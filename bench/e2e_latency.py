@@ -14,7 +14,7 @@ with dcmtk's ``storescu -R +sd +r`` (TCP_NODELAY=1):
 The worker's job results (ProcessOutcome.to_dict(), logged by procrastinate as
 ``result=...``) give the stage breakdown. Run from the repository root:
 
-    PYTHONPATH=$PWD python bench/e2e_latency.py [--cases 5] [--debounce 0.5]
+    make bench BENCH=e2e_latency ARGS="--cases 5 --debounce 0.5"
 
 ``--receive-only`` times only the transfer: the same studies to ``simcase listen`` (no
 worker, no Orthanc) and to ``storescp``, interleaved, median of the N studies.

@@ -6,7 +6,7 @@ then held-out queries run through ``PgVectorStore.search`` at several ``ef_searc
 values and once as an exact scan. Recall@10 is measured against numpy's exact top 10 on
 the same half-precision vectors.
 
-    .venv/bin/python bench/search.py --n 1000000 [--m 16 --ef-construction 64]
+    make bench BENCH=search ARGS="--n 1000000 --m 16 --ef-construction 64"
 
 The load average of the machine is printed with every row (the machine is shared).
 """

@@ -8,6 +8,7 @@ __all__ = [
     "IndexerError",
     "MissingExtensionError",
     "ModelVersionError",
+    "NoTumourError",
 ]
 
 
@@ -40,5 +41,11 @@ class CaseNotFoundError(IndexerError):
 
 class ModelVersionError(IndexerError):
     """The model version is unknown, incomplete, or of another dimension."""
+
+    __module__ = "indexer"
+
+
+class NoTumourError(IndexerError):
+    """No tumour was found in the study."""
 
     __module__ = "indexer"

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from dicom_conversion import StudyVolumes
-from indexer.errors import IndexerError, ModelVersionError
+from indexer.errors import ModelVersionError, NoTumourError
 from indexer.store import VectorStore
 from indexer.thumbnails import tumour_thumbnail
 from models import OnnxEmbedder, OnnxSegmenter, tumour_facts
@@ -26,7 +26,6 @@ __all__ = [
     "EmbeddedStudy",
     "LoadedModels",
     "ModelSet",
-    "NoTumourError",
     "embed_study",
     "embedder_from_weights",
     "load_models",
@@ -35,12 +34,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class NoTumourError(IndexerError):
-    """No tumour was found in the study."""
-
-    __module__ = "indexer"
 
 
 class CaseEmbedder(Protocol):

@@ -96,6 +96,17 @@ async def _recover_forever(app: procrastinate.App, timing: WorkerTiming) -> None
         await asyncio.sleep(timing.recovery_interval_seconds)
 
 
+def _worker_arguments(resources: JobResources, timing: WorkerTiming, wait: bool) -> Any:
+    """procrastinate's ``run_worker(_async)`` arguments of every simcase worker."""
+    return {
+        "queues": [JOB_QUEUE],
+        "wait": wait,
+        "install_signal_handlers": False,
+        "additional_context": {"resources": resources},
+        **timing.worker_options(),
+    }
+
+
 async def run_worker_async(
     app: procrastinate.App,
     resources: JobResources,
@@ -109,14 +120,7 @@ async def run_worker_async(
     timing = timing or WorkerTiming()
     recovery = asyncio.create_task(_recover_forever(app, timing), name="stalled-job-recovery")
     try:
-        await app.run_worker_async(
-            queues=[JOB_QUEUE],
-            wait=wait,
-            install_signal_handlers=False,
-            additional_context={"resources": resources},
-            **timing.worker_options(),  # type: ignore[arg-type]
-            **options,
-        )
+        await app.run_worker_async(**_worker_arguments(resources, timing, wait), **options)
     finally:
         recovery.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -129,12 +133,6 @@ def run_queued_jobs(resources: JobResources, tasks: Iterable[JobTask]) -> None:
     app = create_job_app(resources.conninfo, tasks=tasks)
     try:
         with app.open():
-            app.run_worker(
-                queues=[JOB_QUEUE],
-                wait=False,
-                install_signal_handlers=False,
-                additional_context={"resources": resources},
-                **WorkerTiming().worker_options(),  # type: ignore[arg-type]
-            )
+            app.run_worker(**_worker_arguments(resources, WorkerTiming(), wait=False))
     finally:
         resources.close()

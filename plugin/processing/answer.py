@@ -18,7 +18,8 @@ from pydicom.dataset import Dataset
 
 from dicom_conversion import ConversionError, StudyVolumes, load_study
 from dicom_conversion.sequences import MRSequence
-from indexer.pipeline import ModelSet, NoTumourError
+from indexer.errors import NoTumourError
+from indexer.pipeline import ModelSet
 from indexer.search_service import SearchRequest, find_similar
 from indexer.store import SearchHit, VectorStore
 from indexer.thumbnails import tumour_slice_image

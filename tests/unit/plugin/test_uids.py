@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from indexer.jobs import create_job_app
-from plugin.dicom.uids import InvalidUidError, is_dicom_uid, require_uid, safe_component
+from plugin.dicom.uids import is_dicom_uid, require_uid, safe_component
+from plugin.errors import InvalidUidError
 from plugin.jobs import TASKS, enqueue_process_study
 from plugin.results.folder import results_folder, save_results
 from tests.unit.plugin.samples import mr_series
