@@ -41,10 +41,11 @@ def search(
     exact: bool = False,
 ) -> SearchResult:
     """The overall top ``k`` and the top ``per_diagnosis`` of every diagnosis (inside
-    the caller's transaction: the ``SET LOCAL`` settings end with it)."""
+    the caller's new transaction: the ``SET LOCAL`` settings end with it)."""
     if k < 1:
         raise ValueError("Argument 'k' must be at least 1.")
     filters = filters or SearchFilters()
+    _one_snapshot(conn)
     version = model_version or _versions.require_active(conn)
     dim = _versions.dimension(conn, version)
     conn.execute(
@@ -78,6 +79,7 @@ def explain(
     conn: Conn, vector: np.ndarray, k: int, model_version: str | None, *, ef_search: int
 ) -> str:
     """``EXPLAIN ANALYZE`` of the top-k statement that :func:`search` runs (diagnostics)."""
+    _one_snapshot(conn)
     version = model_version or _versions.require_active(conn)
     dim = _versions.dimension(conn, version)
     conn.execute(
@@ -89,6 +91,15 @@ def explain(
     with conn.cursor(row_factory=scalar_row) as cur:
         lines = cur.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(top), params)
         return "\n".join(str(line) for line in lines.fetchall())
+
+
+def _one_snapshot(conn: Conn) -> None:
+    """Let every statement of the search see one snapshot (the first statement of the
+    transaction). Under READ COMMITTED a model switch committing between the read of the
+    active version and the read of its vectors left the search with none of them (its
+    vectors are dropped right after the switch); a read-only REPEATABLE READ transaction
+    never fails for it."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
 def _search_sql(
