@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit integration e2e clean
+.PHONY: install run test lint typecheck unit integration e2e bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ integration: install
 
 e2e: install
 	$(BIN)/pytest tests/e2e
+
+# One benchmark, from the repository root: make bench BENCH=e2e_latency ARGS="--cases 5"
+# (bench/README.md lists them; each prints its figures beside a peer's).
+BENCHES := $(basename $(notdir $(wildcard bench/*.py)))
+bench:
+	@if [ -z "$(BENCH)" ] || [ ! -f bench/$(BENCH).py ]; then \
+		echo "usage: make bench BENCH=<name> [ARGS='...'], name one of: $(BENCHES)"; exit 2; fi
+	$(MAKE) install
+	PYTHONPATH=$(CURDIR) $(BIN)/python bench/$(BENCH).py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

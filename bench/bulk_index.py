@@ -8,7 +8,7 @@ in one process and in two: the floor any importer reading these files pays. A pe
 split (``load_source`` vs ``embed_study`` vs the database write) follows. Run from the
 repository root:
 
-    PYTHONPATH=$PWD python bench/bulk_index.py [--cases 20] [--cache /tmp/bench-bulk]
+    make bench BENCH=bulk_index ARGS="--cases 20 --cache /tmp/bench-bulk"
 
 ``--uncompressed`` measures the same cases from a gunzipped copy (``.nii``), to show
 what gzip inflation costs. The load average is printed with every row.

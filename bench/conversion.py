@@ -1,7 +1,7 @@
 """Benchmark: a 4-series study (155 slices of 240x240, single-frame, explicit VR
 little endian) into ``StudyVolumes``, side by side with dcm2niix on the same files.
 
-Usage: ``python bench/conversion.py [--repeats N] [--workdir DIR]``. Prints the
+Usage: ``make bench BENCH=conversion ARGS="--repeats N --workdir DIR"``. Prints the
 median wall time of each over N warm runs and the ratio simcase / dcm2niix.
 """
 

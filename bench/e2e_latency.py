@@ -14,7 +14,7 @@ with dcmtk's ``storescu -R +sd +r`` (TCP_NODELAY=1):
 The worker's job results (ProcessOutcome.to_dict(), logged by procrastinate as
 ``result=...``) give the stage breakdown. Run from the repository root:
 
-    PYTHONPATH=$PWD python bench/e2e_latency.py [--cases 5] [--debounce 0.5]
+    make bench BENCH=e2e_latency ARGS="--cases 5 --debounce 0.5"
 
 ``--receive-only`` times only the transfer: the same studies to ``simcase listen`` (no
 worker, no Orthanc) and to ``storescp``, interleaved, median of the N studies.
@@ -143,7 +143,7 @@ def stage_timings(url: str, env: dict[str, str], uids: list[str]) -> dict[str, d
     The worker's own job results are not kept: procrastinate stores no return values
     and simcase's logging silences procrastinate's success lines.
     """
-    from indexer.jobs import JobResources
+    from plugin.jobs import worker_resources
     from plugin.processing import process_study
     from plugin.settings import Settings
 
@@ -151,7 +151,7 @@ def stage_timings(url: str, env: dict[str, str], uids: list[str]) -> dict[str, d
     os.environ.update(env)
     try:
         settings = Settings()
-        resources = JobResources(conninfo=url, model_dir=settings.model_dir)
+        resources = worker_resources(settings, url)
         found: dict[str, dict[str, float]] = {}
         for uid in [uids[0], *uids]:  # the first run warms the models up
             with psycopg.connect(url, autocommit=True) as conn:

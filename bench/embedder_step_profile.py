@@ -1,6 +1,6 @@
 """Where one embedder training step spends its time (crop windows, rendering, network, losses).
 
-    python bench/embedder_step_profile.py --cases 45 --workers 15 --device cuda
+    make bench BENCH=embedder_step_profile ARGS="--cases 45 --workers 15 --device cuda"
 
 Generates ``--cases`` generator-A cases in worker processes, then times each part of
 :func:`models.training.embedder_training._batch_loss`'s work for batches of

@@ -7,7 +7,7 @@ initialised network of the same shape when no weights are shipped) through
 timed repeats after a warm-up. Also times one full-study embed
 (slice selection + crops + network) and the segmenter on a 2 mm study.
 
-    .venv/bin/python bench/embedding.py --threads 2 --batch 32
+    make bench BENCH=embedding ARGS="--threads 2 --batch 32"
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ then held-out queries run through ``PgVectorStore.search`` at several ``ef_searc
 values and once as an exact scan. Recall@10 is measured against numpy's exact top 10 on
 the same half-precision vectors.
 
-    .venv/bin/python bench/search.py --n 1000000 [--m 16 --ef-construction 64]
+    make bench BENCH=search ARGS="--n 1000000 --m 16 --ef-construction 64"
 
 The load average of the machine is printed with every row (the machine is shared).
 """
@@ -17,6 +17,7 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from psycopg.conninfo import make_conninfo
 
 from indexer.database import create_pool, open_database
 from indexer.migrate import migrate
-from indexer.store import DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, PgVectorStore
+from indexer.store import IndexOptions, PgVectorStore
 
 
 def load() -> str:
@@ -69,8 +70,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--exact-queries", type=int, default=20)
     parser.add_argument("--ef", type=int, nargs="+", default=[20, 40, 80, 100, 200])
-    parser.add_argument("--m", type=int, default=DEFAULT_HNSW_M)
-    parser.add_argument("--ef-construction", type=int, default=DEFAULT_HNSW_EF_CONSTRUCTION)
+    parser.add_argument("--m", type=int, default=IndexOptions.m)
+    parser.add_argument("--ef-construction", type=int, default=IndexOptions.ef_construction)
     parser.add_argument(
         "--maintenance-work-mem", default="2GB", help="for the HNSW build (the graph in memory)"
     )
@@ -112,7 +113,7 @@ def run_bench(
         if args.build_workers is not None:
             options += f" -c max_parallel_maintenance_workers={args.build_workers}"
         pool = create_pool(make_conninfo(url, options=options), max_size=2)
-        store = PgVectorStore(pool, hnsw_m=args.m, hnsw_ef_construction=args.ef_construction)
+        store = PgVectorStore(pool, IndexOptions(m=args.m, ef_construction=args.ef_construction))
         with pool.connection() as conn:
             settings = conn.execute(
                 "SELECT current_setting('shared_buffers'), current_setting('maintenance_work_mem'),"
@@ -152,7 +153,7 @@ def run_bench(
         truth = exact_top10(stored, queries)
 
         def run(ef: int, exact: bool, count: int) -> tuple[float, float, float]:
-            store.ef_search = ef
+            store.options = replace(store.options, ef_search=ef)
             latencies, recalls = [], []
             for q, expected in zip(queries[:count], truth[:count], strict=True):
                 t = time.perf_counter()
@@ -200,7 +201,7 @@ def run_bench(
             flush=True,
         )
         if args.explain:
-            store.ef_search = args.ef[-1]
+            store.options = replace(store.options, ef_search=args.ef[-1])
             print(store.explain_search(queries[0], k=10))
         pool.close()
 

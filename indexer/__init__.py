@@ -8,6 +8,7 @@ from indexer.errors import (
     DatabaseUnavailableError,
     IndexerError,
     MissingExtensionError,
+    ModelVersionError,
 )
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "DatabaseUnavailableError",
     "IndexerError",
     "MissingExtensionError",
+    "ModelVersionError",
 ]

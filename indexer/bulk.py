@@ -22,7 +22,7 @@ import numpy as np
 from dicom_conversion import StudyVolumes, load_study, read_brats_case, read_dicom_folder
 from indexer.errors import IndexerError
 from indexer.pipeline import ModelSet, embed_study, load_models, register_models
-from indexer.store import CaseEntry, PgVectorStore
+from indexer.store import CaseEntry, VectorStore
 
 __all__ = [
     "CaseSource",
@@ -273,7 +273,7 @@ def _embed_in_process(source: CaseSource) -> tuple[CaseEntry, np.ndarray]:
 
 def index_sources(
     sources: Iterable[CaseSource],
-    store: PgVectorStore,
+    store: VectorStore,
     models: ModelSet,
     *,
     workers: int = 1,

@@ -7,6 +7,8 @@ __all__ = [
     "DatabaseUnavailableError",
     "IndexerError",
     "MissingExtensionError",
+    "ModelVersionError",
+    "NoTumourError",
 ]
 
 
@@ -33,5 +35,17 @@ class MissingExtensionError(IndexerError):
 
 class CaseNotFoundError(IndexerError):
     """No archive case has this id."""
+
+    __module__ = "indexer"
+
+
+class ModelVersionError(IndexerError):
+    """The model version is unknown, incomplete, or of another dimension."""
+
+    __module__ = "indexer"
+
+
+class NoTumourError(IndexerError):
+    """No tumour was found in the study."""
 
     __module__ = "indexer"

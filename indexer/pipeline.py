@@ -14,8 +14,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from dicom_conversion import StudyVolumes
-from indexer.errors import IndexerError
-from indexer.store import ModelVersionError, PgVectorStore
+from indexer.errors import ModelVersionError, NoTumourError
+from indexer.store import VectorStore
 from indexer.thumbnails import tumour_thumbnail
 from models import OnnxEmbedder, OnnxSegmenter, tumour_facts
 from models.registry import resolve_model_dir
@@ -26,7 +26,6 @@ __all__ = [
     "EmbeddedStudy",
     "LoadedModels",
     "ModelSet",
-    "NoTumourError",
     "embed_study",
     "embedder_from_weights",
     "load_models",
@@ -35,12 +34,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class NoTumourError(IndexerError):
-    """No tumour was found in the study."""
-
-    __module__ = "indexer"
 
 
 class CaseEmbedder(Protocol):
@@ -144,7 +137,7 @@ def embed_study(
     )
 
 
-def register_models(store: PgVectorStore, models: ModelSet) -> str:
+def register_models(store: VectorStore, models: ModelSet) -> str:
     """Register the embedder's version with the store (and keep its weights there)."""
     state = store.register_model(models.model_version, models.embedder.dim)
     if isinstance(models, LoadedModels):
@@ -152,7 +145,7 @@ def register_models(store: PgVectorStore, models: ModelSet) -> str:
     return state
 
 
-def models_for_search(store: PgVectorStore, models: ModelSet, cache_dir: Path) -> ModelSet:
+def models_for_search(store: VectorStore, models: ModelSet, cache_dir: Path) -> ModelSet:
     """The models whose embeddings match the version searches use now.
 
     While a newer model is being indexed, searches stay on the active version: the query

@@ -1,17 +1,23 @@
-"""The one search function behind ``simcase search`` and ``POST /api/v1/search``."""
+"""The one search behind ``simcase search``, ``POST /api/v1/search`` and ``process_study``.
+
+:func:`find_similar` embeds a study's tumour and searches the store; :func:`search_study`
+gives its stable JSON shape (the API and the CLI), ``process_study`` builds the DICOM
+results from it.
+"""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dicom_conversion import StudyVolumes
-from indexer.pipeline import ModelSet, embed_study, models_for_search
-from indexer.store import PgVectorStore, SearchFilters, SearchHit
+from indexer.pipeline import EmbeddedStudy, ModelSet, embed_study, models_for_search
+from indexer.store import SearchFilters, SearchHit, SearchResult, VectorStore
 
-__all__ = ["SearchRequest", "search_study"]
+__all__ = ["SearchRequest", "SimilarCases", "find_similar", "search_study"]
 
 
 @dataclass(frozen=True)
@@ -25,13 +31,55 @@ class SearchRequest:
     use_given_mask: bool = True
 
 
+@dataclass(frozen=True)
+class SimilarCases:
+    """A study's embedded tumour and the archive cases nearest to it."""
+
+    embedded: EmbeddedStudy
+    result: SearchResult
+
+    @property
+    def shown(self) -> list[SearchHit]:
+        """Every hit shown: the overall top k, then each diagnosis's top n."""
+        groups = self.result.per_diagnosis.values()
+        return [*self.result.hits, *(h for group in groups for h in group)]
+
+
+def find_similar(
+    study: StudyVolumes,
+    store: VectorStore,
+    models: ModelSet,
+    request: SearchRequest,
+    *,
+    lap: Callable[[str], None] | None = None,
+) -> SimilarCases:
+    """Embed the study's tumour with ``models`` (those of the version searches use, see
+    :func:`~indexer.pipeline.models_for_search`) and search the store under that version.
+
+    ``lap("segment_embed")`` is called once the tumour is embedded. Raises
+    :class:`~indexer.pipeline.NoTumourError` when the study shows no tumour.
+    """
+    embedded = embed_study(study, models, use_given_mask=request.use_given_mask)
+    if lap is not None:
+        lap("segment_embed")
+    result = store.search(
+        embedded.vector,
+        request.k,
+        embedded.model_version,
+        per_diagnosis=request.per_diagnosis,
+        filters=request.filters,
+        exclude_patient=request.exclude_patient,
+    )
+    return SimilarCases(embedded, result)
+
+
 def _items(hits: list[SearchHit]) -> list[dict[str, Any]]:
     return [h.to_dict() for h in hits]
 
 
 def search_study(
     study: StudyVolumes,
-    store: PgVectorStore,
+    store: VectorStore,
     models: ModelSet,
     request: SearchRequest,
     cache_dir: Path | None = None,
@@ -43,17 +91,8 @@ def search_study(
     "per_diagnosis": {"glioma": [...], ...}}``
     """
     cache = cache_dir or Path(tempfile.gettempdir()) / "simcase-model-cache"
-    embedded = embed_study(
-        study, models_for_search(store, models, cache), use_given_mask=request.use_given_mask
-    )
-    result = store.search(
-        embedded.vector,
-        request.k,
-        embedded.model_version,
-        per_diagnosis=request.per_diagnosis,
-        filters=request.filters,
-        exclude_patient=request.exclude_patient,
-    )
+    found = find_similar(study, store, models_for_search(store, models, cache), request)
+    embedded, result = found.embedded, found.result
     return {
         "model_version": result.model_version,
         "query": {

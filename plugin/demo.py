@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.bulk import ImportSummary, discover, index_sources
-from indexer.database import create_pool
 from indexer.pipeline import load_models
-from indexer.store import PgVectorStore
+from indexer.store import open_store
 from models import ModelError
 from models.synth import write_corpus
 from plugin.settings import Settings
@@ -42,9 +41,7 @@ def ensure_demo_archive(settings: Settings, conninfo: str) -> DemoArchive | None
         log.warning("no model weights, the demo archive is not built: %s", exc)
         return None
     root = settings.data_dir / "demo"
-    pool = create_pool(conninfo, max_size=2)
-    try:
-        store = PgVectorStore(pool, **settings.index.store_options())
+    with open_store(conninfo, settings.index.options(), max_size=2) as store:
         have, total = store.coverage(models.model_version)
         indexed = have
         if total == 0:
@@ -74,5 +71,3 @@ def ensure_demo_archive(settings: Settings, conninfo: str) -> DemoArchive | None
                 dicom_dir=query_dicom,
             )
         return DemoArchive(cases_indexed=indexed, query_dicom=query_dicom)
-    finally:
-        pool.close()

@@ -12,15 +12,16 @@ from collections.abc import Callable, Iterator
 import uvicorn
 
 from indexer.database import create_pool, open_database
-from indexer.jobs import JOB_QUEUE, JobResources, create_job_app, run_worker_async
+from indexer.jobs import JOB_QUEUE, create_job_app
 from indexer.migrate import migrate
+from indexer.worker import run_worker_async
 from plugin.api import create_app
 from plugin.dicom import DicomListener, PostgresJournal
 from plugin.dicom.uids import is_dicom_uid
 from plugin.errors import ConfigurationError
+from plugin.jobs import TASKS, enqueue_process_study, worker_resources
 from plugin.metrics import CountingJournal, serve_process_metrics
 from plugin.orthanc.changes import ChangesFollower, PostgresPosition, StableStudy
-from plugin.processing import enqueue_process_study
 from plugin.settings import Settings
 
 __all__ = ["database", "running_listener", "serve", "study_complete_handler"]
@@ -49,7 +50,7 @@ class _Server(uvicorn.Server):
 def study_complete_handler(conninfo: str) -> tuple[Callable[[str], None], Callable[[], None]]:
     """A listener callback that queues ``process_study`` for a complete study, and a
     function that releases its resources."""
-    jobs = create_job_app(conninfo, min_size=1, max_size=2)
+    jobs = create_job_app(conninfo, tasks=TASKS, min_size=1, max_size=2)
     jobs.open()
 
     def on_complete(study_uid: str) -> None:
@@ -85,7 +86,7 @@ def following_orthanc(settings: Settings, conninfo: str) -> Iterator[ChangesFoll
         raise ConfigurationError(
             "SIMCASE_PACS__ORTHANC_URL needs SIMCASE_PACS__DICOMWEB_URL to pull studies"
         )
-    jobs = create_job_app(conninfo, min_size=1, max_size=2)
+    jobs = create_job_app(conninfo, tasks=TASKS, min_size=1, max_size=2)
     jobs.open()
     pool = create_pool(conninfo, max_size=1)
 
@@ -139,13 +140,9 @@ async def serve(
                 dicom.port,
             )
         if worker:
-            job_app = create_job_app(conninfo)
+            job_app = create_job_app(conninfo, tasks=TASKS)
             await stack.enter_async_context(job_app.open_async())
-            resources = JobResources(
-                conninfo=conninfo,
-                model_dir=settings.model_dir,
-                **settings.index.store_options(),
-            )
+            resources = worker_resources(settings, conninfo)
             running.append(
                 asyncio.create_task(
                     run_worker_async(job_app, resources, concurrency=1),

@@ -22,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from indexer.store import DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_M, HnswOptions
+from indexer.store import IndexOptions
 from plugin.errors import ConfigurationError
 
 __all__ = [
@@ -120,26 +120,30 @@ class DemoSettings(BaseModel):
 
 
 class IndexSettings(BaseModel):
-    """The case store's HNSW index (pgvector), built when a model version is registered.
+    """The case store's HNSW index (pgvector): ``hnsw_m`` and ``hnsw_ef_construction``
+    when a model version's index is built, ``hnsw_ef_search`` for every search.
 
-    The defaults come from the 1,000,000-vector benchmark in ``docs/benchmarks.md``.
+    The defaults come from the 1,000,000-vector benchmark in ``docs/benchmarks.md``;
+    the ranges are checked once, by :class:`~indexer.store.IndexOptions`.
     """
 
-    hnsw_m: int = Field(DEFAULT_HNSW_M, ge=2, le=100)
-    hnsw_ef_construction: int = Field(DEFAULT_HNSW_EF_CONSTRUCTION, ge=4, le=1000)
+    hnsw_m: int = IndexOptions.m
+    hnsw_ef_construction: int = IndexOptions.ef_construction
+    hnsw_ef_search: int = IndexOptions.ef_search
 
     @model_validator(mode="after")
-    def _ef_construction_covers_m(self) -> IndexSettings:
-        if self.hnsw_ef_construction < 2 * self.hnsw_m:
-            raise ValueError(
-                f"index.hnsw_ef_construction ({self.hnsw_ef_construction}) must be at least"
-                f" twice index.hnsw_m ({self.hnsw_m})"
-            )
+    def _valid_options(self) -> IndexSettings:
+        try:
+            self.options()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"index: {exc}") from None
         return self
 
-    def store_options(self) -> HnswOptions:
-        """Keyword arguments of ``indexer.store.PgVectorStore`` (and ``JobResources``)."""
-        return HnswOptions(hnsw_m=self.hnsw_m, hnsw_ef_construction=self.hnsw_ef_construction)
+    def options(self) -> IndexOptions:
+        """The store's :class:`~indexer.store.IndexOptions` (``open_store``, ``JobResources``)."""
+        return IndexOptions(
+            m=self.hnsw_m, ef_construction=self.hnsw_ef_construction, ef_search=self.hnsw_ef_search
+        )
 
 
 #: The shortest admin token accepted when the API listens off loopback.
@@ -227,11 +231,6 @@ class Settings(BaseSettings):
     def spool_dir(self) -> Path:
         """Where the listener writes received instances."""
         return self.data_dir / "spool"
-
-    @property
-    def pgdata_dir(self) -> Path:
-        """The embedded PostgreSQL's data directory."""
-        return self.data_dir / "pgdata"
 
 
 @lru_cache(maxsize=1)

@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from indexer.database import create_pool
 from indexer.jobs import create_job_app
 from indexer.pipeline import ModelSet, load_models
-from indexer.store import PgVectorStore
+from indexer.store import open_store
 from plugin.api import admin, health, pages, search
 from plugin.api.upload_limit import UploadLimit
+from plugin.jobs import TASKS
 from plugin.settings import Settings
 
 __all__ = ["create_app"]
@@ -25,17 +25,17 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = create_pool(conninfo)
-        app.state.pool = pool
-        app.state.store = PgVectorStore(pool)
-        jobs = create_job_app(conninfo, min_size=1, max_size=2)
+        store = open_store(conninfo, settings.index.options(), max_size=8)
+        app.state.store = store
+        app.state.pool = store.pool
+        jobs = create_job_app(conninfo, tasks=TASKS, min_size=1, max_size=2)
         jobs.open()
         app.state.jobs = jobs
         try:
             yield
         finally:
             jobs.close()
-            pool.close()
+            store.close()
 
     app = FastAPI(
         title="simcase",

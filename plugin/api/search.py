@@ -16,7 +16,7 @@ from indexer.search_service import SearchRequest, search_study
 from indexer.store import SearchFilters
 from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
 from plugin.dicom.uids import is_dicom_uid
-from plugin.processing import enqueue_process_study
+from plugin.jobs import enqueue_process_study
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 

@@ -9,7 +9,7 @@ import typer
 
 from plugin.logging_setup import configure_logging
 
-__all__ = ["app", "fail", "main", "not_yet"]
+__all__ = ["app", "fail", "main"]
 
 app = typer.Typer(
     name="simcase",
@@ -31,11 +31,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print a one-line reason on stderr and exit non-zero."""
     typer.echo(f"simcase: {message}", err=True)
     raise typer.Exit(code)
-
-
-def not_yet(command: str, issue: int) -> NoReturn:
-    """A command whose capability has not landed: say so and exit 2 (no fake output)."""
-    fail(f"`simcase {command}` is not available in this version yet (tracked in issue {issue})", 2)
 
 
 def main() -> None:

@@ -12,12 +12,14 @@ from indexer.bulk import ImportSummary, discover, index_sources, load_source
 from indexer.database import create_pool
 from indexer.errors import IndexerError
 from indexer.job_status import get_job
-from indexer.jobs import create_job_app, enqueue_reindex, run_queued_jobs
+from indexer.jobs import create_job_app, enqueue_reindex
 from indexer.pacs_source import discover_pacs
 from indexer.pipeline import load_models
 from indexer.search_service import SearchRequest, search_study
-from indexer.store import PgVectorStore, SearchFilters
+from indexer.store import SearchFilters, open_store
+from indexer.worker import run_queued_jobs
 from plugin.cli._app import app, fail
+from plugin.jobs import TASKS, worker_resources
 from plugin.runtime import database
 from plugin.settings import get_settings
 
@@ -57,9 +59,7 @@ def index(
         fail(str(exc))
     models = load_models(settings.model_dir)
     with database(settings) as conninfo:
-        pool = create_pool(conninfo, max_size=2)
-        try:
-            store = PgVectorStore(pool, **settings.index.store_options())
+        with open_store(conninfo, settings.index.options(), max_size=2) as store:
             with Progress(
                 TextColumn("[bold]indexing"),
                 BarColumn(),
@@ -86,8 +86,6 @@ def index(
             have, total = store.coverage(models.model_version)
             if store.active_model_version() != models.model_version and have == total:
                 store.activate(models.model_version, actor="cli-index")
-        finally:
-            pool.close()
     if json_output:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
         return
@@ -150,13 +148,11 @@ def search(
         use_given_mask=use_given_mask,
     )
     with database(settings) as conninfo:
-        pool = create_pool(conninfo, max_size=1)
-        try:
-            result = search_study(study, PgVectorStore(pool), models, request)
-        except IndexerError as exc:
-            fail(str(exc))
-        finally:
-            pool.close()
+        with open_store(conninfo, settings.index.options(), max_size=1) as store:
+            try:
+                result = search_study(study, store, models, request)
+            except IndexerError as exc:
+                fail(str(exc))
     if json_output:
         typer.echo(json.dumps(result, indent=2, default=str))
     else:
@@ -170,11 +166,11 @@ def reindex(
     """Re-embed every case with the current model version, without downtime."""
     settings = get_settings()
     with database(settings) as conninfo:
-        jobs = create_job_app(conninfo)
+        jobs = create_job_app(conninfo, tasks=TASKS)
         with jobs.open():
             job_id = enqueue_reindex(jobs, conninfo, case_id)
         console.print(f"reindex job {job_id} queued; running it here")
-        run_queued_jobs(conninfo, settings.model_dir, **settings.index.store_options())
+        run_queued_jobs(worker_resources(settings, conninfo), TASKS)
         pool = create_pool(conninfo, max_size=1)
         with pool.connection() as conn:
             status = get_job(conn, job_id)

@@ -5,10 +5,10 @@ from plugin.dicom.listener import (
     STATUS_CANNOT_UNDERSTAND,
     STATUS_OUT_OF_RESOURCES,
     DicomListener,
-    ListenerError,
 )
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
+from plugin.errors import ListenerError
 
 __all__ = [
     "STATUS_CANNOT_UNDERSTAND",

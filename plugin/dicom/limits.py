@@ -24,20 +24,15 @@ from pynetdicom import evt
 from pynetdicom.association import Association
 from pynetdicom.transport import ThreadedAssociationServer
 
+from plugin.errors import PduTooLargeError
+
 __all__ = [
     "LimitedAssociationServer",
-    "PduTooLargeError",
     "association_limit",
     "pdu_read_limit",
 ]
 
 log = logging.getLogger(__name__)
-
-
-class PduTooLargeError(OSError):
-    """A peer announced a PDU longer than the listener accepts."""
-
-    __module__ = "plugin"
 
 
 class LimitedAssociationServer(ThreadedAssociationServer):

@@ -40,14 +40,13 @@ from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
 from plugin.dicom.tcp import set_fast_polling, set_tcp_nodelay
-from plugin.errors import PluginError
+from plugin.errors import ListenerError
 from plugin.settings import DicomSettings
 
 __all__ = [
     "STATUS_CANNOT_UNDERSTAND",
     "STATUS_OUT_OF_RESOURCES",
     "DicomListener",
-    "ListenerError",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,12 +56,6 @@ log = logging.getLogger(__name__)
 STATUS_CANNOT_UNDERSTAND = 0xC210
 #: C-STORE failure: the instance could not be written or recorded.
 STATUS_OUT_OF_RESOURCES = 0xA700
-
-
-class ListenerError(PluginError):
-    """The DICOM listener could not start."""
-
-    __module__ = "plugin"
 
 
 def _failure(status: int, reason: str) -> Dataset:

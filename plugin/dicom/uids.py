@@ -11,19 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 
-from plugin.errors import PluginError
+from plugin.errors import InvalidUidError
 
-__all__ = ["UID_PATTERN", "InvalidUidError", "is_dicom_uid", "require_uid", "safe_component"]
+__all__ = ["UID_PATTERN", "is_dicom_uid", "require_uid", "safe_component"]
 
 #: Digits in dot-separated components (leading zeros are tolerated, as most PACS do).
 UID_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)*")
 _MAX_LENGTH = 64
-
-
-class InvalidUidError(PluginError, ValueError):
-    """A value that should be a DICOM UID is not one."""
-
-    __module__ = "plugin"
 
 
 def is_dicom_uid(value: object) -> bool:

@@ -107,7 +107,7 @@ def record_outcome(
 
 
 def _failure_reason(exc: BaseException) -> str:
-    from plugin.results.sender import SendError
+    from plugin.errors import SendError
 
     if isinstance(exc, SendError):
         return "send"

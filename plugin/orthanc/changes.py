@@ -20,7 +20,7 @@ import httpx
 from psycopg_pool import ConnectionPool
 
 from indexer.intake import feed_position, save_feed_position
-from plugin.errors import PluginError
+from plugin.errors import OrthancFeedError
 from plugin.orthanc.config import ROUTED_METADATA
 from plugin.orthanc.loop_guard import SeriesInfo, decide, format_routed, parse_routed
 
@@ -28,18 +28,11 @@ __all__ = [
     "ChangesFollower",
     "FeedPosition",
     "FilePosition",
-    "OrthancFeedError",
     "PostgresPosition",
     "StableStudy",
 ]
 
 log = logging.getLogger(__name__)
-
-
-class OrthancFeedError(PluginError):
-    """Orthanc's REST API answered unexpectedly while following its changes."""
-
-    __module__ = "plugin"
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ import numpy as np
 from pydicom import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from plugin.errors import OutlineError
 from plugin.results import codes
 from plugin.results.facts import QueryFacts, ResultHit
 from plugin.results.montage import NOT_FOR_DIAGNOSTIC_USE, MontageRow, render_montage
 from plugin.results.report import no_result_content, report_content
 from plugin.results.segmentation import (
-    OutlineError,
     build_measurement_report,
     build_segmentation,
     compartment_volumes_ml,

@@ -20,13 +20,13 @@ from pydicom import Dataset
 from pydicom.sr.codedict import codes
 
 from dicom_conversion.orientation import affine_ras_to_lps
+from plugin.errors import OutlineError
 
 __all__ = [
     "COMPARTMENTS",
     "MEASUREMENTS_SERIES_NUMBER",
     "SEG_SERIES_NUMBER",
     "Compartment",
-    "OutlineError",
     "build_measurement_report",
     "build_segmentation",
     "compartment_volumes_ml",
@@ -37,10 +37,6 @@ SEG_SERIES_NUMBER = 9903
 MEASUREMENTS_SERIES_NUMBER = 9904
 SEG_DESCRIPTION = "simcase tumour outline (not for diagnostic use)"
 MEASUREMENTS_DESCRIPTION = "simcase tumour volumes (not for diagnostic use)"
-
-
-class OutlineError(ValueError):
-    """The tumour outline cannot be written (no reference series, empty mask, geometry)."""
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,13 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 
 from plugin.dicom.tcp import set_tcp_nodelay
-from plugin.errors import PluginError
+from plugin.errors import SendError
 from plugin.metrics.instruments import record_send
 from plugin.settings import ResultsSettings
 
 __all__ = [
     "CStoreSender",
     "ResultSender",
-    "SendError",
     "SendReport",
     "StowSender",
     "sender_from_settings",
@@ -36,12 +35,6 @@ log = logging.getLogger(__name__)
 
 #: C-STORE statuses that mean "stored" (success and the standard warnings).
 _STORED = {0x0000, 0x0001, 0x0107, 0x0116, 0xB000, 0xB006, 0xB007}
-
-
-class SendError(PluginError):
-    """Result objects could not be delivered to the destination."""
-
-    __module__ = "plugin"
 
 
 @dataclass(frozen=True)

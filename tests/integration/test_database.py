@@ -15,6 +15,7 @@ from indexer.errors import MissingExtensionError
 from indexer.job_status import get_job
 from indexer.jobs import JOB_QUEUE, JobResources, create_job_app, task_name
 from indexer.migrate import available_migrations, migrate
+from indexer.tasks import INDEXER_TASKS
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +96,7 @@ def _insert_case(conn: psycopg.Connection[Any], case_id: str, dim: int = 8) -> N
 def test_job_enqueued_and_executed_by_a_worker(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         _insert_case(conn, "case-1")
-    app = create_job_app(database_url)
+    app = create_job_app(database_url, tasks=INDEXER_TASKS)
     with app.open():
         job_id = app.configure_task(task_name("delete_case")).defer(case_id="case-1", actor="test")
         app.run_worker(
@@ -115,7 +116,7 @@ def test_job_enqueued_and_executed_by_a_worker(database_url: str) -> None:
 
 
 def test_failed_job_keeps_its_error(database_url: str) -> None:
-    app = create_job_app(database_url)
+    app = create_job_app(database_url, tasks=INDEXER_TASKS)
     resources = JobResources(conninfo=database_url)
     with app.open():
         job_id = app.configure_task(task_name("delete_case")).defer(case_id="nope", actor="test")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from plugin.cli import app
@@ -19,7 +21,15 @@ COMMANDS = [
     "reindex",
     "convert",
     "migrate",
+    "send",
 ]
+
+
+def test_the_command_set_is_exactly_the_stable_one() -> None:
+    """Names compared whole: removing ``index`` is caught although "reindex" remains."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    assert sorted(group.commands) == sorted(COMMANDS)
 
 
 def test_help_lists_every_command() -> None:

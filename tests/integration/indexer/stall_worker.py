@@ -14,7 +14,8 @@ from pathlib import Path
 
 from procrastinate import JobContext
 
-from indexer.jobs import JobResources, WorkerTiming, create_job_app, job, run_worker_async
+from indexer.jobs import JobResources, create_job_app, job
+from indexer.worker import WorkerTiming, run_worker_async
 
 MODE = sys.argv[2] if __name__ == "__main__" else "work"
 
@@ -29,7 +30,7 @@ def stall_task(context: JobContext, marker: str) -> str:
 
 
 async def main(conninfo: str) -> None:
-    app = create_job_app(conninfo)
+    app = create_job_app(conninfo, tasks=[stall_task])
     async with app.open_async():
         await run_worker_async(
             app,

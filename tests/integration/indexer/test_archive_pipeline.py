@@ -25,10 +25,12 @@ from dicom_conversion import read_brats_case
 from indexer.bulk import ImportSummary, discover, index_sources
 from indexer.database import create_pool
 from indexer.job_status import get_job
-from indexer.jobs import create_job_app, enqueue_reindex, run_queued_jobs
+from indexer.jobs import JobResources, create_job_app, enqueue_reindex
 from indexer.pipeline import ModelSet, load_models
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import PgVectorStore
+from indexer.tasks import INDEXER_TASKS
+from indexer.worker import run_queued_jobs
 from models.synth import write_corpus
 from plugin.api import create_app
 from plugin.settings import ApiSettings, Settings
@@ -144,11 +146,11 @@ def test_reindex_switches_model_without_a_failed_search(
     thread = threading.Thread(target=searching)
     thread.start()
     try:
-        jobs = create_job_app(database_url)
+        jobs = create_job_app(database_url, tasks=INDEXER_TASKS)
         with jobs.open():
             job_id = enqueue_reindex(jobs, database_url)
             assert enqueue_reindex(jobs, database_url) == job_id  # queued once
-        run_queued_jobs(database_url, model_dirs[1])
+        run_queued_jobs(JobResources(conninfo=database_url, model_dir=model_dirs[1]), INDEXER_TASKS)
     finally:
         stop.set()
         thread.join()

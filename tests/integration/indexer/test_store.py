@@ -12,7 +12,8 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from indexer.database import create_pool
-from indexer.store import CaseEntry, ModelVersionError, PgVectorStore, SearchFilters
+from indexer.errors import ModelVersionError
+from indexer.store import CaseEntry, IndexOptions, PgVectorStore, SearchFilters
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def test_filters(pool: ConnectionPool[Any]) -> None:
 
 def test_selective_filter_still_returns_k_rows(pool: ConnectionPool[Any]) -> None:
     """With an HNSW index and a 2% filter, iterative scans must still fill k rows."""
-    store = PgVectorStore(pool, ef_search=20)
+    store = PgVectorStore(pool, IndexOptions(ef_search=20))
     store.register_model("m1", DIM)
     vectors, labels = clustered(1500, seed=3)
     rows = [

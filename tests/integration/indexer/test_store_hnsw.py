@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from indexer.database import create_pool
-from indexer.store import CaseEntry, PgVectorStore, index_name
+from indexer.store import CaseEntry, IndexOptions, PgVectorStore, index_name
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ def test_register_model_builds_the_index_with_the_given_parameters(
     migrate(empty_database_url)
     pool = create_pool(empty_database_url, max_size=2)
     try:
-        store = PgVectorStore(pool, hnsw_m=24, hnsw_ef_construction=128)
+        store = PgVectorStore(pool, IndexOptions(m=24, ef_construction=128))
         store.register_model("v-hnsw", 8)
         with pool.connection() as conn:
             row = conn.execute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from dicom_conversion import (
     write_nifti,
     write_series_nifti,
 )
+from tests.helpers.tools import require_tool
 from tests.unit.dicom_conversion.helpers import canonical_case
 
 GEOMETRIES = [
@@ -111,9 +111,9 @@ def test_non_integer_volume_is_rescaled_within_quantisation() -> None:
     assert np.abs(array - volume).max() <= step / 2 + 1e-3
 
 
-@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dicom3tools not installed")
 @pytest.mark.parametrize("sequence", [MRSequence.T1C, MRSequence.FLAIR])
 def test_written_series_validates_with_dciodvfy(tmp_path: Path, sequence: MRSequence) -> None:
+    dciodvfy = require_tool("dciodvfy", "apt-get install dicom3tools")
     volume, affine = canonical_case(shape=(8, 9, 3))
     datasets = write_mr_series(
         volume,
@@ -124,7 +124,7 @@ def test_written_series_validates_with_dciodvfy(tmp_path: Path, sequence: MRSequ
         series_description="validate",
     )
     path = save_series(datasets[:1], tmp_path)[0]
-    result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    result = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, check=False)
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
     assert not errors, result.stderr
 

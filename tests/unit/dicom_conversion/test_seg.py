@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from dicom_conversion import (
     write_mr_series,
     write_seg,
 )
+from tests.helpers.tools import require_tool
 from tests.unit.dicom_conversion.helpers import canonical_case
 
 STUDY = StudyInfo(study_instance_uid="1.2.826.0.1.3680043.8.498.2")
@@ -76,14 +76,14 @@ def test_empty_or_foreign_labels_are_refused() -> None:
         write_seg(mask, affine, images)
 
 
-@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dicom3tools not installed")
 def test_seg_validates_with_dciodvfy(tmp_path: Path) -> None:
+    dciodvfy = require_tool("dciodvfy", "apt-get install dicom3tools")
     _, affine, images, mask = _case()
     seg = write_seg(mask, affine, images)
     path = tmp_path / "seg.dcm"
     seg.save_as(path, enforce_file_format=True)
     save_series(images, tmp_path / "images")
-    result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    result = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, check=False)
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
     assert not errors, result.stderr
     assert pydicom.dcmread(path).Modality == "SEG"

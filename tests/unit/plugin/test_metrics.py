@@ -10,6 +10,7 @@ from pydicom import Dataset
 
 from indexer.intake import ReceivedInstance
 from plugin.dicom.journal import MemoryJournal
+from plugin.errors import SendError
 from plugin.metrics import (
     CountingJournal,
     record_failure,
@@ -17,7 +18,7 @@ from plugin.metrics import (
     record_send,
     record_study_queued,
 )
-from plugin.results.sender import SendError, _retry
+from plugin.results.sender import _retry
 
 
 def value(name: str, **labels: str) -> float:

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from pydicom import Dataset
 
-from plugin.processing import build_outline_safely, result_set, save_results
+from plugin.processing import build_outline_safely, result_set
 from plugin.results import build_results
 from plugin.results.build import build_outline
+from plugin.results.folder import save_results
 from tests.unit.plugin.result_samples import hits_for, outline_for, query_for
 from tests.unit.plugin.samples import mr_series
 

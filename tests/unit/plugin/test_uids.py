@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from indexer.jobs import create_job_app
-from plugin.dicom.uids import InvalidUidError, is_dicom_uid, require_uid, safe_component
-from plugin.processing import enqueue_process_study, results_folder, save_results
+from plugin.dicom.uids import is_dicom_uid, require_uid, safe_component
+from plugin.errors import InvalidUidError
+from plugin.jobs import TASKS, enqueue_process_study
+from plugin.results.folder import results_folder, save_results
 from tests.unit.plugin.samples import mr_series
 
 HOSTILE = [
@@ -61,6 +63,6 @@ def test_saving_is_all_or_nothing(tmp_path: Path) -> None:
 
 
 def test_process_study_is_never_queued_for_a_non_uid() -> None:
-    app = create_job_app("postgresql://nowhere.invalid/none")
+    app = create_job_app("postgresql://nowhere.invalid/none", tasks=TASKS)
     with pytest.raises(InvalidUidError):
         enqueue_process_study(app, "postgresql://nowhere.invalid/none", "../../x", "spool")

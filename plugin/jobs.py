@@ -1,0 +1,88 @@
+"""simcase's jobs on the plugin floor: ``process_study``, the task list, the resources.
+
+:data:`TASKS` names every task, registered explicitly where an app is built
+(``create_job_app(conninfo, tasks=TASKS)``). The worker's :class:`WorkerResources`
+carry the settings, read once where the worker is built (:func:`worker_resources`);
+tasks never read them again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import procrastinate
+from procrastinate import JobContext
+
+from indexer.jobs import JobResources, JobTask, defer_once, job
+from indexer.tasks import INDEXER_TASKS
+from plugin import metrics
+from plugin.dicom.uids import require_uid
+from plugin.processing import process_study
+from plugin.settings import Settings
+
+__all__ = [
+    "TASKS",
+    "WorkerResources",
+    "enqueue_process_study",
+    "process_study_task",
+    "worker_resources",
+]
+
+
+@dataclass
+class WorkerResources(JobResources):
+    """:class:`~indexer.jobs.JobResources` plus the settings the plugin's tasks need."""
+
+    settings: Settings = field(kw_only=True, repr=False)
+
+
+def worker_resources(settings: Settings, conninfo: str) -> WorkerResources:
+    """The resources of a worker on ``conninfo``, from the process's settings."""
+    return WorkerResources(
+        conninfo=conninfo,
+        model_dir=settings.model_dir,
+        options=settings.index.options(),
+        settings=settings,
+    )
+
+
+@job("process_study")
+def process_study_task(
+    context: JobContext, study_instance_uid: str, source: str = "spool"
+) -> dict[str, Any]:
+    """The PACS path's job: results for one study, back into the same study."""
+    resources = context.additional_context.get("resources")
+    if not isinstance(resources, WorkerResources):
+        raise RuntimeError("worker started without WorkerResources in additional_context")
+    try:
+        outcome = process_study(study_instance_uid, source, resources, resources.settings)
+    except Exception as exc:
+        metrics.record_failure(exc)
+        raise
+    metrics.record_outcome(outcome.state, outcome.shown_case_ids, outcome.timings_s)
+    return outcome.to_dict()
+
+
+#: Every simcase task: what a worker runs and what an app that defers jobs carries
+#: (``create_job_app(conninfo, tasks=TASKS)``).
+TASKS: tuple[JobTask, ...] = (*INDEXER_TASKS, process_study_task)
+
+
+def enqueue_process_study(
+    app: procrastinate.App, conninfo: str, study_instance_uid: str, source: str
+) -> int:
+    """Queue ``process_study`` once per study (a study already waiting is not queued twice).
+
+    Raises :class:`~plugin.dicom.uids.InvalidUidError` for anything but a DICOM UID.
+    """
+    require_uid(study_instance_uid)
+    metrics.record_study_queued(source)
+    return defer_once(
+        app,
+        conninfo,
+        "process_study",
+        f"study:{study_instance_uid}",
+        study_instance_uid=study_instance_uid,
+        source=source,
+    )
