@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from dicom_conversion import StudyVolumes
-from indexer.pipeline import ModelSet, embed_study, models_for_search
+from indexer.case_images import case_images, png_data_uri
+from indexer.pipeline import EmbeddedStudy, ModelSet, embed_study, models_for_search
 from indexer.store import PgVectorStore, SearchFilters, SearchHit
+from indexer.thumbnails import tumour_slice_outline
 
 __all__ = ["SearchRequest", "search_study"]
 
@@ -23,6 +28,21 @@ class SearchRequest:
     filters: SearchFilters | None = None
     exclude_patient: str | None = None
     use_given_mask: bool = True
+    #: Add the query's pictures (``query.thumbnail``, ``query.outline``, ``query.images``:
+    #: three planes per sequence with the tumour outline) as PNG data URIs.
+    images: bool = False
+
+
+def query_pictures(study: StudyVolumes, embedded: EmbeddedStudy) -> dict[str, Any]:
+    """The query's tumour slice and outline (as the hits' thumbnails) and its three planes."""
+    outline = tumour_slice_outline(study, embedded.mask)
+    buffer = io.BytesIO()
+    Image.fromarray(outline).save(buffer, format="PNG")
+    return {
+        "thumbnail": png_data_uri(embedded.thumbnail),
+        "outline": png_data_uri(buffer.getvalue()),
+        "images": case_images(study, embedded.mask).to_json(),
+    }
 
 
 def _items(hits: list[SearchHit]) -> list[dict[str, Any]]:
@@ -54,9 +74,11 @@ def search_study(
         filters=request.filters,
         exclude_patient=request.exclude_patient,
     )
+    pictures = query_pictures(study, embedded) if request.images else {}
     return {
         "model_version": result.model_version,
         "query": {
+            **pictures,
             **embedded.facts,
             "mask_source": embedded.mask_source,
             "sequences": [s.value for s in study.arrays],

@@ -13,7 +13,7 @@ from indexer.database import create_pool
 from indexer.jobs import create_job_app
 from indexer.pipeline import ModelSet, load_models
 from indexer.store import PgVectorStore
-from plugin.api import admin, health, pages, search
+from plugin.api import admin, cases, health, pages, search
 from plugin.api.upload_limit import UploadLimit
 from plugin.settings import Settings
 
@@ -62,5 +62,6 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(search.router)
+    app.include_router(cases.router)
     app.include_router(pages.router)
     return app

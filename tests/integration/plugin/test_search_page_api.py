@@ -1,0 +1,107 @@
+"""The search page's API on a real database and a real Orthanc: a similar case's
+pictures, the filters' validation, and which studies the PACS holds for OHIF links."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from pydicom.data import get_testdata_file
+
+from models.synth import write_corpus
+from plugin.api import create_app
+from plugin.api.viewer_links import add_viewer_links, studies_in_pacs
+from plugin.settings import Settings
+from tests.integration.plugin.orthanc_fixture import OrthancServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(database_url=database_url, data_dir=tmp_path)
+    with TestClient(create_app(settings, database_url)) as c:
+        yield c
+
+
+def _add_case(url: str, case_id: str, source_uri: str, *, given_mask: bool = True) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO cases (case_id, patient_id, diagnosis, age, sex, source_uri,"
+            " given_mask, tumour) VALUES (%s, 'SECRET-PATIENT', 'glioma', 57, 'M', %s, %s,"
+            " '{\"volume_ml\": 12.5}')",
+            (case_id, source_uri, given_mask),
+        )
+
+
+def test_pictures_of_an_archive_case(client: TestClient, database_url: str, tmp_path: Path) -> None:
+    write_corpus(tmp_path / "archive", 1, 77, resolution_mm=2.0)
+    with (tmp_path / "archive" / "cases.csv").open() as f:
+        case_id = next(csv.DictReader(f))["case_id"]
+    _add_case(database_url, case_id, str(tmp_path / "archive" / case_id))
+    response = client.get(f"/api/v1/cases/{case_id}/pictures")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mask_source"] == "given"
+    assert body["diagnosis"] == "glioma" and body["age"] == 57 and body["sex"] == "M"
+    assert body["tumour"] == {"volume_ml": 12.5}
+    assert sorted(body["sequences"]) == ["FLAIR", "T1", "T1C", "T2"]
+    for plane in ("axial", "coronal", "sagittal"):
+        views = body["images"]["planes"][plane]
+        assert views["outline"].startswith("data:image/png;base64,")
+        assert set(views["sequences"]) == set(body["sequences"])
+    assert "not for diagnostic use" in body["notice"].lower()
+    assert "SECRET-PATIENT" not in response.text
+
+
+def test_pictures_of_unknown_or_unreadable_cases(
+    client: TestClient, database_url: str, tmp_path: Path
+) -> None:
+    assert client.get("/api/v1/cases/nope/pictures").status_code == 404
+    _add_case(database_url, "gone", str(tmp_path / "moved-away"))
+    response = client.get("/api/v1/cases/gone/pictures")
+    assert response.status_code == 409
+    assert str(tmp_path) not in response.text
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"age_min": 70, "age_max": 60}, "age_min is larger than age_max"),
+        ({"metadata": "no-equals-sign"}, "is not key=value"),
+        ({"sex": "X"}, "sex"),
+    ],
+)
+def test_bad_filters_are_refused(
+    client: TestClient, params: dict[str, object], message: str
+) -> None:
+    response = client.post(
+        "/api/v1/search", params=params, files={"files": ("a.dcm", b"not dicom")}
+    )
+    assert response.status_code == 422
+    assert message in response.text
+
+
+def test_studies_in_pacs_asks_the_pacs(orthanc: OrthancServer) -> None:
+    data = Path(str(get_testdata_file("MR_small.dcm"))).read_bytes()
+    stored = httpx.post(f"{orthanc.url}/instances", content=data, timeout=30).json()
+    uid = orthanc.get(f"/studies/{stored['ParentStudy']}")["MainDicomTags"]["StudyInstanceUID"]
+    other = "1.2.826.0.1.3680043.8.498.999"
+    assert studies_in_pacs(orthanc.dicomweb_url, [uid, other]) == {uid}
+    result = {
+        "query": {"study_instance_uid": uid},
+        "results": [
+            {"study_instance_uid": uid, "source": "archive"},
+            {"study_instance_uid": other},
+        ],
+        "per_diagnosis": {},
+    }
+    add_viewer_links(result, "http://ohif.example", orthanc.dicomweb_url)
+    assert result["query"]["viewer_url"] == f"http://ohif.example/viewer?StudyInstanceUIDs={uid}"
+    assert result["results"][0]["viewer_url"].endswith(f"StudyInstanceUIDs={uid},{uid}")
+    assert "viewer_url" not in result["results"][1]
