@@ -1,12 +1,16 @@
-"""The search page in headless chromium: upload the demo-style query, read the results
-(similarity in percent), filter by diagnosis, and the admin jobs view with and without
-the token. Screenshot in docs/images/search-page.png.
+"""The search page in headless chromium: upload the demo-style query, see its tumour
+slice with the outline and its facts, the hits with their slices (similarity in percent),
+open a hit beside the query (three planes, window/level), filter (diagnosis, age, sex,
+exclude a patient), open the query in OHIF when the PACS holds it, and the admin jobs
+view with and without the token. Screenshots in docs/images/search-page.png and
+docs/images/search-compare.png.
 
 Needs /usr/bin/chromium and the playwright package; a missing one fails, never skips.
 """
 
 from __future__ import annotations
 
+import csv
 import threading
 import time
 from collections.abc import Iterator
@@ -16,28 +20,34 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from plugin.api import create_app
-from plugin.settings import ApiSettings, Settings
+from plugin.settings import ApiSettings, PacsSettings, Settings
 from tests.conftest import free_port
-from tests.e2e.conftest import CHROMIUM_FLAGS, MODEL_DIR, QueryStudy
+from tests.e2e.conftest import CHROMIUM_FLAGS, MODEL_DIR, QueryStudy, storescu_folder
+from tests.integration.plugin.orthanc_fixture import running_orthanc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "search-page.png"
+COMPARE_SCREENSHOT = ROOT / "docs" / "images" / "search-compare.png"
+VIEWER = "http://ohif.invalid"
 TOKEN = "page-test-token"
 TIMEOUT_MS = 120_000
 
 
 @contextmanager
-def serving_api(database_url: str, data_dir: Path) -> Iterator[str]:
+def serving_api(
+    database_url: str, data_dir: Path, pacs: PacsSettings | None = None
+) -> Iterator[str]:
     settings = Settings(
         database_url=database_url,
         data_dir=data_dir,
         model_dir=MODEL_DIR,
         api=ApiSettings(admin_token=TOKEN),
+        pacs=pacs or PacsSettings(),
     )
     port = free_port()
     server = uvicorn.Server(
@@ -64,8 +74,36 @@ def serving_api(database_url: str, data_dir: Path) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+def _search(page: Page) -> None:
+    page.click("#search-form button[type=submit]")
+    expect(page.locator("#results")).not_to_contain_text("searching", timeout=TIMEOUT_MS)
+    expect(page.locator("#error")).to_be_empty()
+
+
+def _card_values(page: Page, attribute: str) -> list[str]:
+    return [
+        str(v)
+        for v in page.locator("#results .card").evaluate_all(
+            f"cards => cards.map(c => c.dataset.{attribute})"
+        )
+    ]
+
+
+def _canvas_mean(page: Page, selector: str) -> float:
+    """Mean grey level of the first canvas under ``selector``."""
+    return float(
+        page.locator(selector).first.evaluate(
+            """canvas => { const d = canvas.getContext("2d")
+                .getImageData(0, 0, canvas.width, canvas.height).data;
+              let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i];
+              return s / (d.length / 4); }"""
+        )
+    )
+
+
 def test_search_page_upload_results_filter_and_admin(
     chromium: str,
+    archive: Path,
     indexed_archive: str,
     query_study: QueryStudy,
     tmp_path: Path,
@@ -74,31 +112,107 @@ def test_search_page_upload_results_filter_and_admin(
     nifti = sorted((query_study.dicom_dir.parents[1] / "query" / case).glob("*.nii.gz"))
     nifti = [p for p in nifti if not p.name.endswith("-seg.nii.gz")]
     assert len(nifti) == 4, nifti
+    dicom_files = sorted(str(p) for p in query_study.dicom_dir.rglob("*.dcm"))
+    with (archive / "cases.csv").open() as f:
+        archive_rows = {row["case_id"]: row for row in csv.DictReader(f)}
     with (
-        serving_api(indexed_archive, tmp_path / "data") as base,
+        running_orthanc(tmp_path / "orthanc") as orthanc,
+        serving_api(
+            indexed_archive,
+            tmp_path / "data",
+            PacsSettings(dicomweb_url=orthanc.dicomweb_url, viewer_url=VIEWER),
+        ) as base,
         sync_playwright() as playwright,
     ):
+        storescu_folder(orthanc, query_study.dicom_dir)
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base}/")
-            expect(page.get_by_text("Not for diagnostic use.")).to_be_visible()
+            expect(page.get_by_text("Not for diagnostic use.").first).to_be_visible()
+
+            # The query: its tumour slice with the outline, and its facts.
             page.set_input_files("#files", [str(p) for p in nifti])
-            page.click("#search-form button[type=submit]")
+            _search(page)
             cards = page.locator("#results .card")
             expect(cards.first).to_be_visible(timeout=TIMEOUT_MS)
             assert cards.count() >= 5
             expect(cards.first).to_contain_text("% similar")
-            expect(page.locator("#query")).to_contain_text("Query tumour")
+            panel = page.locator("#query-panel")
+            expect(panel.locator("img[alt='query tumour slice']")).to_be_visible()
+            expect(panel.locator("img.outline")).to_be_visible()
+            for fact in ("volume", "compartments", "enhancing", "location", "lesions"):
+                expect(panel).to_contain_text(fact)
+            expect(panel).to_contain_text("sequences")
+            expect(panel).to_contain_text("none missing")
+            expect(panel).to_contain_text("mask from")
+            # Every hit shows its own tumour slice.
+            assert page.locator("#results .card .pic img").count() == cards.count()
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=SCREENSHOT, full_page=False)
 
+            # A hit beside the query: three planes each, the case's facts, window/level.
+            top = _card_values(page, "case")[0]
+            cards.first.click()
+            dialog = page.locator("#compare")
+            expect(dialog).to_be_visible()
+            expect(page.locator("#case-facts")).to_contain_text(f"Case {top}", timeout=TIMEOUT_MS)
+            expect(page.locator("#case-facts")).to_contain_text(archive_rows[top]["diagnosis"])
+            views = page.locator("#compare-views .view canvas")
+            expect(views).to_have_count(6, timeout=TIMEOUT_MS)
+            for plane in ("axial", "coronal", "sagittal"):
+                for who in ("query", "case"):
+                    expect(
+                        page.locator(f"#compare-views .view.{who}.{plane} canvas")
+                    ).to_have_count(1)
+            expect(page.locator("#compare-views img.outline").first).to_be_visible()
+            expect(dialog).to_contain_text("Not for diagnostic use.")
+            before = _canvas_mean(page, "#compare-views .view.query.axial canvas")
+            page.locator("#window").fill("60")
+            page.locator("#level").fill("60")
+            after = _canvas_mean(page, "#compare-views .view.query.axial canvas")
+            assert after > before + 10, (before, after)  # a narrow, low window brightens
+            page.click("#wl-reset")
+            COMPARE_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=COMPARE_SCREENSHOT, full_page=False)
+            page.click("#compare-close")
+            expect(dialog).to_be_hidden()
+
+            # Exclude the top hit's patient: that case is gone from the results.
+            page.fill("#exclude-patient", archive_rows[top]["patient_id"])
+            _search(page)
+            expect(cards.first).to_be_visible(timeout=TIMEOUT_MS)
+            assert top not in _card_values(page, "case")
+            page.fill("#exclude-patient", "")
+
+            # Age range and sex: every hit is a woman between 40 and 70.
+            page.fill("#age-min", "40")
+            page.fill("#age-max", "70")
+            page.select_option("#sex", "F")
+            _search(page)
+            expect(cards.first).to_be_visible(timeout=TIMEOUT_MS)
+            assert set(_card_values(page, "sex")) == {"F"}
+            assert all(40 <= int(age) <= 70 for age in _card_values(page, "age"))
+            page.fill("#age-min", "")
+            page.fill("#age-max", "")
+            page.select_option("#sex", "")
+
             # Only meningiomas: every card is one.
             page.check('input[name="dx"][value="meningioma"]')
-            page.click("#search-form button[type=submit]")
-            expect(page.locator("#results")).not_to_contain_text("searching", timeout=TIMEOUT_MS)
+            _search(page)
             expect(cards.first).to_be_visible(timeout=TIMEOUT_MS)
             assert cards.count() == page.locator("#results .card.dx-meningioma").count() > 0
+            page.uncheck('input[name="dx"][value="meningioma"]')
+
+            # The query as DICOM, which the PACS holds: a link opens it in OHIF, and its
+            # own patient is left out of the results.
+            page.set_input_files("#files", dicom_files)
+            _search(page)
+            link = page.locator("#query-panel a.ohif")
+            expect(link).to_have_attribute(
+                "href", f"{VIEWER}/viewer?StudyInstanceUIDs={query_study.study_instance_uid}"
+            )
+            expect(page.locator("#query-panel")).to_contain_text("patient is left out")
 
             # The admin view: refused without the right token, the jobs table with it.
             page.goto(f"{base}/#jobs")
