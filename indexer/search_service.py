@@ -29,7 +29,8 @@ class SearchRequest:
     exclude_patient: str | None = None
     use_given_mask: bool = True
     #: Add the query's pictures (``query.thumbnail``, ``query.outline``, ``query.images``:
-    #: three planes per sequence with the tumour outline) as PNG data URIs.
+    #: three planes per sequence with the tumour outline) as PNG data URIs, and its
+    #: embedding (``query.embedding``, to place it on the archive map).
     images: bool = False
 
 
@@ -75,6 +76,8 @@ def search_study(
         exclude_patient=request.exclude_patient,
     )
     pictures = query_pictures(study, embedded) if request.images else {}
+    if request.images:
+        pictures["embedding"] = [round(float(v), 6) for v in embedded.vector]
     return {
         "model_version": result.model_version,
         "query": {

@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from indexer.archive_map import MapCache
 from indexer.database import create_pool
 from indexer.jobs import create_job_app
 from indexer.pipeline import ModelSet, load_models
 from indexer.store import PgVectorStore
-from plugin.api import admin, cases, health, pages, search
+from plugin.api import admin, archive_map, cases, health, pages, search
 from plugin.api.upload_limit import UploadLimit
 from plugin.settings import Settings
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     )
     app.state.settings = settings
     app.state.conninfo = conninfo
+    app.state.map_cache = MapCache()
     lock = threading.Lock()
 
     @functools.cache
@@ -63,5 +65,6 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(search.router)
     app.include_router(cases.router)
+    app.include_router(archive_map.router)
     app.include_router(pages.router)
     return app

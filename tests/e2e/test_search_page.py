@@ -1,9 +1,10 @@
 """The search page in headless chromium: upload the demo-style query, see its tumour
 slice with the outline and its facts, the hits with their slices (similarity in percent),
-open a hit beside the query (three planes, window/level), filter (diagnosis, age, sex,
+open a hit beside the query (three planes, window/level), the archive map with the
+query on it, filter (diagnosis, age, sex,
 exclude a patient), open the query in OHIF when the PACS holds it, and the admin jobs
-view with and without the token. Screenshots in docs/images/search-page.png and
-docs/images/search-compare.png.
+view with and without the token. Screenshots in docs/images/search-page.png,
+docs/images/search-compare.png and docs/images/search-map.png.
 
 Needs /usr/bin/chromium and the playwright package; a missing one fails, never skips.
 """
@@ -33,6 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "search-page.png"
 COMPARE_SCREENSHOT = ROOT / "docs" / "images" / "search-compare.png"
+MAP_SCREENSHOT = ROOT / "docs" / "images" / "search-map.png"
 VIEWER = "http://ohif.invalid"
 TOKEN = "page-test-token"
 TIMEOUT_MS = 120_000
@@ -150,6 +152,20 @@ def test_search_page_upload_results_filter_and_admin(
             assert page.locator("#results .card .pic img").count() == cards.count()
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=SCREENSHOT, full_page=False)
+
+            # The archive map: every case, the query, lines to its top hits.
+            expect(page.locator("#map circle.case")).to_have_count(45, timeout=TIMEOUT_MS)
+            expect(page.locator("#map circle.query-point")).to_have_count(1)
+            expect(page.locator("#map line.link")).to_have_count(5)
+            expect(page.locator("#map")).to_contain_text("not for diagnostic use")
+            page.locator("#map").screenshot(path=MAP_SCREENSHOT)
+            point = page.locator("#map circle.case").nth(3)
+            point_case = str(point.get_attribute("data-case"))
+            point.dispatch_event("click")
+            expect(page.locator("#case-facts")).to_contain_text(
+                f"Case {point_case}", timeout=TIMEOUT_MS
+            )
+            page.click("#compare-close")
 
             # A hit beside the query: three planes each, the case's facts, window/level.
             top = _card_values(page, "case")[0]

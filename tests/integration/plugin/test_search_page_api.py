@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from pgvector import HalfVector
+from pgvector.psycopg import register_vector
 from pydicom.data import get_testdata_file
 
 from models.synth import write_corpus
@@ -105,3 +108,47 @@ def test_studies_in_pacs_asks_the_pacs(orthanc: OrthancServer) -> None:
     assert result["query"]["viewer_url"] == f"http://ohif.example/viewer?StudyInstanceUIDs={uid}"
     assert result["results"][0]["viewer_url"].endswith(f"StudyInstanceUIDs={uid},{uid}")
     assert "viewer_url" not in result["results"][1]
+
+
+def _seed_vectors(url: str, vectors: dict[str, tuple[str, list[float]]]) -> None:
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        conn.execute(
+            "INSERT INTO model_versions (model_version, dim, state) VALUES ('m', 4, 'active')"
+            " ON CONFLICT DO NOTHING"
+        )
+        for case_id, (diagnosis, vector) in vectors.items():
+            conn.execute(
+                "INSERT INTO cases (case_id, diagnosis) VALUES (%s, %s)", (case_id, diagnosis)
+            )
+            conn.execute(
+                "INSERT INTO embeddings (case_id, model_version, embedding) VALUES (%s, 'm', %s)",
+                (case_id, HalfVector(np.asarray(vector, dtype=np.float32))),
+            )
+
+
+def test_archive_map_places_cases_and_follows_the_archive(
+    client: TestClient, database_url: str
+) -> None:
+    assert client.get("/api/v1/map").status_code == 409  # nothing indexed yet
+    _seed_vectors(
+        database_url,
+        {
+            "g1": ("glioma", [1, 0, 0, 0]),
+            "g2": ("glioma", [0.9, 0.1, 0, 0]),
+            "m1": ("meningioma", [0, 1, 0, 0]),
+            "x1": ("metastasis", [0, 0, 1, 0]),
+        },
+    )
+    body = client.get("/api/v1/map").json()
+    assert body["model_version"] == "m" and body["total_cases"] == 4
+    points = {p["case_id"]: p for p in body["points"]}
+    assert {p["diagnosis"] for p in points.values()} == {"glioma", "meningioma", "metastasis"}
+    mean = np.asarray(body["projection"]["mean"])
+    components = np.asarray(body["projection"]["components"])
+    # A query with g1's vector lands where g1 is.
+    placed = (np.asarray([1, 0, 0, 0]) - mean) @ components.T
+    assert placed == pytest.approx([points["g1"]["x"], points["g1"]["y"]], abs=1e-3)
+    # Indexing another case refreshes the map.
+    _seed_vectors(database_url, {"x2": ("metastasis", [0, 0, 0.8, 0.2])})
+    assert len(client.get("/api/v1/map").json()["points"]) == 5
