@@ -13,11 +13,13 @@ from indexer.bulk import load_source
 from indexer.case_images import png_data_uri
 from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
+from indexer.store import PgVectorStore
 from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
 from plugin.api.search_filters import FilterDep, patient_of_upload
 from plugin.api.viewer_links import add_viewer_links
 from plugin.dicom.uids import is_dicom_uid
 from plugin.processing import enqueue_process_study
+from plugin.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -115,14 +117,20 @@ def search(
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), tmp)
             ) from exc
-    ids = [h["case_id"] for h in result["results"]]
-    ids += [h["case_id"] for hits in result["per_diagnosis"].values() for h in hits]
-    thumbs = store.thumbnails(sorted(set(ids)))
-    for hit in [*result["results"], *(h for g in result["per_diagnosis"].values() for h in g)]:
+    return decorate_hits(result, store, settings, excluded is not None)
+
+
+def decorate_hits(
+    result: dict[str, Any], store: PgVectorStore, settings: Settings, patient_excluded: bool
+) -> dict[str, Any]:
+    """Add the hits' thumbnails, whether a patient was left out (never who: the id stays
+    out of responses) and the OHIF links, when a viewer is configured."""
+    hits = [*result["results"], *(h for g in result["per_diagnosis"].values() for h in g)]
+    thumbs = store.thumbnails(sorted({h["case_id"] for h in hits}))
+    for hit in hits:
         if hit["case_id"] in thumbs:
             hit["thumbnail"] = png_data_uri(thumbs[hit["case_id"]])
-    # Whether a patient was left out, never who (the id stays out of responses).
-    result["query"]["patient_excluded"] = excluded is not None
+    result["query"]["patient_excluded"] = patient_excluded
     if settings.pacs.viewer_url:
         add_viewer_links(result, settings.pacs.viewer_url, settings.pacs.dicomweb_url)
     return result

@@ -2,7 +2,8 @@
 slice with the outline and its facts, the hits with their slices (similarity in percent),
 open a hit beside the query (three planes, window/level), the archive map with the
 query on it, filter (diagnosis, age, sex,
-exclude a patient), open the query in OHIF when the PACS holds it, and the admin jobs
+exclude a patient), open the query in OHIF when the PACS holds it, search with one
+2-D image and a box dragged around the tumour, and the admin jobs
 view with and without the token. Screenshots in docs/images/search-page.png,
 docs/images/search-compare.png and docs/images/search-map.png.
 
@@ -19,8 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import nibabel as nib
+import numpy as np
 import pytest
 import uvicorn
+from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
 from plugin.api import create_app
@@ -101,6 +105,22 @@ def _canvas_mean(page: Page, selector: str) -> float:
               return s / (d.length / 4); }"""
         )
     )
+
+
+def _tumour_slice_png(nifti: list[Path], out: Path) -> tuple[Path, tuple[int, int, int, int]]:
+    """The post-contrast slice with the most tumour, as a radiologist sees it (anterior at
+    the top, patient right on the left), and the tumour's box x0,y0,x1,y1 on it."""
+    t1c = next(p for p in nifti if p.name.endswith("-t1c.nii.gz"))
+    seg = t1c.with_name(t1c.name.replace("-t1c.", "-seg."))
+    image = np.asarray(nib.as_closest_canonical(nib.load(t1c)).dataobj, dtype=np.float32)
+    mask = np.asarray(nib.as_closest_canonical(nib.load(seg)).dataobj) > 0
+    k = int(np.argmax(mask.sum(axis=(0, 1))))
+    shown = np.flip(image[:, :, k].T, axis=(0, 1))
+    tumour = np.flip(mask[:, :, k].T, axis=(0, 1))
+    grey = np.clip(shown / np.percentile(shown[shown > 0], 99.5), 0, 1) * 255
+    Image.fromarray(grey.astype(np.uint8)).save(out)
+    rows, cols = np.nonzero(tumour)
+    return out, (int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max()))
 
 
 def test_search_page_upload_results_filter_and_admin(
@@ -229,6 +249,27 @@ def test_search_page_upload_results_filter_and_admin(
                 "href", f"{VIEWER}/viewer?StudyInstanceUIDs={query_study.study_instance_uid}"
             )
             expect(page.locator("#query-panel")).to_contain_text("patient is left out")
+
+            # One 2-D image (the query's post-contrast slice as a PNG), a box dragged
+            # around the tumour: results, labelled as the weaker query they are.
+            png, (x0, y0, x1, y1) = _tumour_slice_png(nifti, tmp_path / "slice.png")
+            page.set_input_files("#image-file", str(png))
+            canvas = page.locator("#image-canvas")
+            expect(canvas).to_have_attribute("width", str(Image.open(png).width))
+            where = canvas.bounding_box()
+            assert where is not None
+            page.mouse.move(where["x"] + x0, where["y"] + y0)
+            page.mouse.down()
+            page.mouse.move(where["x"] + x1, where["y"] + y1, steps=4)
+            page.mouse.up()
+            expect(page.locator("#image-box")).to_have_value(f"{x0},{y0},{x1},{y1}")
+            page.click("#image-form button[type=submit]")
+            expect(page.locator("#results")).not_to_contain_text("searching", timeout=TIMEOUT_MS)
+            expect(page.locator("#error")).to_be_empty()
+            expect(page.locator("#query")).to_contain_text("single 2-D image: weaker")
+            expect(cards.first).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.locator("#results")).to_contain_text("weaker than a study search")
+            expect(page.locator("#map circle.query-point")).to_have_count(1, timeout=TIMEOUT_MS)
 
             # The admin view: refused without the right token, the jobs table with it.
             page.goto(f"{base}/#jobs")
