@@ -149,7 +149,7 @@ def test_search_page_upload_results_filter_and_admin(
         storescu_folder(orthanc, query_study.dicom_dir)
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1150})
             page.goto(f"{base}/")
             expect(page.get_by_text("Not for diagnostic use.").first).to_be_visible()
 
