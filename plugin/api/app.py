@@ -14,7 +14,16 @@ from indexer.database import create_pool
 from indexer.jobs import create_job_app
 from indexer.pipeline import ModelSet, load_models
 from indexer.store import PgVectorStore
-from plugin.api import admin, archive_map, cases, health, image_search, pages, search
+from plugin.api import (
+    admin,
+    admin_overview,
+    archive_map,
+    cases,
+    health,
+    image_search,
+    pages,
+    search,
+)
 from plugin.api.upload_limit import UploadLimit
 from plugin.settings import Settings
 
@@ -63,6 +72,7 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(admin_overview.router)
     app.include_router(image_search.router)
     app.include_router(search.router)
     app.include_router(cases.router)

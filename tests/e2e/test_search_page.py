@@ -1,11 +1,11 @@
 """The search page in headless chromium: upload the demo-style query, see its tumour
 slice with the outline and its facts, the hits with their slices (similarity in percent),
-open a hit beside the query (three planes, window/level), the archive map with the
-query on it, filter (diagnosis, age, sex,
-exclude a patient), open the query in OHIF when the PACS holds it, search with one
-2-D image and a box dragged around the tumour, and the admin jobs
-view with and without the token. Screenshots in docs/images/search-page.png,
-docs/images/search-compare.png and docs/images/search-map.png.
+open a hit beside the query (three planes, window/level), the archive map with the query
+on it, filter (diagnosis, age, sex, exclude a patient), open the query in OHIF when the
+PACS holds it, search with one 2-D image and a box dragged around the tumour, and the
+admin view (model versions, query studies, jobs, audit log, reindex) with and without
+the token. Screenshots: docs/images/search-page.png, search-compare.png, search-map.png
+and admin-view.png.
 
 Needs /usr/bin/chromium and the playwright package; a missing one fails, never skips.
 """
@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "search-page.png"
 COMPARE_SCREENSHOT = ROOT / "docs" / "images" / "search-compare.png"
 MAP_SCREENSHOT = ROOT / "docs" / "images" / "search-map.png"
+ADMIN_SCREENSHOT = ROOT / "docs" / "images" / "admin-view.png"
 VIEWER = "http://ohif.invalid"
 TOKEN = "page-test-token"
 TIMEOUT_MS = 120_000
@@ -276,8 +277,20 @@ def test_search_page_upload_results_filter_and_admin(
             page.fill("#token", "wrong")
             page.click("#token-form button[type=submit]")
             expect(page.locator("#jobs")).to_contain_text("401")
+            expect(page.locator("#admin-view")).to_be_hidden()
             page.fill("#token", TOKEN)
             page.click("#token-form button[type=submit]")
             expect(page.locator("#jobs")).to_contain_text("task")
+            # The admin view: model versions with case counts, query studies, the audit log,
+            # and a reindex button that queues a job.
+            models = page.locator("#admin-models")
+            expect(models).to_contain_text("active")
+            expect(models.locator("tr").nth(1)).to_contain_text("45")
+            expect(page.locator("#admin-studies")).to_contain_text("No query study yet.")
+            expect(page.locator("#admin-audit")).to_contain_text("activate_model")
+            page.click("#reindex")
+            expect(page.locator("#reindex-status")).to_contain_text("queued")
+            expect(page.locator("#jobs")).to_contain_text("reindex")
+            page.screenshot(path=ADMIN_SCREENSHOT, full_page=False)
         finally:
             browser.close()
