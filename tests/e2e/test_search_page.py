@@ -287,10 +287,19 @@ def test_search_page_upload_results_filter_and_admin(
             expect(models).to_contain_text("active")
             expect(models.locator("tr").nth(1)).to_contain_text("45")
             expect(page.locator("#admin-studies")).to_contain_text("No query study yet.")
-            expect(page.locator("#admin-audit")).to_contain_text("activate_model")
+            expect(page.locator("#admin-audit")).to_contain_text("Nothing audited yet.")
             page.click("#reindex")
             expect(page.locator("#reindex-status")).to_contain_text("queued")
             expect(page.locator("#jobs")).to_contain_text("reindex")
+            # An erasure through the admin API shows in the audit log.
+            gone = sorted(archive_rows)[0]
+            httpx.delete(
+                f"{base}/api/v1/admin/cases/{gone}", headers={"Authorization": f"Bearer {TOKEN}"}
+            ).raise_for_status()
+            page.click("#token-form button[type=submit]")
+            expect(page.locator("#admin-audit")).to_contain_text("delete_case")
+            expect(page.locator("#admin-audit")).to_contain_text(gone)
+            expect(models.locator("tr").nth(1)).to_contain_text("44")
             page.screenshot(path=ADMIN_SCREENSHOT, full_page=False)
         finally:
             browser.close()
