@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, 
 
 from indexer.bulk import load_source
 from indexer.case_images import png_data_uri
+from indexer.cases import audit
 from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import PgVectorStore
@@ -123,10 +124,24 @@ def search(
 def decorate_hits(
     result: dict[str, Any], store: PgVectorStore, settings: Settings, patient_excluded: bool
 ) -> dict[str, Any]:
-    """Add the hits' thumbnails, whether a patient was left out (never who: the id stays
-    out of responses) and the OHIF links, when a viewer is configured."""
+    """Audit which archive cases the search showed; add the hits' thumbnails, whether a
+    patient was left out (never who: the id stays out of responses) and the OHIF links,
+    when a viewer is configured."""
     hits = [*result["results"], *(h for g in result["per_diagnosis"].values() for h in g)]
-    thumbs = store.thumbnails(sorted({h["case_id"] for h in hits}))
+    shown = sorted({h["case_id"] for h in hits})
+    with store.pool.connection() as conn:  # which archive cases a search showed
+        audit(
+            conn,
+            "search-api",
+            "search",
+            result["query"].get("study_instance_uid"),
+            {
+                "kind": result["query"].get("kind", "study"),
+                "model_version": result["model_version"],
+                "case_ids": shown,
+            },
+        )
+    thumbs = store.thumbnails(shown)
     for hit in hits:
         if hit["case_id"] in thumbs:
             hit["thumbnail"] = png_data_uri(thumbs[hit["case_id"]])

@@ -287,7 +287,12 @@ def test_search_page_upload_results_filter_and_admin(
             expect(models).to_contain_text("active")
             expect(models.locator("tr").nth(1)).to_contain_text("45")
             expect(page.locator("#admin-studies")).to_contain_text("No query study yet.")
-            expect(page.locator("#admin-audit")).to_contain_text("Nothing audited yet.")
+            # Every search above is audited with the cases it showed (never a patient id).
+            expect(page.locator("#admin-audit")).to_contain_text("search-api")
+            expect(page.locator("#admin-audit")).to_contain_text(top)
+            expect(page.locator("#admin-audit")).not_to_contain_text(
+                archive_rows[top]["patient_id"]
+            )
             page.click("#reindex")
             expect(page.locator("#reindex-status")).to_contain_text("queued")
             expect(page.locator("#jobs")).to_contain_text("reindex")
@@ -298,6 +303,7 @@ def test_search_page_upload_results_filter_and_admin(
             ).raise_for_status()
             page.click("#token-form button[type=submit]")
             expect(page.locator("#admin-audit")).to_contain_text("delete_case")
+            expect(page.locator("#admin-audit")).to_contain_text("reindex")
             expect(page.locator("#admin-audit")).to_contain_text(gone)
             expect(models.locator("tr").nth(1)).to_contain_text("44")
             page.screenshot(path=ADMIN_SCREENSHOT, full_page=False)
