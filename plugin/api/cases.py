@@ -9,8 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, status
 from fastapi import Path as FastApiPath
 
+from dicom_conversion import ConversionError
 from indexer.case_pictures import archive_case, archive_case_pictures
 from indexer.errors import CaseNotFoundError, IndexerError
+from models.errors import ModelError
 from plugin.api.deps import ModelsDep, StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -36,7 +38,7 @@ def case_pictures(case_id: CaseId, store: StoreDep, models: ModelsDep) -> dict[s
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     try:
         pictures = archive_case_pictures(case, models.segmenter)
-    except (IndexerError, OSError, ValueError) as exc:
+    except (IndexerError, ConversionError, ModelError, OSError, ValueError) as exc:
         log.warning("case images unreadable: %s", type(exc).__name__, extra={"case_id": case_id})
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"the images of case {case_id} cannot be read"

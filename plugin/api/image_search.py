@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 
-from dicom_conversion import MRSequence
+from dicom_conversion import ConversionError, MRSequence
 from indexer.errors import IndexerError
 from indexer.image_query import ImageQuery, pixel_size, read_image, search_image
 from models.errors import ModelError
@@ -80,6 +80,6 @@ def search_by_image(
             filters=chosen.filters,
             exclude_patient=excluded,
         )
-    except (IndexerError, ModelError) as exc:
+    except (IndexerError, ModelError, ConversionError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return decorate_hits(result, store, settings, excluded is not None)

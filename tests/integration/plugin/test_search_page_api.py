@@ -4,6 +4,7 @@ pictures, the filters' validation, and which studies the PACS holds for OHIF lin
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pgvector import HalfVector
 from pgvector.psycopg import register_vector
+from PIL import Image
 from pydicom.data import get_testdata_file
 
 from models.synth import write_corpus
@@ -152,3 +154,28 @@ def test_archive_map_places_cases_and_follows_the_archive(
     # Indexing another case refreshes the map.
     _seed_vectors(database_url, {"x2": ("metastasis", [0, 0, 0.8, 0.2])})
     assert len(client.get("/api/v1/map").json()["points"]) == 5
+
+
+def _png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray((np.indices((64, 64)).sum(axis=0) * 2).astype(np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("params", "content", "message"),
+    [
+        ({}, b"not an image", "neither a PNG/JPEG image nor DICOM"),
+        ({"sequence": "OTHER"}, None, "sequence must be T1, T1C, T2 or FLAIR"),
+        ({"box": "1,2"}, None, "box must be x0,y0,x1,y1"),
+        ({"box": "200,200,300,300"}, None, "the box must cover"),
+        ({}, None, "unknown model version"),  # nothing indexed yet
+    ],
+)
+def test_image_search_refuses_what_it_cannot_use(
+    client: TestClient, params: dict[str, str], content: bytes | None, message: str
+) -> None:
+    files = {"file": ("slice.png", content if content is not None else _png_bytes())}
+    response = client.post("/api/v1/search/image", params=params, files=files)
+    assert response.status_code == 422
+    assert message in response.text
