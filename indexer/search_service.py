@@ -7,15 +7,20 @@ results from it.
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from dicom_conversion import StudyVolumes
+from indexer.case_images import case_images, png_data_uri
 from indexer.pipeline import EmbeddedStudy, ModelSet, embed_study, models_for_search
 from indexer.store import SearchFilters, SearchHit, SearchResult, VectorStore
+from indexer.thumbnails import tumour_slice_outline
 
 __all__ = ["SearchRequest", "SimilarCases", "find_similar", "search_study"]
 
@@ -29,6 +34,22 @@ class SearchRequest:
     filters: SearchFilters | None = None
     exclude_patient: str | None = None
     use_given_mask: bool = True
+    #: Add the query's pictures (``query.thumbnail``, ``query.outline``, ``query.images``:
+    #: three planes per sequence with the tumour outline) as PNG data URIs, and its
+    #: embedding (``query.embedding``, to place it on the archive map).
+    images: bool = False
+
+
+def query_pictures(study: StudyVolumes, embedded: EmbeddedStudy) -> dict[str, Any]:
+    """The query's tumour slice and outline (as the hits' thumbnails) and its three planes."""
+    outline = tumour_slice_outline(study, embedded.mask)
+    buffer = io.BytesIO()
+    Image.fromarray(outline).save(buffer, format="PNG")
+    return {
+        "thumbnail": png_data_uri(embedded.thumbnail),
+        "outline": png_data_uri(buffer.getvalue()),
+        "images": case_images(study, embedded.mask).to_json(),
+    }
 
 
 @dataclass(frozen=True)
@@ -93,9 +114,13 @@ def search_study(
     cache = cache_dir or Path(tempfile.gettempdir()) / "simcase-model-cache"
     found = find_similar(study, store, models_for_search(store, models, cache), request)
     embedded, result = found.embedded, found.result
+    pictures = query_pictures(study, embedded) if request.images else {}
+    if request.images:
+        pictures["embedding"] = [round(float(v), 6) for v in embedded.vector]
     return {
         "model_version": result.model_version,
         "query": {
+            **pictures,
             **embedded.facts,
             "mask_source": embedded.mask_source,
             "sequences": [s.value for s in study.arrays],

@@ -110,6 +110,9 @@ class PacsSettings(BaseModel):
 
     dicomweb_url: str | None = None
     orthanc_url: str | None = None
+    #: The OHIF viewer in front of this PACS (``http://host:3000``): the search page links
+    #: query and similar cases that live in the PACS to ``<viewer_url>/viewer?...``.
+    viewer_url: str | None = None
 
 
 class DemoSettings(BaseModel):

@@ -34,11 +34,19 @@ class ReindexRequest(BaseModel):
 
 @router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
 def reindex(
-    _: AdminToken, jobs: JobsDep, request: Request, body: ReindexRequest | None = None
+    actor: AdminToken,
+    jobs: JobsDep,
+    conn: ConnDep,
+    request: Request,
+    body: ReindexRequest | None = None,
 ) -> dict[str, int]:
-    """Queue a reindex; searches stay on the previous model until the new one is complete."""
+    """Queue a reindex (audited); searches stay on the previous model until the new one is
+    complete."""
     conninfo: str = request.app.state.conninfo
-    return {"job_id": enqueue_reindex(jobs, conninfo, body.case_id if body else None)}
+    case_id = body.case_id if body else None
+    job_id = enqueue_reindex(jobs, conninfo, case_id)
+    cases.audit(conn, actor, "reindex", case_id, {"job_id": job_id})  # who reindexed what
+    return {"job_id": job_id}
 
 
 @router.get("/jobs")

@@ -9,10 +9,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from indexer.archive_map import MapCache
 from indexer.jobs import create_job_app
 from indexer.pipeline import ModelSet, load_models
 from indexer.store import open_store
-from plugin.api import admin, health, pages, search
+from plugin.api import (
+    admin,
+    admin_overview,
+    archive_map,
+    cases,
+    health,
+    image_search,
+    pages,
+    search,
+)
 from plugin.api.upload_limit import UploadLimit
 from plugin.jobs import TASKS
 from plugin.settings import Settings
@@ -45,6 +55,7 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     )
     app.state.settings = settings
     app.state.conninfo = conninfo
+    app.state.map_cache = MapCache()
     lock = threading.Lock()
 
     @functools.cache
@@ -61,6 +72,10 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(admin_overview.router)
+    app.include_router(image_search.router)
     app.include_router(search.router)
+    app.include_router(cases.router)
+    app.include_router(archive_map.router)
     app.include_router(pages.router)
     return app

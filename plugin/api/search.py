@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import tempfile
 from pathlib import Path
@@ -11,20 +10,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
 
 from indexer.bulk import load_source
+from indexer.case_images import png_data_uri
+from indexer.cases import audit
 from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
-from indexer.store import SearchFilters
+from indexer.store import PgVectorStore
 from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
+from plugin.api.search_filters import FilterDep, patient_of_upload
+from plugin.api.viewer_links import add_viewer_links
 from plugin.dicom.uids import is_dicom_uid
 from plugin.jobs import enqueue_process_study
+from plugin.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 _NIFTI = (".nii", ".nii.gz")
-
-
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _case_name(filename: str) -> str:
@@ -69,6 +69,8 @@ def _save_uploads(files: list[UploadFile], folder: Path) -> Path:
 def search(
     store: StoreDep,
     models: ModelsDep,
+    settings: SettingsDep,
+    chosen: FilterDep,
     files: Annotated[
         list[UploadFile],
         File(
@@ -78,10 +80,19 @@ def search(
     ],
     k: Annotated[int, Query(ge=1, le=100)] = 5,
     per_diagnosis: Annotated[int, Query(ge=0, le=20)] = 0,
-    diagnosis: Annotated[list[str] | None, Query(max_length=64)] = None,
     use_given_mask: bool = True,
+    images: Annotated[
+        bool, Query(description="add the query's tumour slice, outline and three planes")
+    ] = False,
 ) -> dict[str, Any]:
-    """Similar archive cases for an uploaded study. Not for diagnostic use."""
+    """Similar archive cases for an uploaded study. Not for diagnostic use.
+
+    Filters: ``diagnosis`` (repeatable), ``age_min``/``age_max``, ``sex``, ``metadata``
+    (``key=value``, repeatable); the uploaded study's own patient is left out unless
+    ``exclude_own_patient=false``, and ``exclude_patient`` names another patient id to
+    leave out. Hits in the PACS get a ``viewer_url`` when ``SIMCASE_PACS__VIEWER_URL``
+    is set.
+    """
     with tempfile.TemporaryDirectory(prefix="simcase-query-") as tmp:
         folder = _save_uploads(files, Path(tmp))
         try:
@@ -91,11 +102,15 @@ def search(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"cannot read the upload: {without_paths(str(exc), tmp)}",
             ) from exc
+        own = patient_of_upload(folder) if chosen.exclude_own_patient else None
+        excluded = chosen.exclude_patient or own
         request = SearchRequest(
             k=k,
             per_diagnosis=per_diagnosis,
-            filters=SearchFilters(diagnoses=diagnosis or None),
+            filters=chosen.filters,
+            exclude_patient=excluded,
             use_given_mask=use_given_mask,
+            images=images,
         )
         try:
             result = search_study(study, store, models, request)
@@ -103,12 +118,36 @@ def search(
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), tmp)
             ) from exc
-    ids = [h["case_id"] for h in result["results"]]
-    ids += [h["case_id"] for hits in result["per_diagnosis"].values() for h in hits]
-    thumbs = store.thumbnails(sorted(set(ids)))
-    for hit in [*result["results"], *(h for g in result["per_diagnosis"].values() for h in g)]:
+    return decorate_hits(result, store, settings, excluded is not None)
+
+
+def decorate_hits(
+    result: dict[str, Any], store: PgVectorStore, settings: Settings, patient_excluded: bool
+) -> dict[str, Any]:
+    """Audit which archive cases the search showed; add the hits' thumbnails, whether a
+    patient was left out (never who: the id stays out of responses) and the OHIF links,
+    when a viewer is configured."""
+    hits = [*result["results"], *(h for g in result["per_diagnosis"].values() for h in g)]
+    shown = sorted({h["case_id"] for h in hits})
+    with store.pool.connection() as conn:  # which archive cases a search showed
+        audit(
+            conn,
+            "search-api",
+            "search",
+            result["query"].get("study_instance_uid"),
+            {
+                "kind": result["query"].get("kind", "study"),
+                "model_version": result["model_version"],
+                "case_ids": shown,
+            },
+        )
+    thumbs = store.thumbnails(shown)
+    for hit in hits:
         if hit["case_id"] in thumbs:
-            hit["thumbnail"] = _data_uri(thumbs[hit["case_id"]])
+            hit["thumbnail"] = png_data_uri(thumbs[hit["case_id"]])
+    result["query"]["patient_excluded"] = patient_excluded
+    if settings.pacs.viewer_url:
+        add_viewer_links(result, settings.pacs.viewer_url, settings.pacs.dicomweb_url)
     return result
 
 

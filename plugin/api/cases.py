@@ -1,0 +1,47 @@
+"""``GET /api/v1/cases/{case_id}/pictures``: an archive case's facts and three planes, for
+the search page's side-by-side view. Not for diagnostic use."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi import Path as FastApiPath
+
+from dicom_conversion import ConversionError
+from indexer.case_pictures import archive_case, archive_case_pictures
+from indexer.errors import CaseNotFoundError, IndexerError
+from models.errors import ModelError
+from plugin.api.deps import ModelsDep, StoreDep
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+log = logging.getLogger(__name__)
+
+CaseId = Annotated[str, FastApiPath(min_length=1, max_length=128)]
+
+
+@router.get(
+    "/cases/{case_id}/pictures",
+    responses={
+        404: {"description": "No such archive case"},
+        409: {"description": "The case's images can no longer be read"},
+    },
+)
+def case_pictures(case_id: CaseId, store: StoreDep, models: ModelsDep) -> dict[str, Any]:
+    """A similar case's facts and its axial, coronal and sagittal planes through the
+    tumour (every sequence, with the outline), at the same scale as the query's."""
+    with store.pool.connection() as conn:  # released before the images are read
+        try:
+            case = archive_case(conn, case_id)
+        except CaseNotFoundError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    try:
+        pictures = archive_case_pictures(case, models.segmenter)
+    except (IndexerError, ConversionError, ModelError, OSError, ValueError) as exc:
+        log.warning("case images unreadable: %s", type(exc).__name__, extra={"case_id": case_id})
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"the images of case {case_id} cannot be read"
+        ) from exc
+    pictures["notice"] = "Not for diagnostic use."
+    return pictures
