@@ -15,7 +15,7 @@ import json
 import logging
 import platform
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +32,15 @@ from models.training.segmenter_training import (
     SegmenterConfig,
     VolumeSet,
     segmenter_config_of,
-    train_segmenter,
     volume_set_of,
-    whole_tumour_dice,
 )
-from models.training.segmenter_training import seconds_per_step as seg_seconds_per_step
 from models.training.synthetic_recipe import (
     TRAINING_KEYS,
     crops_digest,
-    epochs_for,
+    dice_by_source,
     generate,
     hardware,
+    train_segmenter_within,
     write_weights,
 )
 from models.training.synthetic_source import SyntheticCaseData
@@ -96,15 +94,6 @@ def _made(
     return cases, made
 
 
-def _dice_by_source(
-    net: torch.nn.Module, valid: dict[str, VolumeSet], device: str
-) -> dict[str, float]:
-    net.to(device).eval()
-    scores = {name: whole_tumour_dice(net, volumes) for name, volumes in valid.items()}
-    net.to("cpu")
-    return scores
-
-
 def _finetune_segmenter(
     volumes: VolumeSet,
     valid: dict[str, VolumeSet],
@@ -119,26 +108,15 @@ def _finetune_segmenter(
     state = torch.load(initial, map_location="cpu", weights_only=True)
     start = build_segmentation_net(config.channels)
     start.load_state_dict(state)
-    before = _dice_by_source(start, valid, device)
-    step = seg_seconds_per_step(volumes, config, device)
-    steps = -(-len(volumes) // config.batch_size)
-    config = replace(config, epochs=epochs_for(seconds, step, steps, config.epochs))
-    logger.info("fine-tune: segmenter %.3f s/step, %d epochs", step, config.epochs)
-    net, history = train_segmenter(
-        volumes,
-        config,
-        out_dir / "segmenter-work",
-        resume=False,
-        progress=progress,
-        device=device,
-        initial=state,
+    before = dice_by_source(start, valid, device)
+    net, config, history = train_segmenter_within(
+        volumes, config, out_dir, seconds=seconds, device=device, progress=progress, initial=state
     )
-    torch.save(net.state_dict(), out_dir / "segmenter.pt")
     return {
         "config": asdict(config),
         "history": history,
         "initial_sha256": file_sha256(initial),
-        "valid_dice_whole_tumour": {"before": before, "after": _dice_by_source(net, valid, device)},
+        "valid_dice_whole_tumour": {"before": before, "after": dice_by_source(net, valid, device)},
     }
 
 

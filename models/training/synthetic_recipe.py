@@ -47,11 +47,13 @@ from models.training.synthetic_source import SyntheticCaseData, synthetic_cases
 __all__ = [
     "TRAINING_KEYS",
     "crops_digest",
+    "dice_by_source",
     "epochs_for",
     "finish_recipe",
     "generate",
     "hardware",
     "run_recipe",
+    "train_segmenter_within",
     "write_weights",
 ]
 
@@ -108,6 +110,47 @@ def epochs_for(budget: float | None, step_seconds: float, steps: int, default: i
     return max(1, int(budget / max(step_seconds * steps, 1e-6)))
 
 
+def dice_by_source(
+    net: torch.nn.Module, valid: dict[str, VolumeSet], device: str
+) -> dict[str, float]:
+    """Whole-tumour Dice of ``net`` on each named validation set (``net`` ends on the CPU)."""
+    net.to(device).eval()
+    scores = {name: whole_tumour_dice(net, volumes) for name, volumes in valid.items()}
+    net.to("cpu")
+    return scores
+
+
+def train_segmenter_within(
+    volumes: VolumeSet,
+    config: SegmenterConfig,
+    out_dir: Path,
+    *,
+    seconds: float | None,
+    device: str,
+    progress: bool,
+    initial: dict[str, torch.Tensor] | None = None,
+) -> tuple[torch.nn.Module, SegmenterConfig, list[dict[str, Any]]]:
+    """Train (or, from ``initial``, fine-tune) the segmenter for as many epochs as a
+    measured step time fits into ``seconds`` (None: ``config.epochs``); writes
+    ``segmenter.pt`` into ``out_dir`` and returns the network, the configuration used and
+    the history."""
+    step = seg_seconds_per_step(volumes, config, device)
+    steps = -(-len(volumes) // config.batch_size)
+    config = replace(config, epochs=epochs_for(seconds, step, steps, config.epochs))
+    logger.info("segmenter %.3f s/step, %d epochs", step, config.epochs)
+    net, history = train_segmenter(
+        volumes,
+        config,
+        out_dir / "segmenter-work",
+        resume=False,
+        progress=progress,
+        device=device,
+        initial=initial,
+    )
+    torch.save(net.state_dict(), out_dir / "segmenter.pt")
+    return net, config, history
+
+
 def run_recipe(
     out_dir: Path,
     *,
@@ -153,30 +196,16 @@ def run_recipe(
     generated = time.perf_counter() - began
     logger.info("recipe: %d training cases generated in %.0f s", made, generated)
 
-    step = seg_seconds_per_step(train_volumes, seg_config, device)
-    seg_config = replace(
-        seg_config,
-        epochs=epochs_for(
-            segmenter_seconds,
-            step,
-            -(-len(train_volumes) // seg_config.batch_size),
-            seg_config.epochs,
-        ),
-    )
-    logger.info("recipe: segmenter %.3f s/step, %d epochs", step, seg_config.epochs)
     # Validation Dice once at the end (per epoch it costs a pass over every volume).
-    segmenter, seg_history = train_segmenter(
+    segmenter, seg_config, seg_history = train_segmenter_within(
         train_volumes,
         seg_config,
-        out_dir / "segmenter-work",
-        resume=False,
-        progress=progress,
+        out_dir,
+        seconds=segmenter_seconds,
         device=device,
+        progress=progress,
     )
-    segmenter.to(device)
-    seg_valid = {name: whole_tumour_dice(segmenter, parts[1]) for name, parts in valid.items()}
-    segmenter.to("cpu")
-    torch.save(segmenter.state_dict(), out_dir / "segmenter.pt")
+    seg_valid = dice_by_source(segmenter, {name: parts[1] for name, parts in valid.items()}, device)
     del train_volumes
 
     scorers = {

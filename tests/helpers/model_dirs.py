@@ -31,15 +31,18 @@ def _save(name: str, net: torch.nn.Module, out: Path, export: object, seed: int)
             model_version=model_version_for(name, sha),
             onnx_sha256=sha,
             torch_sha256=file_sha256(out / f"{name}.pt"),
+            architecture=net.architecture() if isinstance(net, EmbeddingNet) else {},
             training={"note": f"untrained, torch seed {seed} (test fixture)"},
         ),
     )
 
 
-def untrained_model_dir(out: Path, seed: int) -> Path:
-    """An embedder and a segmenter with seeded random weights, in shipped format."""
+def untrained_model_dir(out: Path, seed: int, *, context_channels: int = 0) -> Path:
+    """An embedder (with a context tower of ``context_channels`` planes, 0: none) and a
+    segmenter with seeded random weights, in shipped format."""
     torch.manual_seed(seed)
-    _save("embedder", EmbeddingNet().eval(), out, export_embedder, seed)
+    embedder = EmbeddingNet(context_channels=context_channels).eval()
+    _save("embedder", embedder, out, export_embedder, seed)
     torch.manual_seed(seed)
     _save("segmenter", build_segmentation_net().eval(), out, export_segmenter, seed)
     return out

@@ -14,7 +14,7 @@ from models.context import CONTEXT_CHANNELS
 from models.networks import EmbeddingNet
 from models.networks.signs_head import SignsHead
 from models.onnx_export import export_embedder
-from models.registry import file_sha256, load_card, model_version_for, write_card
+from models.registry import load_card
 from models.signs import SIGN_NAMES
 from models.training.signs_fit import APPEARANCE, attach_signs, fit_signs_head
 from tests.helpers.model_dirs import untrained_model_dir
@@ -83,18 +83,9 @@ def test_onnx_graph_takes_the_signs_and_matches_torch(tmp_path: Path) -> None:
 
 
 def test_attach_keeps_the_image_network_and_writes_a_new_version(tmp_path: Path) -> None:
-    base = untrained_model_dir(tmp_path / "base", seed=3)
-    # the fixture's embedder has no context tower; give it one, as shipped embedders have
-    torch.manual_seed(3)
-    image = EmbeddingNet(context_channels=CONTEXT_CHANNELS).eval()
-    torch.save(image.state_dict(), base / "embedder.pt")
-    export_embedder(image, base / "embedder.onnx")
-    card = load_card(base, "embedder", verify=False)
-    card.architecture = image.architecture()
-    card.onnx_sha256 = file_sha256(base / "embedder.onnx")
-    card.torch_sha256 = file_sha256(base / "embedder.pt")
-    card.model_version = model_version_for("embedder", card.onnx_sha256)
-    write_card(base, card)
+    base = untrained_model_dir(tmp_path / "base", seed=3, context_channels=CONTEXT_CHANNELS)
+    card = load_card(base, "embedder")
+    image = TorchEmbedder.load(base).net
 
     new = attach_signs(base, _fitted(), tmp_path / "out", {"command": "test"})
     assert new.model_version != card.model_version
