@@ -200,6 +200,21 @@ class ChangesFollower:
         routed: list[StableStudy] = []
         while True:
             page = self._get("/changes", since=self._since, limit=self._batch)
+            last = int(page.get("Last", self._since))
+            if last < self._since:
+                # Orthanc's feed went back: its database was replaced or reset. Waiting
+                # for it to pass the old number would route nothing for days.
+                log.warning(
+                    "Orthanc's change feed went back from seq %d to %d (new Orthanc "
+                    "database?); following from %d",
+                    self._since,
+                    last,
+                    last,
+                )
+                self._since = last
+                self._position.save(last)
+                self._failures.clear()
+                return routed
             for change in page.get("Changes", []):
                 seq = int(change["Seq"])
                 if change.get("ChangeType") == "StableStudy":
@@ -218,7 +233,6 @@ class ChangesFollower:
                     self._failures.pop(seq, None)
                 self._since = seq
                 self._position.save(seq)
-            last = int(page.get("Last", self._since))
             if last > self._since:
                 self._since = last
                 self._position.save(last)

@@ -201,7 +201,25 @@ def push_loop(indexed_archive: str, tmp_path: Path) -> Iterator[PushLoop]:
             results__port=str(orthanc.dicom_port),
         )
         with simcase_processes(["listen", "worker"], env, logs):
+            wait_for_log(logs / "listen.log", "DICOM listener SIMCASE on")
+            wait_for_log(logs / "worker.log", "worker started")
             yield PushLoop(orthanc, indexed_archive, logs)
+
+
+def wait_for_log(log: Path, text: str, timeout: float = 120.0) -> None:
+    """Wait until a simcase process's log says ``text`` (it is ready, not just started).
+
+    A process importing torch on a loaded machine takes seconds; a fixed sleep lets the
+    test race it (a follower that starts after the study became stable skips it).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{log.name} never said {text!r} in {timeout:.0f} s\n" + (
+        log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
+    ))
 
 
 def storescu_folder(orthanc: OrthancServer, folder: Path) -> None:
@@ -251,7 +269,7 @@ def wait_for_results(
         time.sleep(1)
     dump = "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(logs.glob("*.log")))
     raise AssertionError(
-        f"not {count} simcase series in the study after {RESULT_TIMEOUT_S} s\n{dump}"
+        f"not {series} simcase series in the study after {RESULT_TIMEOUT_S} s\n{dump}"
     )
 
 

@@ -30,6 +30,7 @@ from tests.e2e.conftest import (
     simcase_processes,
     sr_text,
     storescu_folder,
+    wait_for_log,
     wait_for_results,
 )
 from tests.integration.plugin.orthanc_fixture import OrthancServer, running_orthanc
@@ -270,7 +271,9 @@ def test_changes_feed_default_needs_no_code_inside_orthanc(
         )
         logs = tmp_path / "logs"
         with simcase_processes(["listen", "worker"], env, logs):
-            time.sleep(2)  # the follower starts at the end of the feed
+            # The follower starts at the end of the feed: send only once it is following.
+            wait_for_log(logs / "listen.log", "following Orthanc changes from seq")
+            wait_for_log(logs / "worker.log", "worker started")
             storescu_folder(orthanc, query_study.dicom_dir)
             wait_for_results(orthanc, query_study.study_instance_uid, logs)
             check_results(orthanc, query_study, tmp_path)

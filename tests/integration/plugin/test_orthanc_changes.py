@@ -122,6 +122,27 @@ def test_follower_routes_new_studies_once_and_ignores_its_own_results(
     restarted.close()
 
 
+def test_follower_recovers_when_orthanc_feed_goes_back(
+    orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    """A position saved against an older Orthanc database (far past today's feed) does not
+    silence routing: the follower notices the feed went back and follows from its end."""
+    position = FilePosition(tmp_path / "position.json")
+    position.save(last_seq(orthanc) + 1_000_000)
+    seen: list[StableStudy] = []
+    follower = ChangesFollower(orthanc.url, position, seen.append)
+    assert follower.poll_once() == []
+    assert position.load() == last_seq(orthanc)
+
+    series = mr_series(2, seed=7)
+    before = last_seq(orthanc)
+    storescu(orthanc, series, tmp_path / "study")
+    wait_for_stable(orthanc, before)
+    routed = follower.poll_once()
+    assert [s.study_instance_uid for s in routed] == [series[0].StudyInstanceUID]
+    follower.close()
+
+
 def orthanc_text(orthanc: OrthancServer, path: str) -> str:
     import httpx
 
