@@ -16,14 +16,23 @@ import time
 from pathlib import Path
 
 from dicom_conversion import StudyVolumes
-from models import OnnxEmbedder, OnnxSegmenter
+from models import OnnxEmbedder, OnnxSegmenter, normalised_channels
 from models.synth import generate_case
 
 
-def _timed(segmenter: OnnxSegmenter, embedder: OnnxEmbedder, study: StudyVolumes) -> float:
+def _timed(
+    segmenter: OnnxSegmenter, embedder: OnnxEmbedder, study: StudyVolumes, *, shared: bool = True
+) -> float:
+    """One segment + embed; ``shared``: the study is normalised once for both networks
+    (as the indexer does), else each network normalises it on its own."""
     began = time.perf_counter()
-    mask = segmenter.segment(study)
-    embedder.embed_case(study, mask)
+    if shared:
+        channels = normalised_channels(study)
+        mask = segmenter.segment(study, channels=channels)
+        embedder.embed_case(study, mask, channels=channels)
+    else:
+        mask = segmenter.segment(study)
+        embedder.embed_case(study, mask)
     return time.perf_counter() - began
 
 
@@ -44,16 +53,23 @@ def main() -> None:
         for name, folder in (("baseline", args.baseline), ("candidate", args.candidate))
     }
     times: dict[str, list[float]] = {name: [] for name in sides}
+    separate: list[float] = []
     for segmenter, embedder in sides.values():
         _timed(segmenter, embedder, study)  # warm-up
     for _ in range(args.repeats):
         for name, (segmenter, embedder) in sides.items():
             times[name].append(_timed(segmenter, embedder, study))
+        separate.append(_timed(*sides["candidate"], study, shared=False))
     medians = {name: statistics.median(values) for name, values in times.items()}
     for name, (_, embedder) in sides.items():
         seconds = medians[name]
         print(f"{name}: {embedder.model_version} segment + embed, 1 mm study: {seconds:.3f} s")
     print(f"candidate / baseline: {medians['candidate'] / medians['baseline']:.2f}")
+    alone = statistics.median(separate)
+    print(
+        f"candidate, each network normalising the study itself: {alone:.3f} s "
+        f"(normalised once / each itself: {medians['candidate'] / alone:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dicom_conversion import StudyVolumes
 from indexer.errors import ModelVersionError, NoTumourError
 from indexer.store import VectorStore
 from indexer.thumbnails import tumour_thumbnail
-from models import OnnxEmbedder, OnnxSegmenter, tumour_facts
+from models import OnnxEmbedder, OnnxSegmenter, normalised_channels, tumour_facts
 from models.registry import resolve_model_dir
 
 __all__ = [
@@ -45,13 +45,15 @@ class CaseEmbedder(Protocol):
     @property
     def dim(self) -> int: ...
 
-    def embed_case(self, study: StudyVolumes, mask: np.ndarray) -> np.ndarray: ...
+    def embed_case(
+        self, study: StudyVolumes, mask: np.ndarray, *, channels: np.ndarray | None = None
+    ) -> np.ndarray: ...
 
 
 class CaseSegmenter(Protocol):
     """The part of :class:`models.Segmenter` the indexer uses."""
 
-    def segment(self, study: StudyVolumes) -> np.ndarray: ...
+    def segment(self, study: StudyVolumes, *, channels: np.ndarray | None = None) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -113,12 +115,14 @@ def embed_study(
 ) -> EmbeddedStudy:
     """Mask (given or segmented), tumour facts and the case embedding of one study."""
     given = study.mask is not None and bool(np.any(study.mask > 0))
+    # Normalised once: the segmenter and the embedder read the same channels.
+    channels = normalised_channels(study)
     if use_given_mask and given:
         assert study.mask is not None
         mask = np.asarray(study.mask, dtype=np.uint8)
         source: Literal["given", "segmenter"] = "given"
     else:
-        mask = np.asarray(models.segmenter.segment(study), dtype=np.uint8)
+        mask = np.asarray(models.segmenter.segment(study, channels=channels), dtype=np.uint8)
         source = "segmenter"
     if not np.any(mask > 0):
         raise NoTumourError(
@@ -126,7 +130,9 @@ def embed_study(
             f" (mask from {source})"
         )
     facts = tumour_facts(study, mask).to_dict()
-    vector = np.asarray(models.embedder.embed_case(study, mask), dtype=np.float32).reshape(-1)
+    vector = np.asarray(
+        models.embedder.embed_case(study, mask, channels=channels), dtype=np.float32
+    ).reshape(-1)
     return EmbeddedStudy(
         vector=vector,
         mask=mask,

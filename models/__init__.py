@@ -16,7 +16,7 @@ from models.facts import TumourFacts, tumour_facts
 from models.registry import SHIPPED_MODEL_DIR, ModelCard, load_card
 from models.segmenter import OnnxSegmenter, Segmenter, TorchSegmenter
 from models.slices import TumourSlices, select_tumour_slices
-from models.study_arrays import CHANNELS
+from models.study_arrays import CHANNELS, normalised_channels
 
 __all__ = [
     "CHANNELS",
@@ -38,6 +38,7 @@ __all__ = [
     "WeightsNotFoundError",
     "combine_rows",
     "load_card",
+    "normalised_channels",
     "select_tumour_slices",
     "tumour_facts",
 ]

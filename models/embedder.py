@@ -54,11 +54,19 @@ class Embedder(Protocol):
         """Context planes the network takes besides the crops (0: none)."""
         ...
 
-    def embed(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
-        """Per-slice vectors float32 ``[n, dim]``, L2-normalised (central slice in the middle)."""
+    def embed(
+        self, study: StudyLike, mask: np.ndarray, *, channels: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per-slice vectors float32 ``[n, dim]``, L2-normalised (central slice in the middle).
+
+        ``channels``: the study's normalised channels when the caller has them already
+        (e.g. from segmenting it).
+        """
         ...
 
-    def embed_case(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
+    def embed_case(
+        self, study: StudyLike, mask: np.ndarray, *, channels: np.ndarray | None = None
+    ) -> np.ndarray:
         """One vector float32 ``[dim]`` for the case, L2-normalised."""
         ...
 
@@ -146,14 +154,19 @@ class _CropEmbedder:
             raise InvalidStudyError(f"signs must be [{self.sign_count}], got shape {row.shape}")
         return np.ascontiguousarray(np.broadcast_to(row, (n, self.sign_count)))
 
-    def embed(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
-        channels = normalised_channels(study)
+    def embed(
+        self, study: StudyLike, mask: np.ndarray, *, channels: np.ndarray | None = None
+    ) -> np.ndarray:
+        if channels is None:
+            channels = normalised_channels(study)
         slices = select_tumour_slices(study, mask, channels=channels)
         signs = tumour_signs(channels, mask, study.affine) if self.sign_count else None
         return self.embed_crops(slices.crops, slices.context, signs)
 
-    def embed_case(self, study: StudyLike, mask: np.ndarray) -> np.ndarray:
-        return combine_rows(self.embed(study, mask))
+    def embed_case(
+        self, study: StudyLike, mask: np.ndarray, *, channels: np.ndarray | None = None
+    ) -> np.ndarray:
+        return combine_rows(self.embed(study, mask, channels=channels))
 
     def _run(
         self, batch: np.ndarray, context: np.ndarray | None, signs: np.ndarray | None

@@ -24,7 +24,7 @@ from models.networks.segmentation_net import (
 )
 from models.onnx_session import cpu_session
 from models.registry import load_card, resolve_model_dir
-from models.study_arrays import StudyLike, normalised_channels, voxel_spacing
+from models.study_arrays import StudyLike, bounding_box, normalised_channels, voxel_spacing
 
 __all__ = [
     "OnnxSegmenter",
@@ -46,8 +46,13 @@ class Segmenter(Protocol):
         """Identifies the weights."""
         ...
 
-    def segment(self, study: StudyLike) -> np.ndarray:
-        """uint8 BraTS labels (0, 1, 2, 3) with the shape of the study's arrays."""
+    def segment(self, study: StudyLike, *, channels: np.ndarray | None = None) -> np.ndarray:
+        """uint8 BraTS labels (0, 1, 2, 3) with the shape of the study's arrays.
+
+        ``channels``: the study's :func:`~models.study_arrays.normalised_channels`, when
+        the caller has them already (the embedder needs the same; computing them once
+        saves a third of a 1 mm study's time).
+        """
         ...
 
 
@@ -144,8 +149,9 @@ def _labels_on_study_grid(
 class _LogitsSegmenter:
     model_version: str
 
-    def segment(self, study: StudyLike) -> np.ndarray:
-        channels = normalised_channels(study)
+    def segment(self, study: StudyLike, *, channels: np.ndarray | None = None) -> np.ndarray:
+        if channels is None:
+            channels = normalised_channels(study)
         original = channels.shape[1:]
         grid = segmenter_grid_shape(original, voxel_spacing(study.affine))
         small = resample_channels(channels, grid)
@@ -154,7 +160,10 @@ class _LogitsSegmenter:
         logits = self._run(padded[None])[0][:, : valid[0], : valid[1], : valid[2]]
         offset = (box[0].start or 0, box[1].start or 0, box[2].start or 0)
         labels = _labels_on_study_grid(np.ascontiguousarray(logits), offset, grid, original)
-        labels[~np.any(channels != 0, axis=0)] = 0
+        found = bounding_box(labels)
+        if found is not None:  # outside the head stays background (only the tumour's box)
+            outside = ~np.any(channels[(slice(None), *found)] != 0, axis=0)
+            labels[found][outside] = 0
         return labels
 
     def _run(self, batch: np.ndarray) -> np.ndarray:

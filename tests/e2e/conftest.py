@@ -214,12 +214,16 @@ def wait_for_log(log: Path, text: str, timeout: float = 120.0) -> None:
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if log.exists() and text in log.read_text(errors="replace"):
+        # rich wraps long lines: compare with the whitespace collapsed
+        if log.exists() and " ".join(text.split()) in " ".join(
+            log.read_text(errors="replace").split()
+        ):
             return
         time.sleep(0.2)
-    raise AssertionError(f"{log.name} never said {text!r} in {timeout:.0f} s\n" + (
-        log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
-    ))
+    raise AssertionError(
+        f"{log.name} never said {text!r} in {timeout:.0f} s\n"
+        + (log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)")
+    )
 
 
 def storescu_folder(orthanc: OrthancServer, folder: Path) -> None:

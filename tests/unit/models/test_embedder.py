@@ -173,3 +173,21 @@ def test_architecture_round_trips_through_the_shipped_card() -> None:
     net = EmbeddingNet.from_architecture(card.architecture)
     assert net.architecture() == card.architecture
     assert EmbeddingNet.from_architecture({}).architecture()["context_channels"] == 0
+
+
+def test_channels_normalised_once_give_the_same_mask_and_vector() -> None:
+    """The pipeline normalises a study once for both networks: same results as each alone."""
+    from models import OnnxSegmenter, normalised_channels
+
+    study = toy_study(spacing=2.0, seed=3)
+    assert study.mask is not None
+    segmenter = OnnxSegmenter.load(threads=1)
+    embedder = OnnxEmbedder.load(threads=1)
+    channels = normalised_channels(study)
+    np.testing.assert_array_equal(
+        segmenter.segment(study, channels=channels), segmenter.segment(study)
+    )
+    np.testing.assert_array_equal(
+        embedder.embed_case(study, study.mask, channels=channels),
+        embedder.embed_case(study, study.mask),
+    )

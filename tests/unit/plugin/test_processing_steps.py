@@ -32,7 +32,9 @@ class FakeEmbedder:
     model_version = VERSION
     dim = DIM
 
-    def embed_case(self, study: StudyVolumes, mask: np.ndarray) -> np.ndarray:
+    def embed_case(
+        self, study: StudyVolumes, mask: np.ndarray, *, channels: np.ndarray | None = None
+    ) -> np.ndarray:
         return np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
 
@@ -40,7 +42,7 @@ class FakeSegmenter:
     def __init__(self, tumour: bool = True) -> None:
         self.tumour = tumour
 
-    def segment(self, study: StudyVolumes) -> np.ndarray:
+    def segment(self, study: StudyVolumes, *, channels: np.ndarray | None = None) -> np.ndarray:
         mask = np.zeros(study.shape, dtype=np.uint8)
         if self.tumour:
             mask[10:20, 12:22, 2:6] = 2
