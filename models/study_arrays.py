@@ -7,7 +7,9 @@ RAS ``(X, Y, Z)`` order, axial slice ``[:, :, k]``). Only the attributes named i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,6 +33,9 @@ CHANNELS: tuple[str, ...] = tuple(s.value for s in MRSequence.ordered())
 
 #: Normalised intensities are clipped to this many standard deviations.
 _CLIP = 5.0
+#: Threads normalising a study's sequences side by side, and the size from which they do.
+_NORMALISE_THREADS = 2
+_THREADED_VOXELS = 1_000_000
 
 
 class StudyLike(Protocol):
@@ -188,12 +193,24 @@ def normalised_channels(study: StudyLike) -> np.ndarray:
     """The four channels ``[4, X, Y, Z]`` float32, normalised; a missing sequence is zeros."""
     shape = study_shape(study)
     out = np.zeros((len(CHANNELS), *shape), dtype=np.float32)
-    found = 0
-    for index, channel in enumerate(CHANNELS):
-        array = _lookup(study.arrays, channel)
-        if array is not None:
-            _normalise_into(np.asarray(array, dtype=np.float32), out[index])
-            found += 1
-    if found == 0:
+    present = [
+        (index, array)
+        for index, channel in enumerate(CHANNELS)
+        if (array := _lookup(study.arrays, channel)) is not None
+    ]
+    if not present:
         raise InvalidStudyError(f"the study holds none of the sequences {', '.join(CHANNELS)}")
+
+    def one(item: tuple[int, Any]) -> None:
+        _normalise_into(np.asarray(item[1], dtype=np.float32), out[item[0]])
+
+    # numpy releases the GIL in its loops: the sequences are normalised side by side
+    # (each into its own channel, so the result does not depend on the order).
+    workers = min(len(present), os.cpu_count() or 1, _NORMALISE_THREADS)
+    if workers <= 1 or out[0].size < _THREADED_VOXELS:
+        for item in present:
+            one(item)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, present))
     return out

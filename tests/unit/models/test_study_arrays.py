@@ -36,3 +36,27 @@ def test_a_noise_floor_is_background_and_dark_csf_stays_brain() -> None:
     normalised = normalise_volume(volume)
     assert np.all(normalised[~mask] == 0)
     assert abs(float(normalised[mask].mean())) < 0.1  # clipping at +-5 shifts it a little
+
+
+def test_sequences_normalised_side_by_side_equal_one_by_one() -> None:
+    """A study big enough for threads gives, bit for bit, each sequence normalised alone."""
+    from dataclasses import dataclass
+
+    from models.study_arrays import CHANNELS, normalised_channels
+
+    @dataclass
+    class Study:
+        arrays: dict[str, np.ndarray]
+        affine: np.ndarray
+
+    rng = np.random.default_rng(1)
+    arrays = {
+        name: np.where(
+            rng.random((112, 112, 96)) > 0.3, rng.normal(500, 80, (112, 112, 96)), 0
+        ).astype(np.float32)
+        for name in CHANNELS[:3]  # one sequence missing: its channel stays zeros
+    }
+    out = normalised_channels(Study(arrays, np.eye(4)))
+    for index, name in enumerate(CHANNELS):
+        expected = normalise_volume(arrays[name]) if name in arrays else np.zeros((112, 112, 96))
+        assert np.array_equal(out[index], expected), name
