@@ -362,3 +362,27 @@ def test_unusable_instances_are_refused_at_the_door_and_the_study_still_complete
     assert "PixelSpacing" in comments[2]
     assert callback.wait_for(1) == [study_uid]
     assert len(journal_rows(database_url, study_uid)) == 4
+
+
+def test_a_sop_instance_uid_reused_in_another_study_does_not_take_over_the_first(
+    listener: DicomListener, database_url: str, callback: CollectingCallback
+) -> None:
+    first = mr_series(2)
+    other = mr_series(2, seed=1)
+    other[0].SOPInstanceUID = first[0].SOPInstanceUID  # a different object, same UID
+    other[0].file_meta.MediaStorageSOPInstanceUID = first[0].SOPInstanceUID
+    for series in (first, other, first):  # the first study is resent at the end
+        assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        for ds in series:
+            assert assoc.send_c_store(ds).Status == 0x0000
+        assoc.release()
+    assert listener.recorder.flush()
+    first_rows = journal_rows(database_url, first[0].StudyInstanceUID)
+    other_rows = journal_rows(database_url, other[0].StudyInstanceUID)
+    assert sorted(r[0] for r in first_rows) == sorted(ds.SOPInstanceUID for ds in first)
+    assert sorted(r[0] for r in other_rows) == sorted(ds.SOPInstanceUID for ds in other)
+    # each study's row names its own file, which holds that study's object
+    for rows, series in ((first_rows, first), (other_rows, other)):
+        for _, path, _ in rows:
+            assert dcmread(path).StudyInstanceUID == series[0].StudyInstanceUID
+    assert set(callback.wait_for(3)) == {first[0].StudyInstanceUID, other[0].StudyInstanceUID}
