@@ -68,6 +68,10 @@ class DicomSettings(BaseModel):
     #: Largest PDU the listener receives (its Maximum Length Receive); a PDU header
     #: declaring more is refused before anything is buffered.
     max_pdu_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    #: Free space (MiB) the spool's file system must keep: an instance that would leave
+    #: less is refused with 0xA700 "out of resources" before anything is written (0: no
+    #: check).
+    min_free_mb: int = Field(1024, ge=0, le=1024**3)
 
     @field_validator("allowed_aes", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from pynetdicom import AE, evt
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom.sop_class import MRImageStorage, Verification  # type: ignore[attr-defined]
 
-from plugin.dicom import STATUS_CANNOT_UNDERSTAND, DicomListener
+from plugin.dicom import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, DicomListener
 from plugin.dicom.tcp import DUL_POLL_SECONDS
 from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
 from tests.unit.plugin.samples import mr_series
@@ -386,3 +386,36 @@ def test_a_sop_instance_uid_reused_in_another_study_does_not_take_over_the_first
         for _, path, _ in rows:
             assert dcmread(path).StudyInstanceUID == series[0].StudyInstanceUID
     assert set(callback.wait_for(3)) == {first[0].StudyInstanceUID, other[0].StudyInstanceUID}
+
+
+def test_a_spool_short_of_free_space_refuses_with_out_of_resources_and_writes_nothing(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = tmp_path / "spool"
+    usage = os.statvfs(tmp_path)
+    free_mb = usage.f_bavail * usage.f_frsize // 2**20
+    callback = CollectingCallback()
+    series = mr_series(2)
+    with (
+        caplog.at_level("ERROR", logger="plugin.dicom.listener"),
+        running_listener(database_url, spool, callback, min_free_mb=free_mb + 1024) as listener,
+    ):
+        assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        statuses = [assoc.send_c_store(ds) for ds in series]
+        assoc.release()
+        assert listener.recorder.flush()
+    assert [s.Status for s in statuses] == [STATUS_OUT_OF_RESOURCES] * 2
+    assert statuses[0].ErrorComment.startswith("spool disk full: ")
+    assert f"{free_mb + 1024} MB kept" in statuses[0].ErrorComment
+    assert not list(spool.rglob("*.dcm"))
+    assert journal_rows(database_url, series[0].StudyInstanceUID) == []
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 2 and "spool disk full" in refused[0]
+    assert callback.studies == []
+    # with room to spare the same instances are kept
+    with running_listener(database_url, spool, callback, min_free_mb=1) as listener:
+        assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        assert [assoc.send_c_store(ds).Status for ds in series] == [0x0000] * 2
+        assoc.release()
+        assert callback.wait_for(1) == [series[0].StudyInstanceUID]
+    assert len(journal_rows(database_url, series[0].StudyInstanceUID)) == 2
