@@ -166,6 +166,9 @@ class ApiSettings(BaseModel):
     #: Largest request body of an upload (``POST /api/v1/search``), enforced while it
     #: streams in: 413 beyond it.
     max_upload_bytes: int = Field(1024 * 1024 * 1024, ge=1024, le=64 * 1024**3)
+    #: Largest size an upload may reach once its ``.zip`` and ``.gz`` files are
+    #: decompressed, counted as they stream out: 413 beyond it (a zip or gzip bomb).
+    max_uncompressed_bytes: int = Field(2 * 1024**3, ge=1024, le=256 * 1024**3)
 
     def check_safe(self) -> None:
         """Off a loopback address, refuse the default admin token and any admin token
