@@ -184,7 +184,11 @@ class DicomListener:
         self._server = server
         recovered = self.recover()
         for study_uid in sorted(set(self.journal.pending()) | recovered):
-            log.info("study pending from an earlier run", extra={"study_uid": study_uid})
+            log.info(
+                "study pending from an earlier run: complete in %s s unless more arrives",
+                self.settings.stable_seconds,
+                extra={"study_uid": study_uid},
+            )
             self.tracker.mark_pending(study_uid)
         self.recorder.start()
         self.tracker.start()

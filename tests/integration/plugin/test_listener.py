@@ -274,11 +274,15 @@ def test_pending_study_from_an_earlier_run_is_completed_at_start(
         assoc.release()
     assert first.studies == []  # stopped before the debounce was over
     second = CollectingCallback()
-    with running_listener(database_url, tmp_path / "spool", second, debounce_seconds=0.1):
+    with running_listener(
+        database_url, tmp_path / "spool", second, debounce_seconds=0.1, stable_seconds=0.5
+    ):
         assert second.wait_for(1) == [series[0].StudyInstanceUID]
     third = CollectingCallback()
-    with running_listener(database_url, tmp_path / "spool", third, debounce_seconds=0.1):
-        time.sleep(0.5)
+    with running_listener(
+        database_url, tmp_path / "spool", third, debounce_seconds=0.1, stable_seconds=0.5
+    ):
+        time.sleep(1.0)
     assert third.studies == []
 
 
@@ -332,7 +336,9 @@ def test_spooled_instances_without_rows_are_journalled_at_start(
     partial = orphan.with_name("1.2.3.999.dcm")
     partial.write_bytes(orphan.read_bytes()[:300])
     second = CollectingCallback()
-    with running_listener(database_url, tmp_path / "spool", second, debounce_seconds=0.1):
+    with running_listener(
+        database_url, tmp_path / "spool", second, debounce_seconds=0.1, stable_seconds=0.5
+    ):
         assert second.wait_for(1) == [study_uid]
     assert len(journal_rows(database_url, study_uid)) == 2
     assert not partial.exists()

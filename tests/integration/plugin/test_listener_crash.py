@@ -64,7 +64,7 @@ def _wait(predicate: Callable[[], object], timeout: float, what: str) -> None:
 
 @contextlib.contextmanager
 def _listen(
-    database_url: str, data_dir: Path, port: int, log: Path
+    database_url: str, data_dir: Path, port: int, log: Path, stable_seconds: float = 3.0
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMCASE_")}
     env |= {
@@ -75,6 +75,7 @@ def _listen(
         "SIMCASE_DICOM__HOST": "127.0.0.1",
         "SIMCASE_DICOM__PORT": str(port),
         "SIMCASE_DICOM__DEBOUNCE_SECONDS": "0.5",
+        "SIMCASE_DICOM__STABLE_SECONDS": str(stable_seconds),
     }
     start = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
@@ -198,14 +199,32 @@ def _supersedes(report: Dataset) -> str | None:
     return found[0] if found else None
 
 
-def test_listener_killed_mid_study_then_resend_leaves_one_result_set_in_effect(
-    database_url: str, tmp_path: Path
-) -> None:
-    pacs = SlowPacs()
+def _result_sets(database_url: str, study_uid: str) -> list[tuple[str, list[str]]]:
+    """(content hash, SOPInstanceUIDs sent) of each result set, oldest first."""
+    with psycopg.connect(database_url) as conn:
+        return [
+            (str(r[0]), list(r[1]))
+            for r in conn.execute(
+                "SELECT content_hash, sop_instance_uids FROM results"
+                " WHERE study_instance_uid = %s ORDER BY sent_at",
+                (study_uid,),
+            )
+        ]
+
+
+def _content_hash(datasets: list[Dataset]) -> str:
+    uids = sorted(str(d.SOPInstanceUID) for d in datasets)
+    return hashlib.sha256("\n".join(uids).encode()).hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def _crashed_mid_study(
+    database_url: str, tmp_path: Path, study: list[Dataset], pacs: SlowPacs, stable: float
+) -> Iterator[int]:
+    """Workers running; a listener that acknowledged 3 instances of ``study`` was killed
+    with SIGKILL with its association open, and is running again: yields its port."""
     with open_store(database_url, IndexOptions(), max_size=1) as store:
         store.register_model(VERSION, DIM)  # an empty archive under the stand-in model
-    study = mr_series(8, rows=32, columns=32)
-    study_uid = str(study[0].StudyInstanceUID)
     port = free_port()
     log = tmp_path / "listen.log"
     settings = Settings(
@@ -214,50 +233,82 @@ def test_listener_killed_mid_study_then_resend_leaves_one_result_set_in_effect(
         dicom=DicomSettings(ae_title="SIMCASE"),
         results=ResultsSettings(ae_title="PACS", host="127.0.0.1", port=pacs.port),
     )
+    with _workers(settings, database_url):
+        with _listen(database_url, tmp_path / "data", port, log, stable) as first:
+            partial = _send(port, study[:3])  # acknowledged, association still open
+            first.kill()  # SIGKILL mid-study
+            first.wait()
+            partial.abort()  # type: ignore[attr-defined]
+        with _listen(database_url, tmp_path / "data", port, log, stable):
+            yield port
+
+
+def test_listener_killed_mid_study_then_resend_leaves_one_result_set_in_effect(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The resend comes after the restarted listener answered the partial study (here
+    ``stable_seconds`` 3 s), and while that answer is still being delivered."""
+    pacs = SlowPacs()
+    study = mr_series(8, rows=32, columns=32)
+    study_uid = str(study[0].StudyInstanceUID)
     try:
-        with _workers(settings, database_url):
-            with _listen(database_url, tmp_path / "data", port, log) as first:
-                partial = _send(port, study[:3])  # acknowledged, association still open
-                first.kill()  # SIGKILL mid-study
-                first.wait()
-                partial.abort()  # type: ignore[attr-defined]
-            with _listen(database_url, tmp_path / "data", port, log):
-                # the partial study is completed at the restart, and a worker takes it
-                _wait(
-                    lambda: [s for _, s in _jobs(database_url, study_uid)] == ["doing"],
-                    60,
-                    "the partial study's job",
-                )
-                resend = _send(port, study)
-                resend.release()  # type: ignore[attr-defined]
-                _wait(lambda: len(_jobs(database_url, study_uid)) == 2, 30, "the resend's job")
-                # a slow PACS: the first delivery waits until the second job could run
-                with contextlib.suppress(AssertionError):
-                    _wait(lambda: _jobs(database_url, study_uid)[1][1] != "todo", 5, "job 2")
-                pacs.gate.set()
-                _wait(
-                    lambda: all(s == "succeeded" for _, s in _jobs(database_url, study_uid)),
-                    60,
-                    "both jobs to finish",
-                )
+        with _crashed_mid_study(database_url, tmp_path, study, pacs, stable=3) as port:
+            # the partial study is completed after stable_seconds; a worker takes it
+            _wait(
+                lambda: [s for _, s in _jobs(database_url, study_uid)] == ["doing"],
+                60,
+                "the partial study's job",
+            )
+            resend = _send(port, study)
+            resend.release()  # type: ignore[attr-defined]
+            _wait(lambda: len(_jobs(database_url, study_uid)) == 2, 30, "the resend's job")
+            # a slow PACS: the first delivery waits until the second job could run
+            with contextlib.suppress(AssertionError):
+                _wait(lambda: _jobs(database_url, study_uid)[1][1] != "todo", 5, "job 2")
+            pacs.gate.set()
+            _wait(
+                lambda: all(s == "succeeded" for _, s in _jobs(database_url, study_uid)),
+                60,
+                "both jobs to finish",
+            )
     finally:
         pacs.stop()
-    with psycopg.connect(database_url) as conn:
-        sets = [
-            (str(r[0]), list(r[1]))
-            for r in conn.execute(
-                "SELECT content_hash, sop_instance_uids FROM results"
-                " WHERE study_instance_uid = %s ORDER BY sent_at",
-                (study_uid,),
-            )
-        ]
+    sets = _result_sets(database_url, study_uid)
     assert len(sets) == 2  # the partial study's answer, then the whole study's
     assert all(uid in pacs.received for _, uids in sets for uid in uids)
     reports = [pacs.received[uids[-1]] for _, uids in sets]  # the report goes last
     superseded = {_supersedes(r) for r in reports} - {None}
     in_effect = [r for r in reports if str(r.SOPInstanceUID) not in superseded]
     assert len(in_effect) == 1, [(_supersedes(r), str(r.SOPInstanceUID)) for r in reports]
-    whole = hashlib.sha256("\n".join(sorted(str(d.SOPInstanceUID) for d in study)).encode())
     # the answer in effect is the last one sent, and it covers the whole study
     assert str(in_effect[0].SOPInstanceUID) == sets[-1][1][-1]
-    assert sets[-1][0] == whole.hexdigest()[:32]
+    assert sets[-1][0] == _content_hash(study)
+
+
+def test_a_resend_within_stable_seconds_of_the_restart_is_answered_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The usual case: the sender resends the study soon after the restart (within
+    ``stable_seconds``, 30 s by default; 20 s here). The part received before the crash
+    is never answered on its own: one job, one result set, for the whole study.
+    Before, the partial study was answered 0.5 s (the debounce) after the restart."""
+    pacs = SlowPacs()
+    pacs.gate.set()
+    study = mr_series(8, rows=32, columns=32)
+    study_uid = str(study[0].StudyInstanceUID)
+    try:
+        with _crashed_mid_study(database_url, tmp_path, study, pacs, stable=20) as port:
+            time.sleep(2)  # the sender notices the lost association and starts over
+            assert _jobs(database_url, study_uid) == []
+            resend = _send(port, study)
+            resend.release()  # type: ignore[attr-defined]
+            _wait(
+                lambda: [s for _, s in _jobs(database_url, study_uid)] == ["succeeded"],
+                60,
+                "the study's job",
+            )
+    finally:
+        pacs.stop()
+    sets = _result_sets(database_url, study_uid)
+    assert [content for content, _ in sets] == [_content_hash(study)]
+    assert _supersedes(pacs.received[sets[0][1][-1]]) is None
