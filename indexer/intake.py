@@ -2,8 +2,9 @@
 
 Every instance the DICOM listener acknowledges is first written to the spool, then
 recorded here (table ``received_instances``, one row per study, series and
-SOPInstanceUID), and its study is tracked in ``intake_studies`` so that a study received but never
-declared complete (a crash, a restart) is found again by :func:`pending_studies`.
+SOPInstanceUID), and its study is tracked in ``intake_studies`` so that a study
+received but never declared complete (a crash, a restart) is found again by
+:func:`pending_studies`.
 """
 
 from __future__ import annotations
