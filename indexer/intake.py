@@ -1,13 +1,15 @@
 """The listener's durable journal: received instances and the studies they belong to.
 
 Every instance the DICOM listener acknowledges is first written to the spool, then
-recorded here (table ``received_instances``, de-duplicated by SOPInstanceUID), and
-its study is tracked in ``intake_studies`` so that a study received but never
-declared complete (a crash, a restart) is found again by :func:`pending_studies`.
+recorded here (table ``received_instances``, one row per study, series and
+SOPInstanceUID), and its study is tracked in ``intake_studies`` so that a study
+received but never declared complete (a crash, a restart) is found again by
+:func:`pending_studies`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +31,9 @@ __all__ = [
     "study_files",
     "study_instances",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,15 +79,17 @@ INSERT INTO received_instances AS r
     (sop_instance_uid, study_instance_uid, series_instance_uid, sop_class_uid,
      modality, calling_ae, path)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (sop_instance_uid) DO UPDATE SET
-    study_instance_uid = EXCLUDED.study_instance_uid,
-    series_instance_uid = EXCLUDED.series_instance_uid,
+ON CONFLICT (study_instance_uid, series_instance_uid, sop_instance_uid) DO UPDATE SET
     sop_class_uid = EXCLUDED.sop_class_uid,
     modality = EXCLUDED.modality,
     calling_ae = EXCLUDED.calling_ae,
     path = EXCLUDED.path,
     received_at = clock_timestamp()
-RETURNING (xmax = 0) AS inserted
+RETURNING (xmax = 0) AS inserted,
+    EXISTS (SELECT 1 FROM received_instances o
+            WHERE o.sop_instance_uid = r.sop_instance_uid
+              AND (o.study_instance_uid, o.series_instance_uid)
+                  <> (r.study_instance_uid, r.series_instance_uid)) AS elsewhere
 """
 
 _TOUCH_STUDY = """
@@ -95,11 +102,14 @@ ON CONFLICT (study_instance_uid) DO UPDATE SET
 
 
 def record_instance(conn: psycopg.Connection[Any], instance: ReceivedInstance) -> bool:
-    """Journal one received instance; ``True`` if its SOPInstanceUID is new.
+    """Journal one received instance; ``True`` if it is new to its series.
 
-    A repeated SOPInstanceUID replaces the earlier row (same instance sent again, or a
-    corrected copy) and still counts as activity of its study, but not as a new
-    instance. Commits.
+    An instance is keyed by study, series and SOPInstanceUID. The same instance sent
+    again replaces its row (a resend, or a corrected copy) and still counts as activity
+    of its study, but not as a new instance. A SOPInstanceUID already journalled in
+    another study or series (DICOM says it is unique: a sender's error, or a series
+    moved to another study by the PACS) gets a row of its own, and a warning names the
+    UIDs: the first study keeps its instance. Commits.
     """
     with conn.transaction():
         row = conn.execute(
@@ -115,6 +125,16 @@ def record_instance(conn: psycopg.Connection[Any], instance: ReceivedInstance) -
             ),
         ).fetchone()
         inserted = bool(row and row[0])
+        if inserted and row and row[1]:
+            log.warning(
+                "SOPInstanceUID already received in another study or series; kept as a"
+                " separate instance of this one",
+                extra={
+                    "study_uid": instance.study_instance_uid,
+                    "series_uid": instance.series_instance_uid,
+                    "sop_uid": instance.sop_instance_uid,
+                },
+            )
         conn.execute(_TOUCH_STUDY, (instance.study_instance_uid, 1 if inserted else 0))
     return inserted
 

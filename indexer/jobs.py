@@ -169,11 +169,26 @@ def create_job_app(
     return app
 
 
-def defer_once(app: procrastinate.App, conninfo: str, name: str, lock: str, **kwargs: Any) -> int:
+def defer_once(
+    app: procrastinate.App,
+    conninfo: str,
+    name: str,
+    lock: str,
+    *,
+    run_alone: bool = False,
+    **kwargs: Any,
+) -> int:
     """Queue task ``name`` unless a job with the same queueing lock is waiting; return
-    the id of the job that will do the work."""
+    the id of the job that will do the work.
+
+    With ``run_alone``, ``lock`` is also the job's procrastinate lock: jobs that share it
+    run one after the other, in the order they were queued, whatever the number of
+    workers (a job queued while another is running waits for it)."""
     try:
-        job_id: int = app.configure_task(task_name(name), queueing_lock=lock).defer(**kwargs)
+        task = app.configure_task(
+            task_name(name), queueing_lock=lock, lock=lock if run_alone else None
+        )
+        job_id: int = task.defer(**kwargs)
         return job_id
     except procrastinate.exceptions.AlreadyEnqueued:
         with connect(conninfo) as conn:
@@ -183,7 +198,7 @@ def defer_once(app: procrastinate.App, conninfo: str, name: str, lock: str, **kw
                 (lock,),
             ).fetchone()
         if row is None:  # it started in between: queue again
-            return defer_once(app, conninfo, name, lock, **kwargs)
+            return defer_once(app, conninfo, name, lock, run_alone=run_alone, **kwargs)
         existing: int = row[0]
         return existing
 

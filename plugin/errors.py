@@ -12,6 +12,7 @@ __all__ = [
     "PluginError",
     "SendError",
     "StudySourceError",
+    "UploadTooLargeError",
 ]
 
 
@@ -65,5 +66,11 @@ class SendError(PluginError):
 
 class OrthancFeedError(PluginError):
     """Orthanc's REST API answered unexpectedly while following its changes."""
+
+    __module__ = "plugin"
+
+
+class UploadTooLargeError(PluginError):
+    """An upload decompresses to more than the limit (or holds too many files)."""
 
     __module__ = "plugin"

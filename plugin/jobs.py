@@ -74,6 +74,11 @@ def enqueue_process_study(
 ) -> int:
     """Queue ``process_study`` once per study (a study already waiting is not queued twice).
 
+    The jobs of one study run one after the other (lock ``study:<uid>``): a job queued
+    while another of the same study runs (more instances arrived, a resend after a
+    crash) waits for it, then reads its result and supersedes it. Run side by side, both
+    found no earlier result and both result sets went out as the study's answer.
+
     Raises :class:`~plugin.dicom.uids.InvalidUidError` for anything but a DICOM UID.
     """
     require_uid(study_instance_uid)
@@ -83,6 +88,7 @@ def enqueue_process_study(
         conninfo,
         "process_study",
         f"study:{study_instance_uid}",
+        run_alone=True,
         study_instance_uid=study_instance_uid,
         source=source,
     )

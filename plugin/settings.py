@@ -68,6 +68,10 @@ class DicomSettings(BaseModel):
     #: Largest PDU the listener receives (its Maximum Length Receive); a PDU header
     #: declaring more is refused before anything is buffered.
     max_pdu_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    #: Free space (MiB) the spool's file system must keep: an instance that would leave
+    #: less is refused with 0xA700 "out of resources" before anything is written (0: no
+    #: check).
+    min_free_mb: int = Field(1024, ge=0, le=1024**3)
 
     @field_validator("allowed_aes", mode="before")
     @classmethod
@@ -162,6 +166,9 @@ class ApiSettings(BaseModel):
     #: Largest request body of an upload (``POST /api/v1/search``), enforced while it
     #: streams in: 413 beyond it.
     max_upload_bytes: int = Field(1024 * 1024 * 1024, ge=1024, le=64 * 1024**3)
+    #: Largest size an upload may reach once its ``.zip`` and ``.gz`` files are
+    #: decompressed, counted as they stream out: 413 beyond it (a zip or gzip bomb).
+    max_uncompressed_bytes: int = Field(2 * 1024**3, ge=1024, le=256 * 1024**3)
 
     def check_safe(self) -> None:
         """Off a loopback address, refuse the default admin token and any admin token

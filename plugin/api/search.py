@@ -17,25 +17,14 @@ from indexer.search_service import SearchRequest, search_study
 from indexer.store import PgVectorStore
 from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
 from plugin.api.search_filters import FilterDep, patient_of_upload
+from plugin.api.upload_files import save_uploads
 from plugin.api.viewer_links import add_viewer_links
 from plugin.dicom.uids import is_dicom_uid
+from plugin.errors import UploadTooLargeError
 from plugin.jobs import enqueue_process_study
 from plugin.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
-
-_NIFTI = (".nii", ".nii.gz")
-
-
-def _case_name(filename: str) -> str:
-    """``BraTS-GLI-00001-000-t1c.nii.gz`` -> ``BraTS-GLI-00001-000`` (the reader wants the
-    folder named like the files' prefix)."""
-    stem = Path(filename).name.removesuffix(".gz").removesuffix(".nii")
-    for sep in ("-", "_"):
-        head, found, _ = stem.rpartition(sep)
-        if found and head:
-            return head
-    return "query"
 
 
 def without_paths(message: str, folder: str) -> str:
@@ -46,23 +35,13 @@ def without_paths(message: str, folder: str) -> str:
     return message
 
 
-def _save_uploads(files: list[UploadFile], folder: Path) -> Path:
-    """Write the uploads; a NIfTI case keeps its file names inside a case folder."""
-    nifti = [f for f in files if (f.filename or "").endswith(_NIFTI)]
-    target = folder / _case_name(nifti[0].filename or "") if nifti else folder
-    target.mkdir(parents=True, exist_ok=True)
-    for i, upload in enumerate(files):
-        name = Path(upload.filename or f"file{i}").name or f"file{i}"
-        if not nifti:
-            name = f"{i:05d}_{name}"
-        (target / name).write_bytes(upload.file.read())
-    return target
-
-
 @router.post(
     "/search",
     responses={
-        413: {"description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES"},
+        413: {
+            "description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES, or"
+            " decompresses (.zip, .gz) to more than SIMCASE_API__MAX_UNCOMPRESSED_BYTES"
+        },
         422: {"description": "The upload cannot be read, or a parameter is out of range"},
     },
 )
@@ -75,7 +54,7 @@ def search(
         list[UploadFile],
         File(
             description="DICOM files of one study, or a "
-            "BraTS-style NIfTI case (t1n/t1c/t2w/t2f[/seg])"
+            "BraTS-style NIfTI case (t1n/t1c/t2w/t2f[/seg]); .zip archives are unpacked"
         ),
     ],
     k: Annotated[int, Query(ge=1, le=100)] = 5,
@@ -94,7 +73,18 @@ def search(
     is set.
     """
     with tempfile.TemporaryDirectory(prefix="simcase-query-") as tmp:
-        folder = _save_uploads(files, Path(tmp))
+        try:
+            folder = save_uploads(
+                [(f.filename or "", f.file) for f in files],
+                Path(tmp),
+                settings.api.max_uncompressed_bytes,
+            )
+        except UploadTooLargeError as exc:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), tmp)
+            ) from exc
         try:
             study = load_source(str(folder))
         except Exception as exc:

@@ -17,7 +17,7 @@ class InstanceJournal(Protocol):
     """Records acknowledged instances and completed studies durably."""
 
     def record(self, instance: ReceivedInstance) -> bool:
-        """Record one instance; ``True`` if its SOPInstanceUID is new."""
+        """Record one instance; ``True`` if it is new to its study and series."""
         ...
 
     def record_many(self, instances: Sequence[ReceivedInstance]) -> None:
@@ -82,14 +82,20 @@ class MemoryJournal:
     """A journal in memory (for tools and tests that run without a database)."""
 
     def __init__(self) -> None:
-        self.instances: dict[str, ReceivedInstance] = {}
+        #: By (StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID), as in the database.
+        self.instances: dict[tuple[str, str, str], ReceivedInstance] = {}
         self.completed: list[str] = []
         self._lock = threading.Lock()
 
     def record(self, instance: ReceivedInstance) -> bool:
         with self._lock:
-            new = instance.sop_instance_uid not in self.instances
-            self.instances[instance.sop_instance_uid] = instance
+            key = (
+                instance.study_instance_uid,
+                instance.series_instance_uid,
+                instance.sop_instance_uid,
+            )
+            new = key not in self.instances
+            self.instances[key] = instance
             return new
 
     def record_many(self, instances: Sequence[ReceivedInstance]) -> None:

@@ -5,9 +5,10 @@ in the database in batches right after (:mod:`plugin.dicom.recorder`); at start-
 spool is scanned for instances without a journal row (a crash between the two), which
 are journalled and their studies completed. Instances of any storage SOP class are kept
 unless they can never be used (refused with 0xC210 and a reason: see
-:mod:`plugin.dicom.instance_checks`). A study is handed on (``on_study_complete``) once
-its sender has finished (see :mod:`plugin.dicom.study_tracker`), after its rows are
-committed.
+:mod:`plugin.dicom.instance_checks`), and none is written while the spool's file
+system is short of ``min_free_mb`` (refused with 0xA700). A study is handed on
+(``on_study_complete``) once its sender has finished (see
+:mod:`plugin.dicom.study_tracker`), after its rows are committed.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ log = logging.getLogger(__name__)
 #: C-STORE failure (0xC210, "cannot understand"): the data set could not be parsed or
 #: cannot be used (see :func:`plugin.dicom.instance_checks.instance_problem`).
 STATUS_CANNOT_UNDERSTAND = 0xC210
-#: C-STORE failure: the instance could not be written or recorded.
+#: C-STORE failure ("out of resources"): the instance could not be written or recorded,
+#: or the spool's file system is below its minimum free space.
 STATUS_OUT_OF_RESOURCES = 0xA700
 
 
@@ -182,7 +184,11 @@ class DicomListener:
         self._server = server
         recovered = self.recover()
         for study_uid in sorted(set(self.journal.pending()) | recovered):
-            log.info("study pending from an earlier run", extra={"study_uid": study_uid})
+            log.info(
+                "study pending from an earlier run: complete in %s s unless more arrives",
+                self.settings.stable_seconds,
+                extra={"study_uid": study_uid},
+            )
             self.tracker.mark_pending(study_uid)
         self.recorder.start()
         self.tracker.start()
@@ -273,6 +279,17 @@ class DicomListener:
         self.spool.sync_directories()
         self.tracker.association_ended(id(event.assoc))
 
+    def _disk_space_problem(self, size: int) -> str | None:
+        """Why an instance of ``size`` bytes cannot be kept (the spool's file system would
+        fall below ``min_free_mb``), or ``None``."""
+        minimum = self.settings.min_free_mb * 1024 * 1024
+        if minimum == 0:
+            return None
+        free = self.spool.free_bytes()
+        if free - size >= minimum:
+            return None
+        return f"spool disk full: {free // 2**20} MB free, {self.settings.min_free_mb} MB kept"
+
     def _handle_store(self, event: evt.Event) -> int | Dataset:
         calling_ae = event.assoc.requestor.ae_title
         try:
@@ -300,6 +317,15 @@ class DicomListener:
             stream = cast(C_STORE, event.request).DataSet
             if not isinstance(stream, BytesIO):
                 raise TypeError("C-STORE request without a data set stream")
+            short = self._disk_space_problem(len(header) + stream.getbuffer().nbytes)
+            if short is not None:
+                log.error(
+                    "C-STORE from %s refused: %s",
+                    calling_ae,
+                    short,
+                    extra={"study_uid": study_uid, "sop_uid": sop_uid},
+                )
+                return _failure(STATUS_OUT_OF_RESOURCES, short)
             path = self.spool.write(study_uid, series_uid, sop_uid, [header, stream.getbuffer()])
             self.recorder.add(
                 ReceivedInstance(

@@ -64,6 +64,15 @@ class Spool:
             / f"{safe_component(sop_uid)}.dcm"
         )
 
+    def free_bytes(self) -> int:
+        """Bytes available to simcase on the spool's file system (the root, or the
+        nearest folder above it that exists)."""
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        stats = os.statvfs(folder)
+        return stats.f_bavail * stats.f_frsize
+
     def write(
         self,
         study_uid: str,

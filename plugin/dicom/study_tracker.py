@@ -6,6 +6,13 @@ A study is complete when
   connection closed) and no instance arrived for ``debounce_seconds`` since then, or
 * no instance arrived for ``stable_seconds`` (senders that keep associations open).
 
+A study found pending at start-up (:meth:`StudyTracker.mark_pending`: received before a
+crash or a stop, never declared complete) waits ``stable_seconds``: its sender may have
+been cut off mid-study and send it again. A resend within that time joins it, and the
+study is complete after the resend, so the part received before the crash is never
+answered on its own. Without a resend it is complete after ``stable_seconds`` (nothing
+acknowledged is left unprocessed).
+
 The callback then fires once for that quiet period; a later instance of the same study
 starts a new period and fires it again.
 """
@@ -30,6 +37,8 @@ StudyCompleteCallback = Callable[[str], None]
 class _Study:
     last_activity: float
     open_associations: set[Hashable] = field(default_factory=set)
+    #: Found pending at start-up, and no instance since: wait ``stable_seconds``.
+    resumed: bool = False
 
 
 class StudyTracker(ConditionThread):
@@ -79,6 +88,7 @@ class StudyTracker(ConditionThread):
             if study is None:
                 study = self._studies[study_uid] = _Study(last_activity=self._clock())
             study.last_activity = self._clock()
+            study.resumed = False
             if association is not None:
                 study.open_associations.add(association)
             self._cond.notify_all()
@@ -94,9 +104,10 @@ class StudyTracker(ConditionThread):
             self._cond.notify_all()
 
     def mark_pending(self, study_uid: str) -> None:
-        """Treat a study as received and finished sending (e.g. found pending at start-up)."""
+        """Track a study found pending at start-up: complete after ``stable_seconds``
+        unless more of it arrives (then by the usual rules)."""
         with self._cond:
-            self._studies.setdefault(study_uid, _Study(last_activity=self._clock()))
+            self._studies.setdefault(study_uid, _Study(last_activity=self._clock(), resumed=True))
             self._cond.notify_all()
 
     @property
@@ -107,7 +118,7 @@ class StudyTracker(ConditionThread):
 
     # -- decisions --------------------------------------------------------------
     def _deadline(self, study: _Study) -> float:
-        if study.open_associations:
+        if study.open_associations or study.resumed:
             return study.last_activity + self._stable
         return study.last_activity + min(self._debounce, self._stable)
 

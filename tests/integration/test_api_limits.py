@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import tempfile
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,11 @@ from fastapi.testclient import TestClient
 
 from plugin.api import create_app
 from plugin.settings import ApiSettings, Settings
+from tests.unit.plugin.test_upload_files import gzip_bomb, zip_bomb, zip_of
 
 pytestmark = pytest.mark.integration
 
+MiB = 1024 * 1024
 TOKEN = "t" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -22,7 +26,9 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         database_url=database_url,
         data_dir=tmp_path,
-        api=ApiSettings(admin_token=TOKEN, max_upload_bytes=1024 * 1024),
+        api=ApiSettings(
+            admin_token=TOKEN, max_upload_bytes=1024 * 1024, max_uncompressed_bytes=8 * MiB
+        ),
     )
     with TestClient(create_app(settings, database_url), raise_server_exceptions=False) as c:
         yield c
@@ -70,6 +76,47 @@ def test_upload_over_the_limit_is_413_declared_or_streamed(client: TestClient) -
         headers={"content-type": "multipart/form-data; boundary=xyz"},
     )
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [("study.zip", zip_bomb), ("case-t1n.nii.gz", gzip_bomb), ("x.dcm.gz", gzip_bomb)],
+)
+def test_a_decompression_bomb_is_413_with_memory_bounded_and_nothing_left(
+    client: TestClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    make: Callable[[], bytes],
+) -> None:
+    """Before: nothing limited the decompressed size (a .nii.gz with a valid header was
+    decompressed whole by the NIfTI reader) and a .zip was not unpacked (422)."""
+    data = make()  # 50 MiB of zeros, about 50 kB compressed: under the upload limit
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    tracemalloc.start()
+    try:
+        response = client.post("/api/v1/search", files={"files": (name, data)})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 413, response.text
+    assert response.json()["detail"] == (
+        f"the upload decompresses to more than the limit of {8 * MiB} bytes"
+    )
+    assert peak < 16 * MiB, peak
+    assert list(temp.iterdir()) == []
+
+
+def test_an_archive_under_the_limit_is_unpacked_and_read(client: TestClient) -> None:
+    data = zip_of({"notes/readme.txt": b"not DICOM"})
+    response = client.post("/api/v1/search", files={"files": ("study.zip", data)})
+    assert response.status_code == 422
+    assert response.json()["detail"] == "cannot read the upload: no DICOM instances in <upload>"
+    broken = client.post("/api/v1/search", files={"files": ("study.zip", b"PK\3\4junk")})
+    assert broken.status_code == 422
+    assert broken.json()["detail"].startswith("cannot unpack the upload: ")
 
 
 def test_pacs_search_rejects_non_uids(client: TestClient) -> None:

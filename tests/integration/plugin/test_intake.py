@@ -55,3 +55,32 @@ def test_record_dedup_list_pending_complete_forget(database_url: str) -> None:
         assert forget_study(conn, "1.1") == 3
         assert study_instances(conn, "1.1") == []
         assert {s.study_instance_uid for s in pending_studies(conn)} == {"2.1"}
+
+
+def test_a_sop_instance_uid_reused_in_another_study_keeps_the_first_study_whole(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        assert record_instance(conn, instance("9.9.1"))
+        assert record_instance(conn, instance("1.1.1.2"))
+        with caplog.at_level("WARNING", logger="indexer.intake"):
+            # another object reusing 9.9.1 in study 2.1: a row of its own, a warning
+            assert record_instance(conn, instance("9.9.1", study="2.1", series="2.1.1"))
+        assert [r.getMessage() for r in caplog.records] == [
+            "SOPInstanceUID already received in another study or series; kept as a"
+            " separate instance of this one"
+        ]
+        assert getattr(caplog.records[0], "sop_uid", None) == "9.9.1"
+        assert getattr(caplog.records[0], "study_uid", None) == "2.1"
+        assert [i.sop_instance_uid for i in study_instances(conn, "1.1")] == [
+            "1.1.1.2",
+            "9.9.1",
+        ]
+        assert study_files(conn, "2.1") == [Path("/spool/2.1/2.1.1/9.9.1.dcm")]
+        # the same object sent again is idempotent, in either study
+        caplog.clear()
+        assert not record_instance(conn, instance("9.9.1"))
+        assert not record_instance(conn, instance("9.9.1", study="2.1", series="2.1.1"))
+        assert caplog.records == []
+        counts = {s.study_instance_uid: s.instances for s in pending_studies(conn)}
+        assert counts == {"1.1": 2, "2.1": 1}

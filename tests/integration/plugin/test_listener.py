@@ -19,7 +19,7 @@ from pynetdicom import AE, evt
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom.sop_class import MRImageStorage, Verification  # type: ignore[attr-defined]
 
-from plugin.dicom import STATUS_CANNOT_UNDERSTAND, DicomListener
+from plugin.dicom import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, DicomListener
 from plugin.dicom.tcp import DUL_POLL_SECONDS
 from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
 from tests.unit.plugin.samples import mr_series
@@ -274,11 +274,15 @@ def test_pending_study_from_an_earlier_run_is_completed_at_start(
         assoc.release()
     assert first.studies == []  # stopped before the debounce was over
     second = CollectingCallback()
-    with running_listener(database_url, tmp_path / "spool", second, debounce_seconds=0.1):
+    with running_listener(
+        database_url, tmp_path / "spool", second, debounce_seconds=0.1, stable_seconds=0.5
+    ):
         assert second.wait_for(1) == [series[0].StudyInstanceUID]
     third = CollectingCallback()
-    with running_listener(database_url, tmp_path / "spool", third, debounce_seconds=0.1):
-        time.sleep(0.5)
+    with running_listener(
+        database_url, tmp_path / "spool", third, debounce_seconds=0.1, stable_seconds=0.5
+    ):
+        time.sleep(1.0)
     assert third.studies == []
 
 
@@ -332,7 +336,9 @@ def test_spooled_instances_without_rows_are_journalled_at_start(
     partial = orphan.with_name("1.2.3.999.dcm")
     partial.write_bytes(orphan.read_bytes()[:300])
     second = CollectingCallback()
-    with running_listener(database_url, tmp_path / "spool", second, debounce_seconds=0.1):
+    with running_listener(
+        database_url, tmp_path / "spool", second, debounce_seconds=0.1, stable_seconds=0.5
+    ):
         assert second.wait_for(1) == [study_uid]
     assert len(journal_rows(database_url, study_uid)) == 2
     assert not partial.exists()
@@ -362,3 +368,60 @@ def test_unusable_instances_are_refused_at_the_door_and_the_study_still_complete
     assert "PixelSpacing" in comments[2]
     assert callback.wait_for(1) == [study_uid]
     assert len(journal_rows(database_url, study_uid)) == 4
+
+
+def test_a_sop_instance_uid_reused_in_another_study_does_not_take_over_the_first(
+    listener: DicomListener, database_url: str, callback: CollectingCallback
+) -> None:
+    first = mr_series(2)
+    other = mr_series(2, seed=1)
+    other[0].SOPInstanceUID = first[0].SOPInstanceUID  # a different object, same UID
+    other[0].file_meta.MediaStorageSOPInstanceUID = first[0].SOPInstanceUID
+    for series in (first, other, first):  # the first study is resent at the end
+        assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        for ds in series:
+            assert assoc.send_c_store(ds).Status == 0x0000
+        assoc.release()
+    assert listener.recorder.flush()
+    first_rows = journal_rows(database_url, first[0].StudyInstanceUID)
+    other_rows = journal_rows(database_url, other[0].StudyInstanceUID)
+    assert sorted(r[0] for r in first_rows) == sorted(ds.SOPInstanceUID for ds in first)
+    assert sorted(r[0] for r in other_rows) == sorted(ds.SOPInstanceUID for ds in other)
+    # each study's row names its own file, which holds that study's object
+    for rows, series in ((first_rows, first), (other_rows, other)):
+        for _, path, _ in rows:
+            assert dcmread(path).StudyInstanceUID == series[0].StudyInstanceUID
+    assert set(callback.wait_for(3)) == {first[0].StudyInstanceUID, other[0].StudyInstanceUID}
+
+
+def test_a_spool_short_of_free_space_refuses_with_out_of_resources_and_writes_nothing(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = tmp_path / "spool"
+    usage = os.statvfs(tmp_path)
+    free_mb = usage.f_bavail * usage.f_frsize // 2**20
+    callback = CollectingCallback()
+    series = mr_series(2)
+    with (
+        caplog.at_level("ERROR", logger="plugin.dicom.listener"),
+        running_listener(database_url, spool, callback, min_free_mb=free_mb + 1024) as listener,
+    ):
+        assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        statuses = [assoc.send_c_store(ds) for ds in series]
+        assoc.release()
+        assert listener.recorder.flush()
+    assert [s.Status for s in statuses] == [STATUS_OUT_OF_RESOURCES] * 2
+    assert statuses[0].ErrorComment.startswith("spool disk full: ")
+    assert f"{free_mb + 1024} MB kept" in statuses[0].ErrorComment
+    assert not list(spool.rglob("*.dcm"))
+    assert journal_rows(database_url, series[0].StudyInstanceUID) == []
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 2 and "spool disk full" in refused[0]
+    assert callback.studies == []
+    # with room to spare the same instances are kept
+    with running_listener(database_url, spool, callback, min_free_mb=1) as listener:
+        assoc = scu().associate("127.0.0.1", listener.port, ae_title="SIMCASE")
+        assert [assoc.send_c_store(ds).Status for ds in series] == [0x0000] * 2
+        assoc.release()
+        assert callback.wait_for(1) == [series[0].StudyInstanceUID]
+    assert len(journal_rows(database_url, series[0].StudyInstanceUID)) == 2

@@ -101,8 +101,29 @@ def test_callback_error_does_not_stop_the_tracker() -> None:
     tracker = StudyTracker(flaky, debounce_seconds=0, clock=clock)
     tracker.mark_pending("bad")
     tracker.mark_pending("good")
+    clock.now += 30
     assert sorted(tracker.poll()) == ["bad", "good"]
     assert sorted(calls) == ["bad", "good"]
+
+
+def test_a_study_pending_at_start_waits_stable_seconds_for_a_resend() -> None:
+    """Found pending at start-up (maybe cut off by a crash): not complete after the
+    debounce, so a resend joins it; without one it is complete after stable_seconds."""
+    tracker, fired, clock = make(debounce=2, stable=30)
+    tracker.mark_pending("1.2.3")
+    tracker.mark_pending("4.5.6")
+    clock.now += 2.5
+    assert tracker.poll() == []
+    tracker.instance_received("1.2.3", "resend")  # the sender sends the study again
+    clock.now += 10
+    tracker.association_ended("resend")
+    clock.now += 2
+    assert tracker.poll() == ["1.2.3"]  # the usual debounce once more of it arrived
+    clock.now += 15.4
+    assert tracker.poll() == []
+    clock.now += 0.2
+    assert tracker.poll() == ["4.5.6"]  # no resend: complete after stable_seconds
+    assert fired == ["1.2.3", "4.5.6"]
 
 
 def test_thread_fires_with_real_time() -> None:
