@@ -7,6 +7,12 @@ a search), fits a multinomial logistic regression of the diagnosis on the standa
 signs, and writes ``OUT/embedder.{pt,onnx,json,md}``: the image network unchanged plus a
 :class:`~models.networks.signs_head.SignsHead`, one ONNX graph, one model version. The
 card records the folders' digests, the fit and the weights.
+
+``python -m models.training.signs_fit --reweight DIR --diagnosis-weight D
+--appearance-weight A --reason TEXT --out OUT`` keeps DIR's fitted head (its regression
+and standardisation) and changes only the weights of its two parts against the image
+part's 1: the choice of how far the signs outweigh the image network, made on a
+validation corpus the card names.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ __all__ = [
     "attach_signs",
     "fit_signs_head",
     "measure_folders",
+    "reweight_signs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -162,18 +169,88 @@ def attach_signs(
     return new
 
 
+def reweight_signs(
+    embedder_dir: Path,
+    out_dir: Path,
+    *,
+    diagnosis_weight: float,
+    appearance_weight: float,
+    reason: str,
+) -> ModelCard:
+    """Write the embedder of ``embedder_dir`` with its signs head's part weights changed.
+
+    The regression, the standardisation and the image network stay as they are; the
+    card records the model it came from, the new weights and ``reason`` (where they
+    were chosen).
+    """
+    if diagnosis_weight < 0 or appearance_weight < 0:
+        raise ValueError("part weights must not be negative")
+    card = load_card(embedder_dir, "embedder")
+    head = card.architecture.get("signs")
+    if not head:
+        raise ValueError(f"{card.model_version} has no signs head to reweight")
+    old = EmbeddingNet.from_architecture(card.architecture)
+    old.load_state_dict(torch.load(embedder_dir / "embedder.pt", weights_only=True))
+    new_head = {
+        **head,
+        "diagnosis_weight": float(diagnosis_weight),
+        "appearance_weight": float(appearance_weight),
+    }
+    base = {k: v for k, v in card.architecture.items() if k not in ("signs", "parameters")}
+    net = EmbeddingNet.from_architecture({**base, "signs": new_head})
+    net.load_state_dict(old.state_dict())
+    training = {
+        **{k: v for k, v in card.training.items() if k not in ("config", "history")},
+        "reweighted": {
+            "from": card.model_version,
+            "diagnosis_weight": float(diagnosis_weight),
+            "appearance_weight": float(appearance_weight),
+            "previous": [head["diagnosis_weight"], head["appearance_weight"]],
+            "reason": reason,
+        },
+    }
+    part = {"config": card.training.get("config", {}), "history": card.training.get("history", [])}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    new = write_weights("embedder", net.eval(), export_embedder, out_dir, training, part)
+    new.preprocessing = dict(card.preprocessing)
+    new.notes = [
+        *card.notes,
+        f"Signs head reweighted from {card.model_version}: diagnosis part "
+        f"{diagnosis_weight:g}, appearance part {appearance_weight:g} against the image "
+        f"part's 1 ({reason}).",
+    ]
+    write_card(out_dir, new)
+    return new
+
+
 def main(argv: list[str] | None = None) -> None:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--embedder", type=Path, required=True)
+    parser.add_argument("--embedder", type=Path)
     parser.add_argument("--segmenter", type=Path, default=None)
-    parser.add_argument("--data", type=Path, action="append", required=True)
+    parser.add_argument("--data", type=Path, action="append")
+    parser.add_argument("--reweight", type=Path, help="a fitted embedder: change its weights")
+    parser.add_argument("--reason", default="", help="with --reweight: where they were chosen")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--diagnosis-weight", type=float, default=1.0)
     parser.add_argument("--appearance-weight", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    if args.reweight is not None:
+        if not args.reason:
+            parser.error("--reweight needs --reason (the corpus the weights were chosen on)")
+        card = reweight_signs(
+            args.reweight,
+            args.out,
+            diagnosis_weight=args.diagnosis_weight,
+            appearance_weight=args.appearance_weight,
+            reason=args.reason,
+        )
+        logger.info("signs head reweighted: %s", json.dumps({"model_version": card.model_version}))
+        return
+    if args.embedder is None or not args.data:
+        parser.error("--embedder and --data are needed to fit a signs head")
     segmenter = (
         None if args.segmenter is None else OnnxSegmenter.load(args.segmenter, threads=args.threads)
     )

@@ -101,3 +101,42 @@ def test_attach_keeps_the_image_network_and_writes_a_new_version(tmp_path: Path)
     part = with_signs[:, :128]
     cosine = np.sum(part * image_rows, axis=1) / np.linalg.norm(part, axis=1)
     assert cosine.min() > 0.9999
+
+
+def test_reweight_changes_only_the_part_weights(tmp_path: Path) -> None:
+    from models.training.signs_fit import reweight_signs
+
+    base = untrained_model_dir(tmp_path / "base", seed=4, context_channels=CONTEXT_CHANNELS)
+    first = attach_signs(base, _fitted(), tmp_path / "one", {"command": "test"})
+    second = reweight_signs(
+        tmp_path / "one",
+        tmp_path / "two",
+        diagnosis_weight=2.0,
+        appearance_weight=0.5,
+        reason="test corpus",
+    )
+    assert second.model_version != first.model_version
+    assert second.training["reweighted"]["from"] == first.model_version
+    assert second.training["reweighted"]["reason"] == "test corpus"
+    study = toy_study()
+    assert study.mask is not None
+    old = OnnxEmbedder.load(tmp_path / "one", threads=1).embed(study, study.mask)
+    new = OnnxEmbedder.load(tmp_path / "two", threads=1).embed(study, study.mask)
+    n_classes = len(second.architecture["signs"]["classes"])
+
+    def norms(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        image = np.linalg.norm(rows[:, :128], axis=1)
+        diagnosis = np.linalg.norm(rows[:, 128 : 128 + n_classes], axis=1)
+        appearance = np.linalg.norm(rows[:, 128 + n_classes :], axis=1)
+        return image, diagnosis, appearance
+
+    old_image, old_diagnosis, old_appearance = norms(old)
+    new_image, new_diagnosis, new_appearance = norms(new)
+    # each part is unit norm times its weight (image 1), then the row is normalised
+    np.testing.assert_allclose(old_diagnosis / old_image, 1.0, rtol=1e-4)
+    np.testing.assert_allclose(old_appearance / old_image, 1.0, rtol=1e-4)
+    np.testing.assert_allclose(new_diagnosis / new_image, 2.0, rtol=1e-4)
+    np.testing.assert_allclose(new_appearance / new_image, 0.5, rtol=1e-4)
+    # the directions within each part are unchanged
+    cosine = np.sum(old[:, :128] * new[:, :128], axis=1) / (old_image * new_image)
+    assert cosine.min() > 0.9999
