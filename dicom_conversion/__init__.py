@@ -9,6 +9,7 @@ orientation (i to the patient's right, j anterior, k superior). DICOM volumes
 (highdicom, LPS) are converted by :func:`load_study` / :meth:`SeriesVolume.canonical`.
 """
 
+from dicom_conversion.diagnoses import Diagnosis
 from dicom_conversion.errors import (
     ConflictingDuplicateSliceError,
     ConversionError,
@@ -53,6 +54,7 @@ __all__ = [
     "ConversionError",
     "CorruptDatasetError",
     "DescriptionRule",
+    "Diagnosis",
     "FolderContents",
     "FolderConversion",
     "FrameOfReferenceMismatchError",

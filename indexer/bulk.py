@@ -37,8 +37,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DIAGNOSES = ("glioma", "meningioma", "metastasis")
-
 
 @dataclass(frozen=True)
 class CaseSource:
