@@ -56,7 +56,7 @@ class CaseSource:
         self,
         facts: dict[str, Any],
         given_mask: bool,
-        study_uid: str | None,
+        study_instance_uid: str | None,
         thumbnail: bytes | None = None,
     ) -> CaseEntry:
         return CaseEntry(
@@ -65,7 +65,7 @@ class CaseSource:
             patient_id=self.patient_id,
             source=self.source,
             source_uri=self.uri,
-            study_instance_uid=study_uid,
+            study_instance_uid=study_instance_uid,
             age=self.age,
             sex=self.sex,
             given_mask=given_mask,
