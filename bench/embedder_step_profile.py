@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from pytorch_metric_learning import losses, miners
 
+from dicom_conversion import Diagnosis
 from models.training.augment import randomised_views
 from models.training.crops import crop_set_of
 from models.training.embedder_training import EmbedderConfig, _contexts, balanced_batches
-from models.training.pipeline import DIAGNOSES
 from models.training.synthetic_source import synthetic_cases
 
 
@@ -34,7 +34,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     made = list(synthetic_cases(5, args.cases, workers=args.workers, volumes=False))
-    train = crop_set_of(((c.crops, c.diagnosis, c.patient_id) for c in made if c.crops), DIAGNOSES)
+    train = crop_set_of(
+        ((c.crops, c.diagnosis, c.patient_id) for c in made if c.crops), Diagnosis.labels()
+    )
     config = EmbedderConfig(per_class=args.per_class)
     device = args.device
     net = config.network().to(device)

@@ -25,6 +25,7 @@ import psycopg
 from pgvector import HalfVector
 from psycopg.conninfo import make_conninfo
 
+from dicom_conversion import Diagnosis
 from indexer.database import create_pool, open_database
 from indexer.migrate import migrate
 from indexer.store import IndexOptions, PgVectorStore
@@ -129,7 +130,7 @@ def run_bench(
             with conn.cursor() as cur:
                 with cur.copy("COPY cases (case_id, diagnosis) FROM STDIN") as copy:
                     for i in range(args.n):
-                        copy.write_row((f"c{i}", ("glioma", "meningioma", "metastasis")[i % 3]))
+                        copy.write_row((f"c{i}", Diagnosis.labels()[i % 3]))
                 with cur.copy(
                     "COPY embeddings (case_id, model_version, embedding) FROM STDIN "
                     "WITH (FORMAT BINARY)"

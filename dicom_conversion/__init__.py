@@ -9,6 +9,7 @@ orientation (i to the patient's right, j anterior, k superior). DICOM volumes
 (highdicom, LPS) are converted by :func:`load_study` / :meth:`SeriesVolume.canonical`.
 """
 
+from dicom_conversion.diagnoses import Diagnosis
 from dicom_conversion.errors import (
     ConflictingDuplicateSliceError,
     ConversionError,
@@ -42,17 +43,19 @@ from dicom_conversion.orientation import affine_lps_to_ras, affine_ras_to_lps, t
 from dicom_conversion.recognition import recognise_series
 from dicom_conversion.recognition_rules import DescriptionRule, RecognitionRules
 from dicom_conversion.resampling import resample_to_grid
-from dicom_conversion.seg import read_seg, write_seg
+from dicom_conversion.seg import TUMOUR_REGIONS, TumourRegion, read_seg, write_seg
 from dicom_conversion.sequences import MRSequence, SequenceDecision
 from dicom_conversion.series_loading import load_series
 from dicom_conversion.study_loading import load_study
 from dicom_conversion.volumes import SeriesVolume, StudyVolumes
 
 __all__ = [
+    "TUMOUR_REGIONS",
     "ConflictingDuplicateSliceError",
     "ConversionError",
     "CorruptDatasetError",
     "DescriptionRule",
+    "Diagnosis",
     "FolderContents",
     "FolderConversion",
     "FrameOfReferenceMismatchError",
@@ -72,6 +75,7 @@ __all__ = [
     "SeriesVolume",
     "StudyInfo",
     "StudyVolumes",
+    "TumourRegion",
     "UnreadableFileError",
     "affine_lps_to_ras",
     "affine_ras_to_lps",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import highdicom as hd
 import numpy as np
@@ -16,13 +17,39 @@ from dicom_conversion.orientation import LPS_TO_RAS, affine_ras_to_lps
 from dicom_conversion.resampling import resample_to_grid
 from dicom_conversion.volumes import StudyVolumes
 
-__all__ = ["BRATS_LABELS", "read_seg", "write_seg"]
+__all__ = [
+    "BRATS_LABELS",
+    "PROPERTY_CATEGORY",
+    "TUMOUR_REGIONS",
+    "TumourRegion",
+    "read_seg",
+    "write_seg",
+]
 
-BRATS_LABELS: dict[int, str] = {
-    1: "Necrotic tumour core",
-    2: "Peritumoural oedema",
-    3: "Enhancing tumour",
-}
+
+@dataclass(frozen=True)
+class TumourRegion:
+    """One BraTS tumour sub-region and its SNOMED CT segmented property type (as dcmqi's
+    BraTS SEGs: necrosis, oedema, neoplasm for the enhancing tumour)."""
+
+    label: int
+    name: str
+    property_type: hd.sr.CodedConcept
+
+    __module__ = "dicom_conversion"
+
+
+#: BraTS labels 1..3 (simcase's mask convention), in SEG segment order.
+TUMOUR_REGIONS: tuple[TumourRegion, ...] = (
+    TumourRegion(1, "Necrotic tumour core", hd.sr.CodedConcept.from_code(codes.SCT.Necrosis)),
+    TumourRegion(2, "Peritumoural oedema", hd.sr.CodedConcept.from_code(codes.SCT.Edema)),
+    TumourRegion(3, "Enhancing tumour", hd.sr.CodedConcept.from_code(codes.SCT.Neoplasm)),
+)
+#: The segment label of each BraTS label.
+BRATS_LABELS: dict[int, str] = {region.label: region.name for region in TUMOUR_REGIONS}
+_REGION_OF = {region.label: region for region in TUMOUR_REGIONS}
+#: The segmented property category of every region.
+PROPERTY_CATEGORY = hd.sr.CodedConcept.from_code(codes.SCT.MorphologicallyAbnormalStructure)
 _TRACKING = "BraTS label {}"
 _TRACKING_RE = re.compile(r"BraTS label (\d+)")
 
@@ -35,11 +62,17 @@ def write_seg(
     series_number: int = 900,
     series_description: str = "simcase tumour segmentation",
     series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    tracking_uids: Mapping[int, str] | None = None,
     manufacturer: str = "simcase",
     software_version: str = "0.1.0",
     algorithm_name: str = "simcase",
-) -> Dataset:
-    """A DICOM SEG with one segment per BraTS label present in ``mask_xyz``.
+    on_source_frames: bool = False,
+    content_label: str | None = None,
+    content_description: str | None = None,
+    content_creator_name: str | None = None,
+) -> hd.seg.Segmentation:
+    """A BINARY DICOM SEG with one segment per BraTS label present in ``mask_xyz``.
 
     Parameters
     ----------
@@ -50,11 +83,25 @@ def write_seg(
         4x4 voxel-to-RAS affine of ``mask_xyz``.
     source_images:
         The images the mask was derived from (same study and frame of reference).
+    series_instance_uid, sop_instance_uid:
+        The object's UIDs (new ones when None).
+    tracking_uids:
+        The TrackingUID of each BraTS label's segment (new ones when None).
+    software_version:
+        SoftwareVersions and the segment algorithm's version.
+    on_source_frames:
+        Write the frames on the geometry of ``source_images`` (one series), one frame
+        per source slice, as viewers that overlay a SEG on its source series (OHIF)
+        expect; the mask's grid must map onto it without resampling. False: on the
+        mask's own grid.
+    content_label, content_description, content_creator_name:
+        As highdicom's (its defaults when None).
 
     Raises
     ------
     SegmentationError
-        No label present, labels outside 1..3, or highdicom refused the object.
+        Not 3D, no source image, no label present, labels outside 1..3, the mask's grid
+        does not match the source frames, or highdicom refused the object.
     """
     mask = np.asarray(mask_xyz)
     if mask.ndim != 3:
@@ -68,24 +115,8 @@ def write_seg(
     if not labels:
         raise SegmentationError("Mask is empty: a SEG needs at least one labelled voxel")
     relabelled = np.zeros(mask.shape, dtype=np.uint8)
-    descriptions = []
-    algorithm = hd.AlgorithmIdentificationSequence(
-        name=algorithm_name, version=software_version, family=codes.cid7162.ArtificialIntelligence
-    )
     for number, label in enumerate(labels, start=1):
         relabelled[mask == label] = number
-        descriptions.append(
-            hd.seg.SegmentDescription(
-                segment_number=number,
-                segment_label=BRATS_LABELS[label],
-                segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-                segmented_property_type=codes.SCT.Neoplasm,
-                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-                algorithm_identification=algorithm,
-                tracking_id=_TRACKING.format(label),
-                tracking_uid=generate_uid(),
-            )
-        )
     frame = source_images[0].get("FrameOfReferenceUID")
     volume = hd.Volume(
         array=relabelled,
@@ -93,25 +124,82 @@ def write_seg(
         coordinate_system="PATIENT",
         frame_of_reference_uid=str(frame) if frame else None,
     )
+    if on_source_frames:
+        try:
+            volume = volume.match_geometry(_geometry(source_images))
+        except RuntimeError as exc:
+            raise SegmentationError(
+                f"The mask's grid does not match series "
+                f"{source_images[0].get('SeriesInstanceUID', '?')}: {exc}"
+            ) from exc
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name=algorithm_name, version=software_version, family=codes.cid7162.ArtificialIntelligence
+    )
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=BRATS_LABELS[label],
+            segmented_property_category=PROPERTY_CATEGORY,
+            segmented_property_type=_REGION_OF[label].property_type,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+            tracking_id=_TRACKING.format(label),
+            tracking_uid=(tracking_uids or {}).get(label) or generate_uid(),
+        )
+        for number, label in enumerate(labels, start=1)
+    ]
     try:
-        seg = hd.seg.Segmentation(
+        return hd.seg.Segmentation(
             source_images=list(source_images),
             pixel_array=volume,
             segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
             segment_descriptions=descriptions,
             series_instance_uid=series_instance_uid or generate_uid(),
             series_number=series_number,
-            sop_instance_uid=generate_uid(),
+            sop_instance_uid=sop_instance_uid or generate_uid(),
             instance_number=1,
             manufacturer=manufacturer,
             manufacturer_model_name="simcase",
             software_versions=software_version,
             device_serial_number="0",
             series_description=series_description,
+            content_label=content_label,
+            content_description=content_description,
+            content_creator_name=content_creator_name,
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise SegmentationError(f"highdicom refused the SEG: {exc}") from exc
-    return seg
+
+
+def _geometry(series: Sequence[Dataset]) -> hd.VolumeGeometry:
+    """The volume geometry of one series' instances, in highdicom's frame order."""
+    orientation = np.asarray(series[0].ImageOrientationPatient, dtype=np.float64)
+    # highdicom stacks frames down axis 0 so that (frame, row, column) is right-handed:
+    # the frame axis is the column direction cosine crossed with the row direction cosine.
+    normal = np.cross(orientation[3:], orientation[:3])
+    ordered = sorted(
+        series, key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float)))
+    )
+    first = ordered[0]
+    if len(ordered) > 1:
+        step = np.asarray(ordered[1].ImagePositionPatient, float) - np.asarray(
+            first.ImagePositionPatient, float
+        )
+        spacing = float(np.linalg.norm(step))
+    else:
+        spacing = float(first.get("SliceThickness", 1.0) or 1.0)
+    frame = first.get("FrameOfReferenceUID")
+    return hd.VolumeGeometry.from_attributes(
+        image_position=[float(v) for v in first.ImagePositionPatient],
+        image_orientation=[float(v) for v in first.ImageOrientationPatient],
+        rows=int(first.Rows),
+        columns=int(first.Columns),
+        pixel_spacing=[float(v) for v in first.PixelSpacing],
+        spacing_between_slices=spacing,
+        number_of_frames=len(ordered),
+        coordinate_system="PATIENT",
+        frame_of_reference_uid=str(frame) if frame else None,
+    )
 
 
 def _brats_label(description: Dataset, number: int) -> int:

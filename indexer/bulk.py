@@ -23,6 +23,7 @@ from dicom_conversion import StudyVolumes, load_study, read_brats_case, read_dic
 from indexer.errors import IndexerError
 from indexer.pipeline import ModelSet, embed_study, load_models, register_models
 from indexer.store import CaseEntry, VectorStore
+from models.corpus import parse_age, parse_diagnosis, parse_sex, read_cases_csv
 
 __all__ = [
     "CaseSource",
@@ -36,8 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DIAGNOSES = ("glioma", "meningioma", "metastasis")
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class CaseSource:
         self,
         facts: dict[str, Any],
         given_mask: bool,
-        study_uid: str | None,
+        study_instance_uid: str | None,
         thumbnail: bytes | None = None,
     ) -> CaseEntry:
         return CaseEntry(
@@ -66,7 +65,7 @@ class CaseSource:
             patient_id=self.patient_id,
             source=self.source,
             source_uri=self.uri,
-            study_instance_uid=study_uid,
+            study_instance_uid=study_instance_uid,
             age=self.age,
             sex=self.sex,
             given_mask=given_mask,
@@ -96,56 +95,31 @@ class ImportSummary:
         }
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def _sex(value: str | None) -> str | None:
-    v = (value or "").strip().upper()[:1]
-    return v if v in ("F", "M", "O") else None
-
-
-def _diagnosis(value: str | None) -> str:
-    return (value or "").strip().lower()
-
-
 def discover_brats(root: Path, summary: ImportSummary, source: str = "brats") -> list[CaseSource]:
     """Cases of a BraTS-layout folder, labelled by its ``cases.csv``."""
-    table = root / "cases.csv"
-    if not table.is_file():
+    if not (root / "cases.csv").is_file():
         raise IndexerError(f"{root} has no cases.csv (case_id,diagnosis[,patient_id,age,sex])")
     found: list[CaseSource] = []
-    with table.open(newline="") as f:
-        for row in csv.DictReader(f):
-            case_id = (row.get("case_id") or "").strip()
-            diagnosis = _diagnosis(row.get("diagnosis"))
-            if not case_id or not diagnosis:
-                summary.skipped.append((case_id or "?", "row without case_id or diagnosis"))
-                continue
-            case_dir = root / case_id
-            if not case_dir.is_dir():
-                summary.skipped.append((case_id, f"no folder {case_dir.name} beside cases.csv"))
-                continue
-            extra = {
-                k: v
-                for k, v in row.items()
-                if k and k not in ("case_id", "diagnosis", "patient_id", "age", "sex") and v
-            }
-            found.append(
-                CaseSource(
-                    case_id=case_id,
-                    uri=str(case_dir.resolve()),
-                    diagnosis=diagnosis,
-                    patient_id=(row.get("patient_id") or "").strip() or None,
-                    age=_int_or_none(row.get("age")),
-                    sex=_sex(row.get("sex")),
-                    source=source,
-                    metadata=extra,
-                )
+    for record in read_cases_csv(root, strict=False):
+        if not record.case_id or not record.diagnosis:
+            summary.skipped.append((record.case_id or "?", "row without case_id or diagnosis"))
+            continue
+        case_dir = root / record.case_id
+        if not case_dir.is_dir():
+            summary.skipped.append((record.case_id, f"no folder {case_dir.name} beside cases.csv"))
+            continue
+        found.append(
+            CaseSource(
+                case_id=record.case_id,
+                uri=str(case_dir.resolve()),
+                diagnosis=record.diagnosis,
+                patient_id=record.patient_id if record.patient_listed else None,
+                age=record.age,
+                sex=record.sex,
+                source=source,
+                metadata=dict(record.metadata),
             )
+        )
     return found
 
 
@@ -201,17 +175,17 @@ def discover_dicom(
     found: list[CaseSource] = []
     for uid, (folder, ds) in sorted(studies.items()):
         label = table.get(uid) or table.get(str(ds.get("AccessionNumber", "")))
-        if label is None or not _diagnosis(label.get("diagnosis")):
+        if label is None or not parse_diagnosis(label.get("diagnosis")):
             summary.skipped.append((uid, "no diagnosis for this study in the labels CSV"))
             continue
         found.append(
             CaseSource(
                 case_id=(label.get("case_id") or "").strip() or uid,
                 uri=str(folder.resolve()),
-                diagnosis=_diagnosis(label.get("diagnosis")),
+                diagnosis=parse_diagnosis(label.get("diagnosis")),
                 patient_id=(label.get("patient_id") or str(ds.get("PatientID", ""))) or None,
-                age=_int_or_none(label.get("age")),
-                sex=_sex(label.get("sex") or str(ds.get("PatientSex", ""))),
+                age=parse_age(label.get("age")),
+                sex=parse_sex(label.get("sex") or str(ds.get("PatientSex", ""))),
                 source=source,
                 metadata={"study_instance_uid": uid},
             )

@@ -15,7 +15,7 @@ import psycopg
 
 from indexer.bulk import load_source
 from indexer.case_images import case_images
-from indexer.cases import CaseRecord, get_case
+from indexer.cases import StoredCase, get_case
 from indexer.errors import CaseNotFoundError, IndexerError
 from indexer.pipeline import CaseSegmenter
 
@@ -26,7 +26,7 @@ __all__ = ["ArchiveCase", "archive_case", "archive_case_pictures"]
 class ArchiveCase:
     """A case's record and where its images are."""
 
-    record: CaseRecord
+    record: StoredCase
     source_uri: str | None
     given_mask: bool
 

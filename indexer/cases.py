@@ -11,13 +11,13 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-__all__ = ["CaseRecord", "audit", "delete_case", "get_case", "list_cases"]
+__all__ = ["StoredCase", "audit", "delete_case", "get_case", "list_cases"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class CaseRecord:
+class StoredCase:
     """An archive case as stored (the patient id stays in the database)."""
 
     case_id: str
@@ -48,9 +48,9 @@ def audit(
     )
 
 
-def get_case(conn: psycopg.Connection[Any], case_id: str) -> CaseRecord | None:
+def get_case(conn: psycopg.Connection[Any], case_id: str) -> StoredCase | None:
     """One case, or None."""
-    with conn.cursor(row_factory=class_row(CaseRecord)) as cur:
+    with conn.cursor(row_factory=class_row(StoredCase)) as cur:
         return cur.execute(
             f"SELECT {_COLUMNS} FROM cases WHERE case_id = %s", (case_id,)
         ).fetchone()
@@ -62,9 +62,9 @@ def list_cases(
     limit: int = 100,
     offset: int = 0,
     diagnosis: str | None = None,
-) -> list[CaseRecord]:
+) -> list[StoredCase]:
     """Cases ordered by id, optionally of one diagnosis."""
-    with conn.cursor(row_factory=class_row(CaseRecord)) as cur:
+    with conn.cursor(row_factory=class_row(StoredCase)) as cur:
         return cur.execute(
             f"SELECT {_COLUMNS} FROM cases WHERE (%(d)s::text IS NULL OR diagnosis = %(d)s)"
             " ORDER BY case_id LIMIT %(l)s OFFSET %(o)s",

@@ -23,15 +23,15 @@ def _client(url: str):  # type: ignore[no-untyped-def]
     return DICOMwebClient(url=url.rstrip("/"))
 
 
-def fetch_study(url: str, study_uid: str, cache: Path) -> Path:
+def fetch_study(url: str, study_instance_uid: str, cache: Path) -> Path:
     """Fetch one study by WADO-RS into ``cache/<study uid>/`` (skipped when present)."""
-    target = cache / study_uid
+    target = cache / study_instance_uid
     done = target / ".complete"
     if done.exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
     client = _client(url)
-    for ds in client.retrieve_study(study_uid):
+    for ds in client.retrieve_study(study_instance_uid):
         ds.save_as(target / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
     done.touch()
     return target

@@ -5,44 +5,111 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dicom_conversion import ConversionError, StudyVolumes, read_brats_case
 from models.errors import TrainingDataError
 
-__all__ = ["CaseRecord", "folder_digest", "iter_studies", "read_cases_csv"]
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "CaseRecord",
+    "folder_digest",
+    "iter_studies",
+    "parse_age",
+    "parse_diagnosis",
+    "parse_sex",
+    "read_cases_csv",
+]
+
+
+#: The columns training needs in ``cases.csv``; age, sex and any other column are optional.
+REQUIRED_COLUMNS = ("case_id", "diagnosis", "patient_id")
+_KNOWN_COLUMNS = frozenset((*REQUIRED_COLUMNS, "age", "sex"))
 
 
 @dataclass(frozen=True)
 class CaseRecord:
-    """One row of ``cases.csv``."""
+    """One row of ``cases.csv``.
+
+    Attributes:
+        case_id: The case's folder name (stripped).
+        diagnosis: Lower-cased and stripped (``""`` when the row gives none).
+        patient_id: The patient's id, or the case id when the row gives none (each case
+            its own patient).
+        age: Whole years, or None when blank or not a number.
+        sex: ``"F"``, ``"M"`` or ``"O"`` (first letter of the cell), else None.
+        metadata: Every other non-empty column, as written.
+        patient_listed: False when ``patient_id`` is the case id standing in for a
+            blank cell.
+    """
 
     case_id: str
     diagnosis: str
     patient_id: str
+    age: int | None = None
+    sex: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict, compare=False)
+    patient_listed: bool = True
 
 
-def read_cases_csv(folder: Path) -> list[CaseRecord]:
-    """The cases of a labelled folder (``cases.csv``: case_id, diagnosis, patient_id).
+def parse_diagnosis(value: str | None) -> str:
+    """A diagnosis cell: stripped and lower-cased (``""`` for none)."""
+    return (value or "").strip().lower()
+
+
+def parse_age(value: str | None) -> int | None:
+    """An age cell in whole years; None when blank or not a number."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_sex(value: str | None) -> str | None:
+    """A sex cell as ``"F"``, ``"M"`` or ``"O"`` (its first letter); None otherwise."""
+    v = (value or "").strip().upper()[:1]
+    return v if v in ("F", "M", "O") else None
+
+
+def _record(row: dict[str, str | None]) -> CaseRecord:
+    case_id = (row.get("case_id") or "").strip()
+    patient_id = (row.get("patient_id") or "").strip()
+    return CaseRecord(
+        case_id=case_id,
+        diagnosis=parse_diagnosis(row.get("diagnosis")),
+        patient_id=patient_id or case_id,
+        age=parse_age(row.get("age")),
+        sex=parse_sex(row.get("sex")),
+        metadata={k: v for k, v in row.items() if k and k not in _KNOWN_COLUMNS and v},
+        patient_listed=bool(patient_id),
+    )
+
+
+def read_cases_csv(folder: Path, *, strict: bool = True) -> list[CaseRecord]:
+    """The cases of a labelled folder's ``cases.csv``, in file order.
+
+    Args:
+        folder: The folder holding ``cases.csv``.
+        strict: For training: the columns :data:`REQUIRED_COLUMNS` must be there and the
+            file must list a case. Not strict (the indexer's bulk import): any columns,
+            possibly no row; rows with a blank case id or diagnosis are returned for the
+            caller to skip.
 
     Raises:
-        TrainingDataError: no ``cases.csv``, or a required column is missing.
+        TrainingDataError: no ``cases.csv``; strict, a required column is missing or no
+            case is listed.
     """
     path = Path(folder) / "cases.csv"
     if not path.is_file():
         raise TrainingDataError(f"{folder} has no cases.csv (case_id,diagnosis,patient_id)")
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
-        columns = set(reader.fieldnames or [])
-        missing = {"case_id", "diagnosis", "patient_id"} - columns
-        if missing:
+        missing = set(REQUIRED_COLUMNS) - set(reader.fieldnames or [])
+        if strict and missing:
             raise TrainingDataError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
-        records = [
-            CaseRecord(row["case_id"], row["diagnosis"], row["patient_id"] or row["case_id"])
-            for row in reader
-        ]
-    if not records:
+        records = [_record(row) for row in reader]
+    if strict and not records:
         raise TrainingDataError(f"{path} lists no case")
     return records
 

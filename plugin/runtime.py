@@ -53,9 +53,12 @@ def study_complete_handler(conninfo: str) -> tuple[Callable[[str], None], Callab
     jobs = create_job_app(conninfo, tasks=TASKS, min_size=1, max_size=2)
     jobs.open()
 
-    def on_complete(study_uid: str) -> None:
-        job_id = enqueue_process_study(jobs, conninfo, study_uid, "spool")
-        log.info("study complete; processing queued", extra={"study_uid": study_uid, "job": job_id})
+    def on_complete(study_instance_uid: str) -> None:
+        job_id = enqueue_process_study(jobs, conninfo, study_instance_uid, "spool")
+        log.info(
+            "study complete; processing queued",
+            extra={"study_uid": study_instance_uid, "job": job_id},
+        )
 
     return on_complete, jobs.close
 

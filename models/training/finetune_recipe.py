@@ -21,13 +21,13 @@ from typing import Any
 
 import torch
 
+from dicom_conversion import Diagnosis
 from models.networks.embedding_net import EmbeddingNet
 from models.networks.segmentation_net import build_segmentation_net
 from models.onnx_export import export_embedder, export_segmenter
 from models.registry import ModelCard, file_sha256
 from models.training.crops import crop_set_of
 from models.training.embedder_training import EmbedderConfig, train_embedder
-from models.training.pipeline import DIAGNOSES
 from models.training.segmenter_training import (
     SegmenterConfig,
     VolumeSet,
@@ -129,7 +129,9 @@ def _finetune_embedder(
     device: str,
     progress: bool,
 ) -> dict[str, Any]:
-    crops = crop_set_of(((c.crops, c.diagnosis, c.patient_id) for c in cases if c.crops), DIAGNOSES)
+    crops = crop_set_of(
+        ((c.crops, c.diagnosis, c.patient_id) for c in cases if c.crops), Diagnosis.labels()
+    )
     net, history = train_embedder(
         crops,
         config,

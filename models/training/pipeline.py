@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from dicom_conversion import Diagnosis
 from models.context import CONTEXT_CHANNELS, CONTEXT_PIXEL_MM, CONTEXT_SIZE_PX
 from models.corpus import CaseRecord, folder_digest, iter_studies, read_cases_csv
 from models.errors import TrainingDataError
@@ -32,12 +33,9 @@ from models.training.crops import CropSet, build_crop_set
 from models.training.embedder_training import EmbedderConfig, train_embedder
 from models.training.segmenter_training import SegmenterConfig, build_volume_set, train_segmenter
 
-__all__ = ["DIAGNOSES", "split_by_patient", "train_embedder_folder", "train_segmenter_folder"]
+__all__ = ["split_by_patient", "train_embedder_folder", "train_segmenter_folder"]
 
 logger = logging.getLogger(__name__)
-
-#: The diagnoses the embedder is trained to separate, in label order.
-DIAGNOSES: tuple[str, ...] = ("glioma", "meningioma", "metastasis")
 
 
 def split_by_patient(
@@ -179,7 +177,7 @@ def train_embedder_folder(
     began = time.perf_counter()
     folders = _folders(data_dir)
     records, where = _read_records(folders)
-    records = [r for r in records if r.diagnosis in DIAGNOSES]
+    records = [r for r in records if r.diagnosis in Diagnosis.labels()]
     train_records, valid_records = split_by_patient(records, validation_fraction, config.seed)
     segmenter = None
     if config.context and config.segmented_context > 0:
@@ -191,7 +189,7 @@ def train_embedder_folder(
             (s, s.mask, r.diagnosis)
             for r, s in _read(where, train_records, "training cases", progress)
         ),
-        DIAGNOSES,
+        Diagnosis.labels(),
         segmenter=segmenter,
     )
     hook = None
@@ -201,7 +199,7 @@ def train_embedder_folder(
                 (s, s.mask, r.diagnosis)
                 for r, s in _read(where, valid_records, "validation cases", progress)
             ),
-            DIAGNOSES,
+            Diagnosis.labels(),
             n_offsets=1,
         )
         hook = _validation_hook(valid_set, valid_records)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dicom_conversion import Diagnosis
 from models.networks.embedding_net import EmbeddingNet
 from models.networks.segmentation_net import build_segmentation_net
 from models.onnx_export import export_embedder, export_segmenter
@@ -30,7 +31,7 @@ from models.registry import ModelCard, file_sha256, model_version_for, write_car
 from models.training.crops import CropSet, crop_set_of
 from models.training.embedder_training import EmbedderConfig, train_embedder
 from models.training.embedder_training import seconds_per_step as emb_seconds_per_step
-from models.training.pipeline import DIAGNOSES, validation_scorer
+from models.training.pipeline import validation_scorer
 from models.training.segmenter_training import (
     SegmenterConfig,
     VolumeSet,
@@ -71,7 +72,8 @@ def _collect(
     source: list[SyntheticCaseData],
 ) -> tuple[CropSet, VolumeSet, list[str], list[str]]:
     crops = crop_set_of(
-        ((c.crops, c.diagnosis, c.patient_id) for c in source if c.crops is not None), DIAGNOSES
+        ((c.crops, c.diagnosis, c.patient_id) for c in source if c.crops is not None),
+        Diagnosis.labels(),
     )
     volumes = volume_set_of(c.volume for c in source if c.volume is not None)
     return crops, volumes, [c.diagnosis for c in source], [c.patient_id for c in source]
@@ -217,7 +219,7 @@ def run_recipe(
         return {f"valid_{name}_map_at_r": score(net).map_at_r for name, score in scorers.items()}
 
     step = emb_seconds_per_step(train_crops, emb_config, device)
-    batches = -(-len(train_crops) // (emb_config.per_class * len(DIAGNOSES)))
+    batches = -(-len(train_crops) // (emb_config.per_class * len(Diagnosis.labels())))
     emb_config = replace(
         emb_config, epochs=epochs_for(embedder_seconds, step * 1.1, batches, emb_config.epochs)
     )

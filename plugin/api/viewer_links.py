@@ -24,14 +24,14 @@ log = logging.getLogger(__name__)
 QIDO_TIMEOUT_S = 3.0
 
 
-def studies_in_pacs(dicomweb_url: str, study_uids: Iterable[str]) -> set[str]:
-    """The UIDs among ``study_uids`` that the PACS knows (QIDO-RS, one request each).
+def studies_in_pacs(dicomweb_url: str, study_instance_uids: Iterable[str]) -> set[str]:
+    """The UIDs among ``study_instance_uids`` that the PACS knows (QIDO-RS, one request each).
 
     A PACS that cannot be reached answers "none": links are left out, the search is not
     failed.
     """
     found: set[str] = set()
-    uids = sorted({u for u in study_uids if is_dicom_uid(u)})
+    uids = sorted({u for u in study_instance_uids if is_dicom_uid(u)})
     if not uids:
         return found
     base = dicomweb_url.rstrip("/")
@@ -60,9 +60,9 @@ def _uid_of(study: dict[str, Any]) -> str | None:
     return str(values[0]) if values else None
 
 
-def viewer_url(base: str, *study_uids: str) -> str:
+def viewer_url(base: str, *study_instance_uids: str) -> str:
     """``<base>/viewer?StudyInstanceUIDs=a,b``."""
-    uids = ",".join(quote(u, safe="") for u in study_uids)
+    uids = ",".join(quote(u, safe="") for u in study_instance_uids)
     return f"{base.rstrip('/')}/viewer?StudyInstanceUIDs={uids}"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from dicom_conversion import Diagnosis
 from plugin.cli._app import app, fail
 
 __all__ = ["synth"]
@@ -26,7 +27,7 @@ def synth(
         1.0, "--resolution", help="Isotropic voxel size in mm (same 240x240x155 mm field of view)."
     ),
     types: str = typer.Option(
-        "glioma,meningioma,metastasis", "--types", help="Comma-separated tumour types."
+        ",".join(Diagnosis.labels()), "--types", help="Comma-separated tumour types."
     ),
     dicom: Path | None = typer.Option(
         None, "--dicom", help="Also write every case as a DICOM MR study (with SEG) here."
@@ -116,8 +117,7 @@ def _synth_b(
             ("--contrast-jitter", contrast_jitter is not None),
             (
                 "--types",
-                {t.strip() for t in types.split(",") if t.strip()}
-                != {"glioma", "meningioma", "metastasis"},
+                {t.strip() for t in types.split(",") if t.strip()} != set(Diagnosis.labels()),
             ),
         )
         if given

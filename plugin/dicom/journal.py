@@ -28,7 +28,7 @@ class InstanceJournal(Protocol):
         """The spool paths of every recorded instance."""
         ...
 
-    def study_completed(self, study_uid: str) -> None:
+    def study_completed(self, study_instance_uid: str) -> None:
         """Note that a study was declared complete."""
         ...
 
@@ -69,9 +69,9 @@ class PostgresJournal:
         with self._pool.connection() as conn:
             return {str(r[0]) for r in conn.execute("SELECT path FROM received_instances")}
 
-    def study_completed(self, study_uid: str) -> None:
+    def study_completed(self, study_instance_uid: str) -> None:
         with self._pool.connection() as conn:
-            mark_study_complete(conn, study_uid)
+            mark_study_complete(conn, study_instance_uid)
 
     def pending(self) -> list[str]:
         with self._pool.connection() as conn:
@@ -106,9 +106,9 @@ class MemoryJournal:
         with self._lock:
             return {str(i.path) for i in self.instances.values()}
 
-    def study_completed(self, study_uid: str) -> None:
+    def study_completed(self, study_instance_uid: str) -> None:
         with self._lock:
-            self.completed.append(study_uid)
+            self.completed.append(study_instance_uid)
 
     def pending(self) -> list[str]:
         with self._lock:

@@ -183,13 +183,13 @@ class DicomListener:
         threading.Thread(target=server.serve_forever, name="dicom-listener", daemon=True).start()
         self._server = server
         recovered = self.recover()
-        for study_uid in sorted(set(self.journal.pending()) | recovered):
+        for study_instance_uid in sorted(set(self.journal.pending()) | recovered):
             log.info(
                 "study pending from an earlier run: complete in %s s unless more arrives",
                 self.settings.stable_seconds,
-                extra={"study_uid": study_uid},
+                extra={"study_uid": study_instance_uid},
             )
-            self.tracker.mark_pending(study_uid)
+            self.tracker.mark_pending(study_instance_uid)
         self.recorder.start()
         self.tracker.start()
         log.info(
@@ -247,14 +247,16 @@ class DicomListener:
         return {i.study_instance_uid for i in found}
 
     # -- handlers ---------------------------------------------------------------
-    def _study_complete(self, study_uid: str) -> None:
+    def _study_complete(self, study_instance_uid: str) -> None:
         if not self.recorder.flush():
-            log.error("journal rows still not written", extra={"study_uid": study_uid})
+            log.error("journal rows still not written", extra={"study_uid": study_instance_uid})
         try:
-            self.journal.study_completed(study_uid)
+            self.journal.study_completed(study_instance_uid)
         except Exception:
-            log.exception("could not record study completion", extra={"study_uid": study_uid})
-        self._on_study_complete(study_uid)
+            log.exception(
+                "could not record study completion", extra={"study_uid": study_instance_uid}
+            )
+        self._on_study_complete(study_instance_uid)
 
     def _handle_echo(self, event: evt.Event) -> int:
         log.debug("C-ECHO from %s", event.assoc.requestor.ae_title)
@@ -304,7 +306,7 @@ class DicomListener:
         if problem is not None:
             log.warning("C-STORE from %s refused: %s", calling_ae, problem)
             return _failure(STATUS_CANNOT_UNDERSTAND, problem)
-        study_uid = str(ds.StudyInstanceUID).strip()
+        study_instance_uid = str(ds.StudyInstanceUID).strip()
         series_uid = str(ds.SeriesInstanceUID).strip()
         sop_uid = str(ds.SOPInstanceUID).strip()
         sop_class_uid = str(ds.SOPClassUID).strip()
@@ -323,14 +325,16 @@ class DicomListener:
                     "C-STORE from %s refused: %s",
                     calling_ae,
                     short,
-                    extra={"study_uid": study_uid, "sop_uid": sop_uid},
+                    extra={"study_uid": study_instance_uid, "sop_uid": sop_uid},
                 )
                 return _failure(STATUS_OUT_OF_RESOURCES, short)
-            path = self.spool.write(study_uid, series_uid, sop_uid, [header, stream.getbuffer()])
+            path = self.spool.write(
+                study_instance_uid, series_uid, sop_uid, [header, stream.getbuffer()]
+            )
             self.recorder.add(
                 ReceivedInstance(
                     sop_instance_uid=sop_uid,
-                    study_instance_uid=study_uid,
+                    study_instance_uid=study_instance_uid,
                     series_instance_uid=series_uid,
                     sop_class_uid=sop_class_uid,
                     path=path,
@@ -342,9 +346,9 @@ class DicomListener:
             log.error(
                 "C-STORE could not be kept: %s",
                 exc,
-                extra={"study_uid": study_uid, "sop_uid": sop_uid},
+                extra={"study_uid": study_instance_uid, "sop_uid": sop_uid},
             )
             return _failure(STATUS_OUT_OF_RESOURCES, f"cannot store: {type(exc).__name__}")
-        self.tracker.instance_received(study_uid, id(event.assoc))
-        log.debug("stored", extra={"study_uid": study_uid, "sop_uid": sop_uid})
+        self.tracker.instance_received(study_instance_uid, id(event.assoc))
+        log.debug("stored", extra={"study_uid": study_instance_uid, "sop_uid": sop_uid})
         return 0x0000

@@ -55,11 +55,11 @@ class Spool:
         self._lock = threading.Lock()
         self._counter = 0
 
-    def path_for(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
+    def path_for(self, study_instance_uid: str, series_uid: str, sop_uid: str) -> Path:
         """Where an instance lives in the spool."""
         return (
             self.root
-            / safe_component(study_uid)
+            / safe_component(study_instance_uid)
             / safe_component(series_uid)
             / f"{safe_component(sop_uid)}.dcm"
         )
@@ -75,7 +75,7 @@ class Spool:
 
     def write(
         self,
-        study_uid: str,
+        study_instance_uid: str,
         series_uid: str,
         sop_uid: str,
         data: bytes | Sequence[bytes | memoryview],
@@ -86,7 +86,7 @@ class Spool:
         When this returns, the file's content is on stable storage (and, on journalling
         file systems, its directory entry).
         """
-        path = self.path_for(study_uid, series_uid, sop_uid)
+        path = self.path_for(study_instance_uid, series_uid, sop_uid)
         self._make_dirs(path.parent)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

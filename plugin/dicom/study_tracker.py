@@ -42,7 +42,7 @@ class _Study:
 
 
 class StudyTracker(ConditionThread):
-    """Tracks received instances per study and calls ``on_study_complete(study_uid)``.
+    """Tracks received instances per study and calls ``on_study_complete(study_instance_uid)``.
 
     Thread safe. :meth:`start` runs a daemon thread that fires callbacks when due;
     without it, :meth:`poll` does the same on demand (tests with a fake ``clock``).
@@ -81,12 +81,13 @@ class StudyTracker(ConditionThread):
         super().__init__("study-tracker")
 
     # -- events -----------------------------------------------------------------
-    def instance_received(self, study_uid: str, association: Hashable | None) -> None:
-        """An instance of ``study_uid`` arrived on ``association`` (``None``: no association)."""
+    def instance_received(self, study_instance_uid: str, association: Hashable | None) -> None:
+        """An instance of ``study_instance_uid`` arrived on ``association`` (``None``: no
+        association)."""
         with self._cond:
-            study = self._studies.get(study_uid)
+            study = self._studies.get(study_instance_uid)
             if study is None:
-                study = self._studies[study_uid] = _Study(last_activity=self._clock())
+                study = self._studies[study_instance_uid] = _Study(last_activity=self._clock())
             study.last_activity = self._clock()
             study.resumed = False
             if association is not None:
@@ -103,11 +104,13 @@ class StudyTracker(ConditionThread):
                     study.last_activity = now
             self._cond.notify_all()
 
-    def mark_pending(self, study_uid: str) -> None:
+    def mark_pending(self, study_instance_uid: str) -> None:
         """Track a study found pending at start-up: complete after ``stable_seconds``
         unless more of it arrives (then by the usual rules)."""
         with self._cond:
-            self._studies.setdefault(study_uid, _Study(last_activity=self._clock(), resumed=True))
+            self._studies.setdefault(
+                study_instance_uid, _Study(last_activity=self._clock(), resumed=True)
+            )
             self._cond.notify_all()
 
     @property

@@ -153,8 +153,8 @@ class CountingJournal:
     def known_paths(self) -> set[str]:
         return self._journal.known_paths()
 
-    def study_completed(self, study_uid: str) -> None:
-        self._journal.study_completed(study_uid)
+    def study_completed(self, study_instance_uid: str) -> None:
+        self._journal.study_completed(study_instance_uid)
 
     def pending(self) -> list[str]:
         return self._journal.pending()

@@ -182,15 +182,19 @@ class ChangesFollower:
             )
             for s in self._get(f"/studies/{study_id}/series")
         ]
-        study_uid = str(study.get("MainDicomTags", {}).get("StudyInstanceUID", ""))
+        study_instance_uid = str(study.get("MainDicomTags", {}).get("StudyInstanceUID", ""))
         decision = decide(series, self._routed(study_id))
         if not decision.route:
-            log.info("stable study not routed: %s", decision.reason, extra={"study_uid": study_uid})
+            log.info(
+                "stable study not routed: %s",
+                decision.reason,
+                extra={"study_uid": study_instance_uid},
+            )
             return None
-        found = StableStudy(study_id, study_uid, decision.series_ids, int(change["Seq"]))
+        found = StableStudy(study_id, study_instance_uid, decision.series_ids, int(change["Seq"]))
         self._on_study(found)
         self._mark(study_id, decision.series_ids)
-        log.info("stable study routed", extra={"study_uid": study_uid})
+        log.info("stable study routed", extra={"study_uid": study_instance_uid})
         return found
 
     def poll_once(self) -> list[StableStudy]:

@@ -104,7 +104,7 @@ def _find(
     include_seg: bool,
     lap: Callable[[str], None],
 ) -> _Findings:
-    study_uid = loaded.study_instance_uid
+    study_instance_uid = loaded.study_instance_uid
     try:
         study = load_study([ds for ds in loaded.datasets if ds.get("Modality") in ("MR", "SEG")])
         lap("load")
@@ -114,12 +114,12 @@ def _find(
         found = find_similar(study, store, models, request, lap=lap)
     except ConversionError as exc:
         return _Findings(
-            QueryFacts(study_instance_uid=study_uid, is_brain_mr=False, reason=str(exc))
+            QueryFacts(study_instance_uid=study_instance_uid, is_brain_mr=False, reason=str(exc))
         )
     except NoTumourError:
         return _Findings(
             QueryFacts(
-                study_instance_uid=study_uid,
+                study_instance_uid=study_instance_uid,
                 tumour_found=False,
                 reason="no tumour was found in this study",
             )
@@ -127,7 +127,7 @@ def _find(
     embedded = found.embedded
     slice_index = int(np.argmax((embedded.mask > 0).sum(axis=(0, 1))))
     findings = _Findings(
-        _query_facts(study_uid, study, embedded.facts, slice_index, embedded.mask_source),
+        _query_facts(study_instance_uid, study, embedded.facts, slice_index, embedded.mask_source),
         found.result.hits,
         found.result.per_diagnosis,
         tumour_slice_image(study, embedded.mask, MONTAGE_TILE),
@@ -139,10 +139,10 @@ def _find(
 
 
 def _query_facts(
-    study_uid: str, study: StudyVolumes, facts: dict[str, Any], k: int, mask_source: str
+    study_instance_uid: str, study: StudyVolumes, facts: dict[str, Any], k: int, mask_source: str
 ) -> QueryFacts:
     return QueryFacts(
-        study_instance_uid=study_uid,
+        study_instance_uid=study_instance_uid,
         sequences_used=tuple(s.value for s in study.arrays),
         missing_sequences=tuple(s.value for s in study.missing),
         tumour_volume_ml=float(facts["volume_ml"]),

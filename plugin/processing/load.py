@@ -139,7 +139,7 @@ def _uid_or_unknown(ds: Dataset, keyword: str) -> str:
 
 
 def screen_instances(
-    loaded: list[Dataset | Skipped], study_uid: str
+    loaded: list[Dataset | Skipped], study_instance_uid: str
 ) -> tuple[list[Dataset], list[Skipped]]:
     """Split the study's instances into the usable ones and the skipped ones.
 
@@ -154,7 +154,7 @@ def screen_instances(
             skipped.append(ds)
             continue
         problem = instance_problem(ds)
-        if problem is None and str(ds.StudyInstanceUID).strip() != study_uid:
+        if problem is None and str(ds.StudyInstanceUID).strip() != study_instance_uid:
             problem = "belongs to another study"
         if problem is not None:
             skipped.append(
@@ -171,7 +171,7 @@ def screen_instances(
         log.warning(
             "instance skipped: %s",
             item.reason,
-            extra={"study_uid": study_uid, "sop_uid": item.sop_instance_uid},
+            extra={"study_uid": study_instance_uid, "sop_uid": item.sop_instance_uid},
         )
     return usable, skipped
 

@@ -24,10 +24,10 @@ def result_sender(settings: Settings) -> ResultSender:
 
 
 def process_study(
-    study_uid: str, source: str, resources: JobResources, settings: Settings
+    study_instance_uid: str, source: str, resources: JobResources, settings: Settings
 ) -> ProcessOutcome:
     """Run the whole query path for one study and deliver the results."""
-    require_uid(study_uid)
+    require_uid(study_instance_uid)
     store = resources.store
     models = models_for_search(store, resources.models, settings.data_dir / "model-cache")
     with connect(resources.conninfo, autocommit=True) as conn:
@@ -39,4 +39,4 @@ def process_study(
             results=PostgresResultsLog(conn),
             include_seg=settings.results.include_seg,
         )
-        return answer_study(study_uid, services)
+        return answer_study(study_instance_uid, services)

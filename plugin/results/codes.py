@@ -9,6 +9,8 @@ from __future__ import annotations
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from highdicom.sr import CodedConcept
 
+from dicom_conversion import Diagnosis
+
 __all__ = [
     "ALGORITHM_FAMILY",
     "ALGORITHM_FAMILY_AI",
@@ -83,9 +85,9 @@ DIAGNOSIS_OBSERVABLE = CodedConcept("439401001", "SCT", "Diagnosis")
 #: The archive's diagnoses as SNOMED CT disorders (docs/result-codes.md says how each
 #: code was checked).
 DIAGNOSIS_CODES: dict[str, CodedConcept] = {
-    "glioma": CodedConcept("393564001", "SCT", "Glioma"),
-    "meningioma": CodedConcept("302820008", "SCT", "Intracranial meningioma"),
-    "metastasis": CodedConcept("94225005", "SCT", "Metastatic malignant neoplasm to brain"),
+    Diagnosis.GLIOMA: CodedConcept("393564001", "SCT", "Glioma"),
+    Diagnosis.MENINGIOMA: CodedConcept("302820008", "SCT", "Intracranial meningioma"),
+    Diagnosis.METASTASIS: CodedConcept("94225005", "SCT", "Metastatic malignant neoplasm to brain"),
 }
 
 

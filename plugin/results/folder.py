@@ -13,19 +13,19 @@ from plugin.results.sender import SendReport
 __all__ = ["FolderSender", "results_folder", "save_results"]
 
 
-def results_folder(results_dir: Path, study_uid: str) -> Path:
+def results_folder(results_dir: Path, study_instance_uid: str) -> Path:
     """The folder of one study's results under ``results_dir``: named by the UID when it
     is a DICOM UID, else by a hash of it (never a path a received value chose)."""
-    return results_dir / safe_component(study_uid)
+    return results_dir / safe_component(study_instance_uid)
 
 
-def save_results(results_dir: Path, study_uid: str, batch: list[Dataset]) -> Path:
+def save_results(results_dir: Path, study_instance_uid: str, batch: list[Dataset]) -> Path:
     """Write one result set into the study's results folder, all or nothing.
 
     Every object is encoded to a hidden temporary file first; only when all of them are
     written are they renamed to ``<SOPInstanceUID>.dcm``.
     """
-    folder = results_folder(results_dir, study_uid)
+    folder = results_folder(results_dir, study_instance_uid)
     folder.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:

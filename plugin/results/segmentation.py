@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import highdicom as hd
 import numpy as np
@@ -19,14 +18,14 @@ from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from pydicom import Dataset
 from pydicom.sr.codedict import codes
 
-from dicom_conversion.orientation import affine_ras_to_lps
+from dicom_conversion import TUMOUR_REGIONS, SegmentationError, TumourRegion, write_seg
+from dicom_conversion.seg import PROPERTY_CATEGORY
 from plugin.errors import OutlineError
 
 __all__ = [
     "COMPARTMENTS",
     "MEASUREMENTS_SERIES_NUMBER",
     "SEG_SERIES_NUMBER",
-    "Compartment",
     "build_measurement_report",
     "build_segmentation",
     "compartment_volumes_ml",
@@ -39,27 +38,15 @@ SEG_DESCRIPTION = "simcase tumour outline (not for diagnostic use)"
 MEASUREMENTS_DESCRIPTION = "simcase tumour volumes (not for diagnostic use)"
 
 
-@dataclass(frozen=True)
-class Compartment:
-    """One BraTS tumour compartment and its SNOMED CT codes (as dcmqi's BraTS SEGs)."""
-
-    label: int
-    name: str
-    property_type: hd.sr.CodedConcept
-
-
-#: BraTS labels 1..3 (simcase's mask convention) in SEG segment order.
-COMPARTMENTS: tuple[Compartment, ...] = (
-    Compartment(1, "Necrotic tumour core", hd.sr.CodedConcept.from_code(codes.SCT.Necrosis)),
-    Compartment(2, "Peritumoural oedema", hd.sr.CodedConcept.from_code(codes.SCT.Edema)),
-    Compartment(3, "Enhancing tumour", hd.sr.CodedConcept.from_code(codes.SCT.Neoplasm)),
-)
-_CATEGORY = hd.sr.CodedConcept.from_code(codes.SCT.MorphologicallyAbnormalStructure)
+#: The BraTS compartments in SEG segment order (dicom_conversion's tumour regions, with
+#: their SNOMED CT property types).
+COMPARTMENTS: tuple[TumourRegion, ...] = TUMOUR_REGIONS
 _ML = hd.sr.CodedConcept("ml", "UCUM", "milliliter")
 
 
 def source_series(datasets: Sequence[Dataset], series_instance_uid: str) -> list[Dataset]:
-    """The instances of one series, in highdicom's frame order (see :func:`_geometry`).
+    """The instances of one series, in highdicom's frame order (as
+    :func:`dicom_conversion.write_seg` writes frames on a source series).
 
     Raises
     ------
@@ -81,29 +68,6 @@ def source_series(datasets: Sequence[Dataset], series_instance_uid: str) -> list
     normal = np.cross(orientation[3:], orientation[:3])
     return sorted(
         series, key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float)))
-    )
-
-
-def _geometry(series: Sequence[Dataset]) -> hd.VolumeGeometry:
-    first = series[0]
-    if len(series) > 1:
-        step = np.asarray(series[1].ImagePositionPatient, float) - np.asarray(
-            first.ImagePositionPatient, float
-        )
-        spacing = float(np.linalg.norm(step))
-    else:
-        spacing = float(first.get("SliceThickness", 1.0) or 1.0)
-    frame = first.get("FrameOfReferenceUID")
-    return hd.VolumeGeometry.from_attributes(
-        image_position=[float(v) for v in first.ImagePositionPatient],
-        image_orientation=[float(v) for v in first.ImageOrientationPatient],
-        rows=int(first.Rows),
-        columns=int(first.Columns),
-        pixel_spacing=[float(v) for v in first.PixelSpacing],
-        spacing_between_slices=spacing,
-        number_of_frames=len(series),
-        coordinate_system="PATIENT",
-        frame_of_reference_uid=str(frame) if frame else None,
     )
 
 
@@ -201,61 +165,38 @@ def build_segmentation(
     ------
     OutlineError
         Empty mask, or the study grid cannot be mapped onto the series without resampling.
+    ValueError, TypeError, AttributeError
+        highdicom cannot encode a value of the series (as raised by highdicom).
     """
-    present = [c for c in COMPARTMENTS if np.any(mask == c.label)]
-    if not present:
+    known = np.isin(mask, [c.label for c in COMPARTMENTS])
+    if not np.any(known & (np.asarray(mask) != 0)):
         raise OutlineError("The tumour mask is empty: no SEG to write")
-    stacked = np.stack([np.asarray(mask == c.label, dtype=np.uint8) for c in present], axis=-1)
-    volume = hd.Volume(
-        array=stacked,
-        affine=affine_ras_to_lps(np.asarray(affine_ras, dtype=np.float64)),
-        coordinate_system="PATIENT",
-        frame_of_reference_uid=str(series[0].get("FrameOfReferenceUID") or "") or None,
-        channels={"SegmentNumber": list(range(1, len(present) + 1))},
-    )
     try:
-        volume = volume.match_geometry(_geometry(series))
-    except RuntimeError as exc:
-        raise OutlineError(
-            f"The study grid does not match series {series[0].SeriesInstanceUID}: {exc}"
-        ) from exc
-    algorithm = hd.AlgorithmIdentificationSequence(
-        name="simcase segmentation model" if mask_source != "given" else "simcase (given SEG)",
-        version=model_version[:64],
-        family=codes.cid7162.ArtificialIntelligence,
-    )
-    descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=number,
-            segment_label=compartment.name,
-            segmented_property_category=_CATEGORY,
-            segmented_property_type=compartment.property_type,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm,
-            tracking_id=f"BraTS label {compartment.label}",
-            tracking_uid=uid(f"seg-tracking-{compartment.label}"),
+        seg = write_seg(
+            np.where(known, mask, 0).astype(np.uint8),
+            affine_ras,
+            series,
+            series_number=SEG_SERIES_NUMBER,
+            series_description=SEG_DESCRIPTION,
+            series_instance_uid=uid("seg-series"),
+            sop_instance_uid=uid("seg-instance"),
+            tracking_uids={c.label: uid(f"seg-tracking-{c.label}") for c in COMPARTMENTS},
+            software_version=model_version[:64],
+            algorithm_name=(
+                "simcase segmentation model" if mask_source != "given" else "simcase (given SEG)"
+            ),
+            on_source_frames=True,
+            content_label="TUMOUR",
+            content_description="Tumour compartments, not for diagnostic use",
+            content_creator_name="simcase^",
         )
-        for number, compartment in enumerate(present, start=1)
-    ]
-    seg = hd.seg.Segmentation(
-        source_images=list(series),
-        pixel_array=volume,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=uid("seg-series"),
-        series_number=SEG_SERIES_NUMBER,
-        sop_instance_uid=uid("seg-instance"),
-        instance_number=1,
-        manufacturer="simcase",
-        manufacturer_model_name="simcase",
-        software_versions=model_version[:64],
-        device_serial_number="0",
-        series_description=SEG_DESCRIPTION,
-        content_label="TUMOUR",
-        content_description="Tumour compartments, not for diagnostic use",
-        content_creator_name="simcase^",
-        omit_empty_frames=True,
-    )
+    except SegmentationError as exc:
+        refused = exc.__cause__
+        if isinstance(refused, ValueError | TypeError | AttributeError):
+            # A value highdicom cannot encode (a nan SliceThickness, say) keeps its own
+            # type, as before: OutlineError means "the mask does not fit its series".
+            raise refused from None
+        raise OutlineError(str(exc)) from exc
     _set_series_time(seg, now)
     seg.ContentDate, seg.ContentTime = seg.SeriesDate, seg.SeriesTime
     return seg
@@ -294,7 +235,7 @@ def build_measurement_report(
                     ),
                 ),
                 finding_type=compartment.property_type,
-                finding_category=_CATEGORY,
+                finding_category=PROPERTY_CATEGORY,
                 measurements=[
                     hd.sr.Measurement(
                         name=codes.SCT.Volume,

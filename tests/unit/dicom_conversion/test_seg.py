@@ -87,3 +87,29 @@ def test_seg_validates_with_dciodvfy(tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
     assert not errors, result.stderr
     assert pydicom.dcmread(path).Modality == "SEG"
+
+
+def test_segments_carry_the_snomed_type_of_their_region() -> None:
+    _, affine, images, mask = _case()
+    seg = write_seg(mask, affine, images)
+    types = [s.SegmentedPropertyTypeCodeSequence[0].CodeValue for s in seg.SegmentSequence]
+    assert types == ["6574001", "79654002", "108369006"]  # SCT necrosis, oedema, neoplasm
+    assert {s.SegmentedPropertyCategoryCodeSequence[0].CodeValue for s in seg.SegmentSequence} == {
+        "49755003"  # SCT morphologically abnormal structure
+    }
+
+
+@pytest.mark.parametrize("rotation", [(0.0, 0.0, 0.0), (12.0, -7.0, 20.0)])
+def test_seg_on_the_source_frames_references_each_source_slice(
+    rotation: tuple[float, float, float],
+) -> None:
+    _, affine, images, mask = _case(rotation)
+    seg = write_seg(mask, affine, images, on_source_frames=True, tracking_uids={3: "1.2.3.4"})
+    sop_uids = {str(ds.SOPInstanceUID) for ds in images}
+    for frame in seg.PerFrameFunctionalGroupsSequence:
+        source = frame.DerivationImageSequence[0].SourceImageSequence[0]
+        assert source.ReferencedSOPInstanceUID in sop_uids
+    assert seg.SegmentSequence[2].TrackingUID == "1.2.3.4"
+    study = load_study([*images, seg])
+    assert study.mask is not None
+    assert np.array_equal(read_seg(seg, study), mask)
