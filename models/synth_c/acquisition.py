@@ -57,7 +57,7 @@ def sample_acquisition(rng: np.random.Generator, mismatch: bool) -> Acquisition:
     }  # fmt: skip
     t1c = dict(t1)
     t1c.update({
-        T.ENHANCING: wm * u(1.25, 1.7), T.MENINGIOMA: wm * u(1.35, 1.8),
+        T.ENHANCING: wm * u(1.4, 1.9), T.MENINGIOMA: wm * u(1.4, 1.85),
         T.CHOROID: wm * u(1.15, 1.45), T.DURA: dura * u(1.3, 1.8),
         T.DURAL_TAIL: wm * u(1.1, 1.4), T.NECROSIS: t1[T.NECROSIS] * u(1.0, 1.08),
     })  # fmt: skip
@@ -95,7 +95,7 @@ def sample_acquisition(rng: np.random.Generator, mismatch: bool) -> Acquisition:
         gain={name: float(u(350, 2400)) for name in SEQUENCES},
         noise={name: float(u(0.012, 0.05)) for name in SEQUENCES},
         bias=float(u(0.04, 0.25)),
-        blur_vox=float(u(0.4, 0.75)),
+        blur_vox=float(u(0.35, 0.65)),
         slice_mm=float(u(3.0, 6.0)) if rng.random() < 0.2 else 0.0,
         texture=texture,
         field_seed=int(rng.integers(0, 2**31)),

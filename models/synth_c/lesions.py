@@ -186,7 +186,7 @@ def _metastases(rng: np.random.Generator, sites: SiteMap, hard: str | None) -> l
         if rng.random() < 0.06 and hard is None:
             enhancement = "none"
         else:
-            enhancement = "ring" if diameter > rng.uniform(7, 11) else "solid"
+            enhancement = "ring" if diameter > rng.uniform(8, 12) else "solid"
         ratio = _log_uniform(rng, 1.5, 10) * float(np.clip((12 / diameter) ** 0.5, 0.7, 2.0))
         if rng.random() < 0.08:
             ratio = rng.uniform(0.2, 0.6)
@@ -199,7 +199,7 @@ def _metastases(rng: np.random.Generator, sites: SiteMap, hard: str | None) -> l
                 enhancement=enhancement,
                 noise_seed=int(rng.integers(0, 2**31)),
                 radius_mm=float(radius),
-                wall_mm=float(rng.uniform(1.5, 3.2)),
+                wall_mm=float(rng.uniform(2.0, 3.5)),
             )
         )
     return lesions

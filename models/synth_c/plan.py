@@ -78,6 +78,7 @@ class CasePlan:
         return None if self.timepoint == 1 else case_id(self.seed, self.base_index)
 
 
+@lru_cache(maxsize=4096)
 def _balanced_diagnosis(seed: int, index: int) -> str:
     """Each block of three consecutive indices holds the three diagnoses once."""
     order = stream(seed, index // 3, BLOCK).permutation(3)
@@ -86,14 +87,22 @@ def _balanced_diagnosis(seed: int, index: int) -> str:
 
 @lru_cache(maxsize=4096)
 def _follow_up_target(seed: int, index: int) -> int | None:
-    """The earlier first-visit index this case follows up, or None for a new patient."""
+    """The earlier first-visit index this case follows up, or None for a new patient.
+
+    The earlier case has the diagnosis this index's slot asks for, so follow-ups keep the
+    diagnoses balanced.
+    """
     if index == 0:
         return None
     rng = stream(seed, index, PLAN)
     if rng.random() >= FOLLOW_UP_RATE:
         return None
-    target = int(rng.integers(0, index))
-    return None if _follow_up_target(seed, target) is not None else target
+    wanted = _balanced_diagnosis(seed, index)
+    for _ in range(8):
+        target = int(rng.integers(0, index))
+        if _balanced_diagnosis(seed, target) == wanted and _follow_up_target(seed, target) is None:
+            return target
+    return None
 
 
 def plan_case(seed: int, index: int, hard_rate: float) -> CasePlan:
