@@ -169,6 +169,7 @@ def _glioma(
 
 def _metastases(rng: np.random.Generator, sites: SiteMap, hard: str | None) -> list[LesionSpec]:
     junction = sites.junction & (sites.depth > 3)
+    white = sites.tissue == Tissue.WHITE_MATTER
     cerebellar = sites.junction & (sites.depth < -2)
     if hard == "solitary_large_metastasis":
         count, diameters = 1, [rng.uniform(28, 42)]
@@ -179,6 +180,9 @@ def _metastases(rng: np.random.Generator, sites: SiteMap, hard: str | None) -> l
     for diameter in sorted(diameters, reverse=True):
         radius = diameter / 2
         pool = cerebellar if rng.random() < 0.15 and cerebellar.any() else junction
+        if pool is junction:  # below the cortex, so the lesion stays intra-axial
+            deep_enough = junction & (sites.depth > radius + 4)
+            pool = deep_enough if deep_enough.any() else white & (sites.depth > radius + 4)
         placed = [spec.centre for spec in lesions]
         gaps = [spec.radius_mm * 1.1 + radius * 1.1 + 10 for spec in lesions]
         centre = pick(rng, sites.points(pool), placed, gaps)

@@ -79,6 +79,13 @@ def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return np.asarray(labels == int(np.argmax(sizes)) + 1)
 
 
+def _parenchyma(view: U8, resolution_mm: float) -> NDArray[np.bool_]:
+    """Voxels at least ~5 mm inside the brain: where an intra-axial core may grow."""
+    inside = view != Tissue.BACKGROUND
+    depth = max(1, int(np.ceil(5.0 / resolution_mm)))
+    return np.asarray(ndimage.binary_erosion(inside, iterations=depth, border_value=1))
+
+
 def _oedema(view: U8, score: F32, count: float) -> None:
     if count < 0.5:
         return
@@ -114,7 +121,7 @@ def _glioma(
     density = np.zeros(view.shape, dtype=np.float32)
     np.add.at(density, (idx[0, inside], idx[1, inside], idx[2, inside]), 1.0)
     density = ndimage.gaussian_filter(density, 3.5 / res) * np.exp(0.35 * noise)
-    brain = view != Tissue.BACKGROUND
+    brain = _parenchyma(view, res)
     core = _largest(_top(np.where(brain, density, -np.inf), spec.core_ml / grid.voxel_ml))
     necrotic = np.zeros_like(core)
     if spec.enhancement == "ring":
@@ -130,9 +137,10 @@ def _metastasis(view: U8, grid: Grid, spec: LesionSpec, q: F32, noise: F32) -> t
     offset = q - spec.centre[:, None]
     dist = np.sqrt(np.sum(offset**2, axis=0)).reshape(view.shape)
     radius = spec.radius_mm * (1.0 + 0.07 * noise)
-    core = dist < radius
+    parenchyma = _parenchyma(view, grid.resolution_mm)
+    core = (dist < radius) & parenchyma
     if not core.any():
-        core = dist <= dist.min()
+        core = dist <= dist[parenchyma].min() if parenchyma.any() else dist <= dist.min()
     wall = max(spec.wall_mm, 1.05 * grid.resolution_mm)
     necrotic = dist < radius - wall
     spread = ndimage.gaussian_filter(

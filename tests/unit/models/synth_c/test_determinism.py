@@ -8,7 +8,9 @@ from models.synth_c import write_case, write_corpus
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_byte_identical_across_workers_and_corpus_sizes(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from models.synth_c.case import SynthCase
-from models.synth_c.tissue import Tissue
+from models.synth_c.case import SynthCase, label_volume
+from models.synth_c.tissue import OEDEMA_BED, Tissue
 from models.synth_c.truth import core_components
 
 
@@ -82,14 +82,22 @@ def test_meningiomas_extra_axial_others_intra_axial(cases_2mm: list[SynthCase]) 
     assert kinds == {"glioma", "meningioma", "metastasis"}
 
 
-def test_oedema_spares_the_cortex(cases_2mm: list[SynthCase]) -> None:
+def test_oedema_follows_the_white_matter_and_spares_the_cortex(
+    cases_2mm: list[SynthCase],
+) -> None:
+    seen = 0
     for case in cases_2mm:
         oedema = case.seg == 2
-        if oedema.any():
-            # Oedema only replaces white matter or deep grey: no oedema voxel lies where the
-            # unlesioned anatomy would have cortex, which the tissue map would still show next to it.
-            grey_next = ndimage.binary_dilation(case.tissue == Tissue.GREY_MATTER) & oedema
-            assert grey_next.sum() < 0.5 * oedema.sum()
+        if not oedema.any():
+            continue
+        seen += 1
+        before = label_volume(case.head, case.pose, case.grid, case.lesions)
+        under = before[oedema]
+        assert np.all(np.isin(under, OEDEMA_BED)), case.plan.case_id
+        assert np.mean(under == Tissue.WHITE_MATTER) > 0.6
+        # The cortex next to the oedema is still cortex.
+        assert np.any(ndimage.binary_dilation(oedema) & (case.tissue == Tissue.GREY_MATTER))
+    assert seen >= 3
 
 
 def test_metastases_sit_at_the_grey_white_junction(cases_2mm: list[SynthCase]) -> None:
