@@ -10,12 +10,12 @@ from models.synth_c import CorpusSummary, write_corpus
 from models.synth_c.case import SynthCase, synthesise_case
 
 SEED = 6101
-CORPUS_CASES = 12
+CORPUS_CASES = 9
 
 
 @pytest.fixture(scope="session")
 def corpus_4mm(tmp_path_factory: pytest.TempPathFactory) -> CorpusSummary:
-    """Twelve cases at 4 mm (four of each diagnosis), written by one worker."""
+    """Nine cases at 4 mm (three of each diagnosis), written by one worker."""
     out = tmp_path_factory.mktemp("synth_c") / "corpus"
     return write_corpus(out, cases=CORPUS_CASES, seed=SEED, resolution_mm=4.0)
 
