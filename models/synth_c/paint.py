@@ -138,7 +138,7 @@ def _metastasis(view: U8, grid: Grid, spec: LesionSpec, q: F32, noise: F32) -> t
     dist = np.sqrt(np.sum(offset**2, axis=0)).reshape(view.shape)
     radius = spec.radius_mm * (1.0 + 0.07 * noise)
     parenchyma = _parenchyma(view, grid.resolution_mm)
-    core = (dist < radius) & parenchyma
+    core = _largest((dist < radius) & parenchyma)
     if not core.any():
         core = dist <= dist[parenchyma].min() if parenchyma.any() else dist <= dist.min()
     wall = max(spec.wall_mm, 1.05 * grid.resolution_mm)
@@ -161,7 +161,9 @@ def _meningioma(
     h = np.minimum(surface.reshape(view.shape), along + 1.0)
     r, d = spec.radius_mm, spec.wall_mm
     shape = (lateral / r) ** 2 + (h / d) ** 2
-    tumour = (shape < (1.0 + 0.05 * noise) ** 2) & (h > -0.8)
+    # The planned volume exactly: the most central voxels of the lumpy cap, one piece.
+    score = np.where(h > -0.8, -shape / (1.0 + 0.05 * noise) ** 2, -np.inf)
+    tumour = _largest(_top(score.astype(np.float32), spec.core_ml / grid.voxel_ml))
     cleft = ((lateral / (r + spec.cleft_mm)) ** 2 + (h / (d + spec.cleft_mm)) ** 2 < 1) & (h > -0.8)
     view[cleft & ~tumour] = Tissue.CSF
     if spec.tail_mm > 0:
@@ -177,5 +179,5 @@ def _meningioma(
         cyst = np.sum((offset - cyst_centre[:, None]) ** 2, axis=0).reshape(view.shape) < cyst_r**2
         codes[cyst & tumour] = Tissue.CYST
     spread = ndimage.gaussian_filter(tumour.astype(np.float32), (0.6 * r + 4) / grid.resolution_mm)
-    score = np.where(tumour | (h < 0), -np.inf, spread * np.exp(0.4 * noise)).astype(np.float32)
-    return codes, score
+    oedema = np.where(tumour | (h < 0), -np.inf, spread * np.exp(0.4 * noise)).astype(np.float32)
+    return codes, oedema

@@ -30,7 +30,7 @@ HARD_KINDS: dict[str, tuple[str, ...]] = {
     "metastasis": ("solitary_large_metastasis",),
 }
 
-FOLLOW_UP_RATE = 0.10
+FOLLOW_UP_RATE = 0.115  # a few draws find no earlier case of the slot's diagnosis
 
 # Stream keys: one independent random stream per purpose.
 PLAN, PATIENT, ACQUISITION, GROWTH, BLOCK = 11, 23, 37, 41, 53
