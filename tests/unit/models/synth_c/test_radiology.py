@@ -73,6 +73,8 @@ def test_meningiomas_extra_axial_others_intra_axial(cases_2mm: list[SynthCase]) 
         outside = case.tissue == Tissue.BACKGROUND
         touches = bool(np.any(ndimage.binary_dilation(core) & outside))
         kinds.add(case.plan.diagnosis)
+        # One core per planned lesion (a meningioma is one piece, metastases stay apart).
+        assert core_components(case.seg)[1] == len(case.lesions), case.plan.case_id
         if case.plan.diagnosis == "meningioma":
             assert touches, case.plan.case_id  # on the dura, at the edge of the brain
             # The brain is pushed, not invaded: no oedema inside the tumour's core.
