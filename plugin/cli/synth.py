@@ -55,7 +55,8 @@ def synth(
         "a",
         "--generator",
         help="a: the training generator (models.synth); b: the independent second generator "
-        "(models.synth_b, written from docs/synthetic-spec.md alone).",
+        "(models.synth_b, written from docs/synthetic-spec.md alone); c: the third, clean-room "
+        "generator with a procedural anatomy (models.synth_c, docs/generator-c.md).",
     ),
 ) -> None:
     """Generate synthetic glioma, meningioma and metastasis cases."""
@@ -64,8 +65,13 @@ def synth(
             out, cases, seed, resolution, types, dicom, preview, workers, contrast_jitter, hard_rate
         )
         return
+    if generator == "c":
+        _synth_c(
+            out, cases, seed, resolution, types, dicom, preview, workers, contrast_jitter, hard_rate
+        )
+        return
     if generator != "a":
-        fail(f"--generator must be a or b, got {generator!r}")
+        fail(f"--generator must be a, b or c, got {generator!r}")
     from models.synth import SynthesisError, write_corpus
 
     try:
@@ -109,24 +115,7 @@ def _synth_b(
     hard_rate: float,
 ) -> None:
     """``simcase synth --generator b``: the options only generator a has are refused."""
-    refused = [
-        name
-        for name, given in (
-            ("--dicom", dicom is not None),
-            ("--preview", preview is not None),
-            ("--contrast-jitter", contrast_jitter is not None),
-            (
-                "--types",
-                {t.strip() for t in types.split(",") if t.strip()} != set(Diagnosis.labels()),
-            ),
-        )
-        if given
-    ]
-    if refused:
-        fail(
-            f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} not supported by "
-            "--generator b (it always writes the three diagnoses, balanced, as NIfTI only)"
-        )
+    _refuse_a_only("b", types, dicom, preview, contrast_jitter)
     from models.synth_b import SynthBError, write_corpus
 
     started = time.perf_counter()
@@ -144,5 +133,68 @@ def _synth_b(
     seconds = time.perf_counter() - started
     typer.echo(
         f"{cases} cases (generator b) in {out} ({seconds:.1f} s, {seconds / cases:.2f} s/case); "
+        f"{out / 'cases.csv'}, {out / 'truth.json'}"
+    )
+
+
+def _refuse_a_only(
+    generator: str,
+    types: str,
+    dicom: Path | None,
+    preview: Path | None,
+    contrast_jitter: float | None,
+) -> None:
+    """Fail on the options only generator a has (b and c write NIfTI only, all diagnoses)."""
+    refused = [
+        name
+        for name, given in (
+            ("--dicom", dicom is not None),
+            ("--preview", preview is not None),
+            ("--contrast-jitter", contrast_jitter is not None),
+            (
+                "--types",
+                {t.strip() for t in types.split(",") if t.strip()} != set(Diagnosis.labels()),
+            ),
+        )
+        if given
+    ]
+    if refused:
+        fail(
+            f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} not supported by "
+            f"--generator {generator} (it always writes the three diagnoses, balanced, as NIfTI "
+            "only)"
+        )
+
+
+def _synth_c(
+    out: Path,
+    cases: int,
+    seed: int,
+    resolution: float,
+    types: str,
+    dicom: Path | None,
+    preview: Path | None,
+    workers: int,
+    contrast_jitter: float | None,
+    hard_rate: float,
+) -> None:
+    """``simcase synth --generator c``: the options only generator a has are refused."""
+    _refuse_a_only("c", types, dicom, preview, contrast_jitter)
+    from models.synth_c import SynthCError, write_corpus
+
+    try:
+        summary = write_corpus(
+            out,
+            cases=cases,
+            seed=seed,
+            resolution_mm=resolution,
+            hard_rate=hard_rate,
+            workers=workers,
+        )
+    except SynthCError as exc:
+        fail(str(exc))
+    per_case = summary.seconds / cases
+    typer.echo(
+        f"{cases} cases (generator c) in {out} ({summary.seconds:.1f} s, {per_case:.2f} s/case); "
         f"{out / 'cases.csv'}, {out / 'truth.json'}"
     )
