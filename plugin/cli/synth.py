@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -60,15 +61,9 @@ def synth(
     ),
 ) -> None:
     """Generate synthetic glioma, meningioma and metastasis cases."""
-    if generator == "b":
-        _synth_b(
-            out, cases, seed, resolution, types, dicom, preview, workers, contrast_jitter, hard_rate
-        )
-        return
-    if generator == "c":
-        _synth_c(
-            out, cases, seed, resolution, types, dicom, preview, workers, contrast_jitter, hard_rate
-        )
+    if generator in ("b", "c"):
+        _refuse_a_only(generator, types, dicom, preview, contrast_jitter)
+        _synth_nifti_only(generator, out, cases, seed, resolution, hard_rate, workers)
         return
     if generator != "a":
         fail(f"--generator must be a, b or c, got {generator!r}")
@@ -102,21 +97,23 @@ def synth(
         typer.echo(f"preview: {summary.preview}")
 
 
-def _synth_b(
+def _synth_nifti_only(
+    generator: str,
     out: Path,
     cases: int,
     seed: int,
     resolution: float,
-    types: str,
-    dicom: Path | None,
-    preview: Path | None,
-    workers: int,
-    contrast_jitter: float | None,
     hard_rate: float,
+    workers: int,
 ) -> None:
-    """``simcase synth --generator b``: the options only generator a has are refused."""
-    _refuse_a_only("b", types, dicom, preview, contrast_jitter)
-    from models.synth_b import SynthBError, write_corpus
+    """``simcase synth --generator b|c``: the independent generators (NIfTI only)."""
+    write_corpus: Callable[..., object]
+    if generator == "b":
+        from models.synth_b import SynthBError as GeneratorError
+        from models.synth_b import write_corpus
+    else:
+        from models.synth_c import SynthCError as GeneratorError  # type: ignore[assignment]
+        from models.synth_c import write_corpus
 
     started = time.perf_counter()
     try:
@@ -128,12 +125,12 @@ def _synth_b(
             workers=workers,
             hard_rate=hard_rate,
         )
-    except SynthBError as exc:
+    except GeneratorError as exc:
         fail(str(exc))
     seconds = time.perf_counter() - started
     typer.echo(
-        f"{cases} cases (generator b) in {out} ({seconds:.1f} s, {seconds / cases:.2f} s/case); "
-        f"{out / 'cases.csv'}, {out / 'truth.json'}"
+        f"{cases} cases (generator {generator}) in {out} ({seconds:.1f} s, "
+        f"{seconds / cases:.2f} s/case); {out / 'cases.csv'}, {out / 'truth.json'}"
     )
 
 
@@ -164,37 +161,3 @@ def _refuse_a_only(
             f"--generator {generator} (it always writes the three diagnoses, balanced, as NIfTI "
             "only)"
         )
-
-
-def _synth_c(
-    out: Path,
-    cases: int,
-    seed: int,
-    resolution: float,
-    types: str,
-    dicom: Path | None,
-    preview: Path | None,
-    workers: int,
-    contrast_jitter: float | None,
-    hard_rate: float,
-) -> None:
-    """``simcase synth --generator c``: the options only generator a has are refused."""
-    _refuse_a_only("c", types, dicom, preview, contrast_jitter)
-    from models.synth_c import SynthCError, write_corpus
-
-    try:
-        summary = write_corpus(
-            out,
-            cases=cases,
-            seed=seed,
-            resolution_mm=resolution,
-            hard_rate=hard_rate,
-            workers=workers,
-        )
-    except SynthCError as exc:
-        fail(str(exc))
-    per_case = summary.seconds / cases
-    typer.echo(
-        f"{cases} cases (generator c) in {out} ({summary.seconds:.1f} s, {per_case:.2f} s/case); "
-        f"{out / 'cases.csv'}, {out / 'truth.json'}"
-    )
