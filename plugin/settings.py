@@ -62,6 +62,9 @@ class DicomSettings(BaseModel):
     stable_seconds: float = Field(30.0, gt=0)
     #: Associations at once (beyond it: A-ASSOCIATE-RJ "local limit exceeded").
     max_associations: int = Field(16, ge=1, le=1000)
+    #: Associations at once from one calling IP address (beyond it: A-ASSOCIATE-RJ "local
+    #: limit exceeded", logged with the address), so one sender cannot take them all.
+    max_associations_per_peer: int = Field(4, ge=1, le=1000)
     #: Connections waiting for their A-ASSOCIATE-RQ at once; one more closes the oldest.
     max_pending_connections: int = Field(4, ge=1, le=1000)
     #: ARTIM: a connection that has not associated after this long is closed.

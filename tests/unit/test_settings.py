@@ -25,6 +25,7 @@ def test_defaults() -> None:
     assert s.dicom.port == 11112
     assert s.dicom.allowed_aes == []
     assert s.dicom.min_free_mb == 1024
+    assert (s.dicom.max_associations, s.dicom.max_associations_per_peer) == (16, 4)
     assert s.api.host == "127.0.0.1"
     assert s.api.port == 8000
     assert s.data_dir.name == "simcase"
@@ -44,6 +45,7 @@ def test_environment_names_are_the_contract(
         "SIMCASE_DICOM__DEBOUNCE_SECONDS": "1.5",
         "SIMCASE_DICOM__STABLE_SECONDS": "12",
         "SIMCASE_DICOM__MIN_FREE_MB": "2048",
+        "SIMCASE_DICOM__MAX_ASSOCIATIONS_PER_PEER": "6",
         "SIMCASE_RESULTS__AE_TITLE": "ORTHANC",
         "SIMCASE_RESULTS__HOST": "127.0.0.1",
         "SIMCASE_RESULTS__PORT": "4243",
@@ -64,6 +66,7 @@ def test_environment_names_are_the_contract(
     assert s.dicom.debounce_seconds == 1.5
     assert s.dicom.stable_seconds == 12
     assert s.dicom.min_free_mb == 2048
+    assert s.dicom.max_associations_per_peer == 6
     assert (s.results.ae_title, s.results.host, s.results.port) == ("ORTHANC", "127.0.0.1", 4243)
     assert s.results.configured
     assert s.pacs.dicomweb_url == "http://127.0.0.1:8042/dicom-web"
