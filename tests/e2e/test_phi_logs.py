@@ -5,11 +5,13 @@ through the real path: ``simcase send`` -> ``simcase listen`` (a subprocess) ->
 ``process_study`` in ``simcase worker`` (a subprocess, the shipped models, a small
 indexed archive) -> results by C-STORE to a PACS that refuses them at first (so the job
 fails and records its error) and accepts them once the study is processed again through
-the admin API. One more instance with the same patient data and Rows=0 is refused at the
-door (0xC210); every third instance has the birth date in ISO form (repaired by the
-worker). Every process runs with ``--verbose`` (DEBUG). Then every line of every
-process's output, every job error, and the admin API's jobs, studies and audit listings
-are scanned for the name, its parts, the ID and the birth date in the usual spellings.
+the admin API of ``simcase api`` (a subprocess). One more instance with the same patient
+data and Rows=0 is refused at the door (0xC210); every third instance has the birth date
+in ISO form (repaired by the worker). The study is also uploaded to the API's search
+(with the search token). Every process runs with ``--verbose`` (DEBUG). Then every line
+of every process's output, every job error, the search answer, and the admin API's jobs,
+studies and audit listings are scanned for the name, its parts, the ID and the birth
+date in the usual spellings.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pydicom
 import pydicom.config
 import pytest
-from fastapi.testclient import TestClient
 from pydicom import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import MRImageStorage  # type: ignore[attr-defined]
@@ -39,8 +41,6 @@ from indexer.database import create_pool
 from indexer.pipeline import load_models
 from indexer.store import PgVectorStore
 from models.synth import write_corpus
-from plugin.api import create_app
-from plugin.settings import ApiSettings, Settings
 from tests.conftest import free_port
 from tests.e2e.conftest import MODEL_DIR, QueryStudy, simcase_env, wait_for_log
 
@@ -69,6 +69,7 @@ SECRETS = (
     "February 3, 1901",
 )
 ADMIN = "phi-scan-admin-token-0123456789"
+SEARCH = "phi-scan-search-token-0123456789"
 ARCHIVE_CASES = 6
 TIMEOUT_S = 240.0
 
@@ -171,15 +172,27 @@ def _job_state(url: str, study_uid: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _leaks(text: str) -> list[str]:
     flat = re.sub(r"\s+", "", text).lower()
     return [s for s in SECRETS if re.sub(r"\s+", "", s).lower() in flat]
 
 
 @pytest.fixture
-def services(small_archive: str, tmp_path: Path) -> Iterator[tuple[str, Path, int, RefusingPacs]]:
+def services(
+    small_archive: str, tmp_path: Path
+) -> Iterator[tuple[str, Path, int, RefusingPacs, str]]:
+    """``simcase listen``, ``worker`` and ``api`` (with a search token), each with
+    ``--verbose``, on one database and data directory; the refusing PACS as destination."""
     pacs = RefusingPacs()
     port = free_port()
+    api_port = free_port()
     logs = tmp_path / "logs"
     logs.mkdir()
     env = simcase_env(
@@ -191,10 +204,14 @@ def services(small_archive: str, tmp_path: Path) -> Iterator[tuple[str, Path, in
         results__ae_title="PACS",
         results__host="127.0.0.1",
         results__port=str(pacs.port),
+        api__port=str(api_port),
+        api__admin_token=ADMIN,
+        api__search_token=SEARCH,
     )
+    base = f"http://127.0.0.1:{api_port}"
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        for command in ("listen", "worker"):
+        for command in ("listen", "worker", "api"):
             out = (logs / f"{command}.log").open("wb")
             procs.append(
                 subprocess.Popen(
@@ -206,7 +223,8 @@ def services(small_archive: str, tmp_path: Path) -> Iterator[tuple[str, Path, in
             )
         wait_for_log(logs / "listen.log", "DICOM listener SIMCASE on")
         wait_for_log(logs / "worker.log", "worker started")
-        yield small_archive, logs, port, pacs
+        _wait(lambda: _healthy(base), 120, "the API to answer", logs)
+        yield small_archive, logs, port, pacs, base
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -220,9 +238,9 @@ def services(small_archive: str, tmp_path: Path) -> Iterator[tuple[str, Path, in
 
 
 def test_no_patient_data_in_any_log_job_error_or_admin_answer(
-    services: tuple[str, Path, int, RefusingPacs], query_study: QueryStudy, tmp_path: Path
+    services: tuple[str, Path, int, RefusingPacs, str], query_study: QueryStudy, tmp_path: Path
 ) -> None:
-    url, logs, port, pacs = services
+    url, logs, port, pacs, base = services
     study_uid = query_study.study_instance_uid
     files = _phi_study(query_study, tmp_path / "phi-study")
     # The real sender: ``simcase send`` (its output is scanned too).
@@ -249,11 +267,8 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
 
     # The PACS refuses the results: the job fails with a readable error.
     _wait(lambda: "failed" in _job_state(url, study_uid), TIMEOUT_S, "the job to fail", logs)
-    settings = Settings(
-        database_url=url, data_dir=tmp_path / "api", api=ApiSettings(admin_token=ADMIN)
-    )
     auth = {"Authorization": f"Bearer {ADMIN}"}
-    with TestClient(create_app(settings, url)) as api:
+    with httpx.Client(base_url=base, timeout=120) as api:
         jobs = api.get("/api/v1/admin/jobs?limit=1000", headers=auth).json()
         errors = [e for j in jobs for e in j["errors"]]
         assert any("SendError" in e for e in errors), jobs
@@ -269,6 +284,16 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
             logs,
         )
         assert pacs.received, "no result reached the PACS"
+        # The same study uploaded to the search API (its own patient left out).
+        upload = [("files", (p.name, p.read_bytes())) for p in files]
+        assert api.post("/api/v1/search", files=upload).status_code == 401
+        searched = api.post(
+            "/api/v1/search?images=true",
+            files=upload,
+            headers={"Authorization": f"Bearer {SEARCH}"},
+        )
+        assert searched.status_code == 200, searched.text
+        assert searched.json()["query"]["patient_excluded"] is True
         answers = {
             path: api.get(path, headers=auth).text
             for path in (
@@ -278,6 +303,7 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
                 *(f"/api/v1/admin/jobs/{j['job_id']}" for j in jobs),
             )
         }
+        answers["POST /api/v1/search"] = searched.text
     # Every job error as stored, beside what the API shows.
     with psycopg.connect(url) as conn:
         stored = [r[0] for r in conn.execute("SELECT error FROM job_errors").fetchall()]
