@@ -28,6 +28,7 @@ from plugin.errors import ConfigurationError
 __all__ = [
     "DEFAULT_ADMIN_TOKEN",
     "MIN_ADMIN_TOKEN_LENGTH",
+    "MIN_SEARCH_TOKEN_LENGTH",
     "ApiSettings",
     "DemoSettings",
     "DicomSettings",
@@ -61,6 +62,9 @@ class DicomSettings(BaseModel):
     stable_seconds: float = Field(30.0, gt=0)
     #: Associations at once (beyond it: A-ASSOCIATE-RJ "local limit exceeded").
     max_associations: int = Field(16, ge=1, le=1000)
+    #: Associations at once from one calling IP address (beyond it: A-ASSOCIATE-RJ "local
+    #: limit exceeded", logged with the address), so one sender cannot take them all.
+    max_associations_per_peer: int = Field(4, ge=1, le=1000)
     #: Connections waiting for their A-ASSOCIATE-RQ at once; one more closes the oldest.
     max_pending_connections: int = Field(4, ge=1, le=1000)
     #: ARTIM: a connection that has not associated after this long is closed.
@@ -155,6 +159,8 @@ class IndexSettings(BaseModel):
 
 #: The shortest admin token accepted when the API listens off loopback.
 MIN_ADMIN_TOKEN_LENGTH = 24
+#: The shortest search token accepted when the API listens off loopback.
+MIN_SEARCH_TOKEN_LENGTH = 24
 
 
 class ApiSettings(BaseModel):
@@ -163,6 +169,18 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     admin_token: str = DEFAULT_ADMIN_TOKEN
+    #: Bearer token of the endpoints that show archive images or patient-derived data
+    #: (search, image search, a case's pictures, the archive map). Unset, with no
+    #: ``trusted_user_header`` either: those endpoints are open, which only a loopback
+    #: address allows.
+    search_token: str | None = None
+    #: A request header set by the hospital's sign-on reverse proxy (``X-Forwarded-User``)
+    #: naming the signed-in user: a request carrying it (not empty) may search. Only safe
+    #: when the API can be reached through that proxy alone, which strips the header from
+    #: what clients send.
+    trusted_user_header: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$"
+    )
     #: Largest request body of an upload (``POST /api/v1/search``), enforced while it
     #: streams in: 413 beyond it.
     max_upload_bytes: int = Field(1024 * 1024 * 1024, ge=1024, le=64 * 1024**3)
@@ -170,11 +188,29 @@ class ApiSettings(BaseModel):
     #: decompressed, counted as they stream out: 413 beyond it (a zip or gzip bomb).
     max_uncompressed_bytes: int = Field(2 * 1024**3, ge=1024, le=256 * 1024**3)
 
+    @field_validator("search_token", "trusted_user_header", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def search_open(self) -> bool:
+        """No search credential configured: the search endpoints answer anyone."""
+        return self.search_token is None and self.trusted_user_header is None
+
     def check_safe(self) -> None:
-        """Off a loopback address, refuse the default admin token and any admin token
-        shorter than :data:`MIN_ADMIN_TOKEN_LENGTH` characters."""
+        """Off a loopback address, refuse the default admin token, any admin token
+        shorter than :data:`MIN_ADMIN_TOKEN_LENGTH` characters, and search endpoints
+        without a credential (a search token of at least :data:`MIN_SEARCH_TOKEN_LENGTH`
+        characters, or a trusted reverse-proxy header)."""
         if _is_loopback(self.host):
             return
+        self._check_admin_token()
+        self._check_search_credential()
+
+    def _check_admin_token(self) -> None:
         if self.admin_token == DEFAULT_ADMIN_TOKEN:
             raise ConfigurationError(
                 f"refusing to serve the API on {self.host} with the default admin token: "
@@ -185,6 +221,23 @@ class ApiSettings(BaseModel):
                 f"refusing to serve the API on {self.host} with an admin token of "
                 f"{len(self.admin_token.strip())} characters: set SIMCASE_API__ADMIN_TOKEN "
                 f"to a secret of at least {MIN_ADMIN_TOKEN_LENGTH} (openssl rand -hex 24)"
+            )
+
+    def _check_search_credential(self) -> None:
+        if self.search_open:
+            raise ConfigurationError(
+                f"refusing to serve the API on {self.host} with open search endpoints (they "
+                "show archive images): set SIMCASE_API__SEARCH_TOKEN to a secret "
+                "(openssl rand -hex 24) and/or SIMCASE_API__TRUSTED_USER_HEADER to the header "
+                "your sign-on proxy sets (X-Forwarded-User)"
+            )
+        if self.search_token is not None and len(self.search_token.strip()) < (
+            MIN_SEARCH_TOKEN_LENGTH
+        ):
+            raise ConfigurationError(
+                f"refusing to serve the API on {self.host} with a search token of "
+                f"{len(self.search_token.strip())} characters: set SIMCASE_API__SEARCH_TOKEN "
+                f"to a secret of at least {MIN_SEARCH_TOKEN_LENGTH} (openssl rand -hex 24)"
             )
 
 

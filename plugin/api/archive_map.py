@@ -9,13 +9,19 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from indexer.archive_map import MapCache
 from indexer.errors import IndexerError
-from plugin.api.deps import ConnDep
+from plugin.api.deps import SEARCH_CREDENTIAL_RESPONSES, ConnDep, SearchCredential
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 
-@router.get("/map", responses={409: {"description": "Fewer than two indexed cases"}})
-def archive_map(request: Request, conn: ConnDep) -> dict[str, Any]:
+@router.get(
+    "/map",
+    responses={
+        **SEARCH_CREDENTIAL_RESPONSES,
+        409: {"description": "Fewer than two indexed cases"},
+    },
+)
+def archive_map(_: SearchCredential, request: Request, conn: ConnDep) -> dict[str, Any]:
     """Every archive case (up to 20,000, an even sample beyond) as a point coloured by
     diagnosis, and the projection that places a query's embedding on the same map:
     ``xy = (embedding - mean) @ components.T``. Recomputed after every (re)indexing."""

@@ -13,7 +13,7 @@ from dicom_conversion import ConversionError
 from indexer.case_pictures import archive_case, archive_case_pictures
 from indexer.errors import CaseNotFoundError, IndexerError
 from models.errors import ModelError
-from plugin.api.deps import ModelsDep, StoreDep
+from plugin.api.deps import SEARCH_CREDENTIAL_RESPONSES, ModelsDep, SearchCredential, StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 log = logging.getLogger(__name__)
@@ -24,11 +24,14 @@ CaseId = Annotated[str, FastApiPath(min_length=1, max_length=128)]
 @router.get(
     "/cases/{case_id}/pictures",
     responses={
+        **SEARCH_CREDENTIAL_RESPONSES,
         404: {"description": "No such archive case"},
         409: {"description": "The case's images can no longer be read"},
     },
 )
-def case_pictures(case_id: CaseId, store: StoreDep, models: ModelsDep) -> dict[str, Any]:
+def case_pictures(
+    case_id: CaseId, _: SearchCredential, store: StoreDep, models: ModelsDep
+) -> dict[str, Any]:
     """A similar case's facts and its axial, coronal and sagittal planes through the
     tumour (every sequence, with the outline), at the same scale as the query's."""
     with store.pool.connection() as conn:  # released before the images are read

@@ -14,7 +14,16 @@ from indexer.pipeline import ModelSet
 from indexer.store import PgVectorStore
 from plugin.settings import Settings
 
-__all__ = ["AdminToken", "ConnDep", "JobsDep", "ModelsDep", "SettingsDep", "StoreDep"]
+__all__ = [
+    "SEARCH_CREDENTIAL_RESPONSES",
+    "AdminToken",
+    "ConnDep",
+    "JobsDep",
+    "ModelsDep",
+    "SearchCredential",
+    "SettingsDep",
+    "StoreDep",
+]
 
 
 def _settings(request: Request) -> Settings:
@@ -60,9 +69,55 @@ def _admin(
     return "admin-api"
 
 
+#: Longest user name taken from the trusted proxy header (kept in the audit log).
+MAX_USER_NAME = 128
+
+#: The answer listed in the OpenAPI schema of every route behind :data:`SearchCredential`.
+SEARCH_CREDENTIAL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "No valid search credential: the bearer token SIMCASE_API__SEARCH_TOKEN,"
+        " or the user header named by SIMCASE_API__TRUSTED_USER_HEADER set by the sign-on proxy"
+    }
+}
+
+
+def _searcher(
+    request: Request,
+    settings: Annotated[Settings, Depends(_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """Who may see archive images and patient-derived data: the audit log's actor.
+
+    With no credential configured (only allowed on loopback) anyone may; else a bearer
+    token equal to the search token (constant-time comparison) or a non-empty trusted
+    user header, whose value names the user.
+    """
+    api = settings.api
+    if api.search_open:
+        return "search-api"
+    if api.search_token is not None and credentials is not None:
+        if hmac.compare_digest(credentials.credentials.encode(), api.search_token.encode()):
+            return "search-api"
+    if api.trusted_user_header is not None:
+        user = request.headers.get(api.trusted_user_header, "").strip()
+        if user and user.isprintable():
+            return f"search-api:{user[:MAX_USER_NAME]}"
+    accepted = []
+    if api.search_token is not None:
+        accepted.append("a valid search bearer token")
+    if api.trusted_user_header is not None:
+        accepted.append(f"the {api.trusted_user_header} header of the sign-on proxy")
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        f"searching the archive requires {' or '.join(accepted)}",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ConnDep = Annotated[psycopg.Connection[Any], Depends(_conn)]
 AdminToken = Annotated[str, Depends(_admin)]
+SearchCredential = Annotated[str, Depends(_searcher)]
 StoreDep = Annotated[PgVectorStore, Depends(_store)]
 ModelsDep = Annotated[ModelSet, Depends(_models)]
 JobsDep = Annotated[Any, Depends(_jobs)]

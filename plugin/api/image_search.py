@@ -14,7 +14,13 @@ from dicom_conversion import ConversionError, MRSequence
 from indexer.errors import IndexerError
 from indexer.image_query import ImageQuery, pixel_size, read_image, search_image
 from models.errors import ModelError
-from plugin.api.deps import ModelsDep, SettingsDep, StoreDep
+from plugin.api.deps import (
+    SEARCH_CREDENTIAL_RESPONSES,
+    ModelsDep,
+    SearchCredential,
+    SettingsDep,
+    StoreDep,
+)
 from plugin.api.search import decorate_hits
 from plugin.api.search_filters import FilterDep, patient_of_upload
 
@@ -37,11 +43,13 @@ def _box(text: str | None) -> tuple[int, int, int, int] | None:
 @router.post(
     "/search/image",
     responses={
+        **SEARCH_CREDENTIAL_RESPONSES,
         413: {"description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES"},
         422: {"description": "The image cannot be read, or a parameter is out of range"},
     },
 )
 def search_by_image(
+    actor: SearchCredential,
     store: StoreDep,
     models: ModelsDep,
     settings: SettingsDep,
@@ -82,4 +90,4 @@ def search_by_image(
         )
     except (IndexerError, ModelError, ConversionError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    return decorate_hits(result, store, settings, excluded is not None)
+    return decorate_hits(result, store, settings, excluded is not None, actor)

@@ -15,7 +15,15 @@ from indexer.cases import audit
 from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import PgVectorStore
-from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
+from plugin.api.deps import (
+    SEARCH_CREDENTIAL_RESPONSES,
+    AdminToken,
+    JobsDep,
+    ModelsDep,
+    SearchCredential,
+    SettingsDep,
+    StoreDep,
+)
 from plugin.api.search_filters import FilterDep, patient_of_upload
 from plugin.api.upload_files import save_uploads
 from plugin.api.viewer_links import add_viewer_links
@@ -38,6 +46,7 @@ def without_paths(message: str, folder: str) -> str:
 @router.post(
     "/search",
     responses={
+        **SEARCH_CREDENTIAL_RESPONSES,
         413: {
             "description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES, or"
             " decompresses (.zip, .gz) to more than SIMCASE_API__MAX_UNCOMPRESSED_BYTES"
@@ -46,6 +55,7 @@ def without_paths(message: str, folder: str) -> str:
     },
 )
 def search(
+    actor: SearchCredential,
     store: StoreDep,
     models: ModelsDep,
     settings: SettingsDep,
@@ -108,11 +118,15 @@ def search(
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), tmp)
             ) from exc
-    return decorate_hits(result, store, settings, excluded is not None)
+    return decorate_hits(result, store, settings, excluded is not None, actor)
 
 
 def decorate_hits(
-    result: dict[str, Any], store: PgVectorStore, settings: Settings, patient_excluded: bool
+    result: dict[str, Any],
+    store: PgVectorStore,
+    settings: Settings,
+    patient_excluded: bool,
+    actor: str = "search-api",
 ) -> dict[str, Any]:
     """Audit which archive cases the search showed; add the hits' thumbnails, whether a
     patient was left out (never who: the id stays out of responses) and the OHIF links,
@@ -122,7 +136,7 @@ def decorate_hits(
     with store.pool.connection() as conn:  # which archive cases a search showed
         audit(
             conn,
-            "search-api",
+            actor,
             "search",
             result["query"].get("study_instance_uid"),
             {

@@ -4,9 +4,9 @@
   their A-ASSOCIATE-RQ at once; a new connection beyond that closes the one that has
   waited longest, so idle sockets can never lock out a sender that associates at once.
   The ARTIM timer (``AE.acse_timeout``) closes a connection that never associates.
-- :func:`association_limit`: at most ``max_associations`` established associations; the
-  next A-ASSOCIATE-RQ is rejected ("local limit exceeded"). Connections that never
-  associated do not count.
+- :func:`association_limit`: at most ``max_associations`` established associations, and
+  at most ``max_per_peer`` of them from one calling IP address; the next A-ASSOCIATE-RQ
+  is rejected ("local limit exceeded"). Connections that never associated do not count.
 - :func:`pdu_read_limit`: an ``EVT_CONN_OPEN`` handler that refuses, before reading it,
   any PDU whose header declares more than the limit (the peer is disconnected), so a
   forged length cannot make the listener buffer gigabytes.
@@ -82,25 +82,43 @@ class LimitedAssociationServer(ThreadedAssociationServer):
         return True
 
 
-def association_limit(max_associations: int) -> Callable[[evt.Event], None]:
+def association_limit(
+    max_associations: int, max_per_peer: int | None = None
+) -> Callable[[evt.Event], None]:
     """An ``EVT_REQUESTED`` handler: reject the request (A-ASSOCIATE-RJ, transient,
     service provider, local limit exceeded) when ``max_associations`` associations are
-    already established.
+    already established, or ``max_per_peer`` from the requestor's IP address.
 
     pynetdicom's own ``maximum_associations`` counts every accepted connection, idle
-    ones included, so it is only a backstop; this counts established associations.
+    ones included, so it is only a backstop; this counts established associations. The
+    per-peer limit keeps one sender (a PACS re-sending everything, a misconfigured
+    modality) from taking every association the listener has.
     """
 
     def on_requested(event: evt.Event) -> None:
-        established = sum(
-            1
+        peer = event.assoc.requestor.address
+        # the requestor's AE title is set from the request only once it is accepted
+        calling = getattr(event.assoc.requestor.primitive, "calling_ae_title", None) or "?"
+        established = [
+            assoc
             for assoc in event.assoc.ae.active_associations
             if assoc.is_acceptor and assoc.is_established and assoc is not event.assoc
-        )
-        if established >= max_associations:
-            event.assoc.acse.send_reject(0x02, 0x03, 0x02)
-            evt.trigger(event.assoc, evt.EVT_REJECTED, {})
-            event.assoc.kill()  # as pynetdicom's own rejection: the RJ goes out first
+        ]
+        from_peer = sum(1 for assoc in established if assoc.requestor.address == peer)
+        if max_per_peer is not None and from_peer >= max_per_peer:
+            log.warning(
+                "association from %s (%s) rejected: %d associations from this address"
+                " already (limit per peer %d)",
+                calling,
+                peer,
+                from_peer,
+                max_per_peer,
+            )
+        elif len(established) < max_associations:
+            return
+        event.assoc.acse.send_reject(0x02, 0x03, 0x02)
+        evt.trigger(event.assoc, evt.EVT_REJECTED, {})
+        event.assoc.kill()  # as pynetdicom's own rejection: the RJ goes out first
 
     return on_requested
 

@@ -160,7 +160,12 @@ class DicomListener:
         handlers: list[Any] = [
             # the PDU header limit: the PDU itself, plus room for its items' headers
             (evt.EVT_CONN_OPEN, pdu_read_limit(self.settings.max_pdu_bytes + 64 * 1024)),
-            (evt.EVT_REQUESTED, association_limit(self.settings.max_associations)),
+            (
+                evt.EVT_REQUESTED,
+                association_limit(
+                    self.settings.max_associations, self.settings.max_associations_per_peer
+                ),
+            ),
             (evt.EVT_CONN_OPEN, set_tcp_nodelay),
             (evt.EVT_CONN_OPEN, set_fast_polling),
             (evt.EVT_C_STORE, self._handle_store),
@@ -268,9 +273,10 @@ class DicomListener:
             reason = str(primitive.reason_str) if primitive is not None else "no reason given"
         except Exception:
             reason = "no reason given"
+        requested = event.assoc.requestor.primitive
         log.warning(
             "association from %s (%s) to %s rejected: %s",
-            event.assoc.requestor.ae_title,
+            getattr(requested, "calling_ae_title", None) or event.assoc.requestor.ae_title,
             event.assoc.requestor.address,
             getattr(event.assoc.requestor.primitive, "called_ae_title", "?"),
             reason,

@@ -37,6 +37,8 @@ from tests.e2e.conftest import RESULT_SERIES
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TOKEN = "compose-test-token-0123456789abcdef"
+SEARCH_TOKEN = "compose-search-token-0123456789abcdef"
+SECRETS = {"SIMCASE_ADMIN_TOKEN": TOKEN, "SIMCASE_SEARCH_TOKEN": SEARCH_TOKEN}
 ARCHIVE_CASES = 9
 RESULT_TIMEOUT_S = 240
 
@@ -45,7 +47,9 @@ def test_compose_file_reads_as_the_emulation_expects() -> None:
     """The parts of compose.yaml the native run relies on (fast, no services)."""
     with pytest.raises(ValueError, match="SIMCASE_ADMIN_TOKEN"):
         load_compose({})
-    compose = load_compose({"SIMCASE_ADMIN_TOKEN": TOKEN})
+    with pytest.raises(ValueError, match="SIMCASE_SEARCH_TOKEN"):
+        load_compose({"SIMCASE_ADMIN_TOKEN": TOKEN})
+    compose = load_compose(SECRETS)
     services = compose["services"]
     assert set(services) == {"postgres", "api", "listener", "worker", "orthanc", "ohif"}
     assert all("healthcheck" in s for s in services.values()), "every service is checked"
@@ -54,6 +58,7 @@ def test_compose_file_reads_as_the_emulation_expects() -> None:
     assert listener["SIMCASE_PACS__ORTHANC_URL"] == "http://orthanc:8042"
     assert listener["SIMCASE_API__ADMIN_TOKEN"] == TOKEN  # the merged anchor
     assert services["api"]["environment"]["SIMCASE_PACS__VIEWER_URL"].endswith(":3000")
+    assert services["api"]["environment"]["SIMCASE_API__SEARCH_TOKEN"] == SEARCH_TOKEN
     orthanc = orthanc_configuration(services["orthanc"]["environment"])
     assert orthanc["DicomWeb"]["Enable"] is True and orthanc["StableAge"] == 5
     assert orthanc["DicomModalities"]["simcase"] == ["SIMCASE", "listener", 11112]
@@ -108,7 +113,7 @@ def test_compose_services_route_a_study(compose_folder: Path) -> None:
     study_uid = str(first.StudyInstanceUID)
     secrets = {str(first.PatientName), str(first.PatientID)} - {""}
 
-    with native_compose(compose_folder, {"SIMCASE_ADMIN_TOKEN": TOKEN}) as project:
+    with native_compose(compose_folder, SECRETS) as project:
         # The operator's one-off step: docker compose run --rm api index /archive
         env = project.simcase_env("api")
         indexed = project.run(
@@ -143,18 +148,26 @@ def test_compose_services_route_a_study(compose_folder: Path) -> None:
         assert "<html" in page.lower() and "app-config.js" in page
         assert len(listed) >= 4 + RESULT_SERIES
 
-        # The API: admin token required; the search links the query (in the PACS) to OHIF.
-        def api() -> tuple[int, int, dict[str, object]]:
+        # The API: admin token required, search token required (off loopback); the search
+        # links the query (in the PACS) to OHIF.
+        def api() -> tuple[int, int, int, dict[str, object]]:
             jobs = "http://127.0.0.1:8000/api/v1/admin/jobs"
             refused = httpx.get(jobs, timeout=30).status_code
             allowed = httpx.get(jobs, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
             files = [("files", (p.name, p.read_bytes())) for p in sorted(study_dir.rglob("*.dcm"))]
-            found = httpx.post("http://127.0.0.1:8000/api/v1/search", files=files, timeout=300)
+            search = "http://127.0.0.1:8000/api/v1/search"
+            anonymous = httpx.post(search, files=files, timeout=300).status_code
+            found = httpx.post(
+                search,
+                files=files,
+                headers={"Authorization": f"Bearer {SEARCH_TOKEN}"},
+                timeout=300,
+            )
             found.raise_for_status()
-            return refused, allowed.status_code, found.json()
+            return refused, allowed.status_code, anonymous, found.json()
 
-        refused, allowed, result = project.netns.call(api)
-        assert (refused, allowed) == (401, 200)
+        refused, allowed, anonymous, result = project.netns.call(api)
+        assert (refused, allowed, anonymous) == (401, 200, 401)
         query_info = result["query"]
         assert isinstance(query_info, dict)
         assert (

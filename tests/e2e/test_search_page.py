@@ -42,6 +42,7 @@ MAP_SCREENSHOT = ROOT / "docs" / "images" / "search-map.png"
 ADMIN_SCREENSHOT = ROOT / "docs" / "images" / "admin-view.png"
 VIEWER = "http://ohif.invalid"
 TOKEN = "page-test-token"
+SEARCH_TOKEN = "page-search-token-0123456789"
 TIMEOUT_MS = 120_000
 
 
@@ -53,7 +54,7 @@ def serving_api(
         database_url=database_url,
         data_dir=data_dir,
         model_dir=MODEL_DIR,
-        api=ApiSettings(admin_token=TOKEN),
+        api=ApiSettings(admin_token=TOKEN, search_token=SEARCH_TOKEN),
         pacs=pacs or PacsSettings(),
     )
     port = free_port()
@@ -153,6 +154,20 @@ def test_search_page_upload_results_filter_and_admin(
             page = browser.new_page(viewport={"width": 1400, "height": 1150})
             page.goto(f"{base}/")
             expect(page.get_by_text("Not for diagnostic use.").first).to_be_visible()
+
+            # The search credential is on: without the token the page says what is
+            # missing; with it (kept for the tab in sessionStorage) the page searches.
+            page.set_input_files("#files", [str(p) for p in nifti])
+            page.click("#search-form button[type=submit]")
+            expect(page.locator("#error")).to_contain_text(
+                "requires a valid search bearer token", timeout=TIMEOUT_MS
+            )
+            expect(page.locator("#error")).to_contain_text("Search token box")
+            page.fill("#search-token", SEARCH_TOKEN)
+            page.click("#credential-form button[type=submit]")
+            expect(page.locator("#credential-status")).to_contain_text("kept")
+            page.reload()
+            expect(page.locator("#search-token")).to_have_value(SEARCH_TOKEN)
 
             # The query: its tumour slice with the outline, and its facts.
             page.set_input_files("#files", [str(p) for p in nifti])

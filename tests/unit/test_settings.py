@@ -25,6 +25,7 @@ def test_defaults() -> None:
     assert s.dicom.port == 11112
     assert s.dicom.allowed_aes == []
     assert s.dicom.min_free_mb == 1024
+    assert (s.dicom.max_associations, s.dicom.max_associations_per_peer) == (16, 4)
     assert s.api.host == "127.0.0.1"
     assert s.api.port == 8000
     assert s.data_dir.name == "simcase"
@@ -44,6 +45,7 @@ def test_environment_names_are_the_contract(
         "SIMCASE_DICOM__DEBOUNCE_SECONDS": "1.5",
         "SIMCASE_DICOM__STABLE_SECONDS": "12",
         "SIMCASE_DICOM__MIN_FREE_MB": "2048",
+        "SIMCASE_DICOM__MAX_ASSOCIATIONS_PER_PEER": "6",
         "SIMCASE_RESULTS__AE_TITLE": "ORTHANC",
         "SIMCASE_RESULTS__HOST": "127.0.0.1",
         "SIMCASE_RESULTS__PORT": "4243",
@@ -64,6 +66,7 @@ def test_environment_names_are_the_contract(
     assert s.dicom.debounce_seconds == 1.5
     assert s.dicom.stable_seconds == 12
     assert s.dicom.min_free_mb == 2048
+    assert s.dicom.max_associations_per_peer == 6
     assert (s.results.ae_title, s.results.host, s.results.port) == ("ORTHANC", "127.0.0.1", 4243)
     assert s.results.configured
     assert s.pacs.dicomweb_url == "http://127.0.0.1:8042/dicom-web"
@@ -118,7 +121,9 @@ def test_default_token_allowed_on_loopback(host: str) -> None:
 def test_default_token_refused_off_loopback(host: str) -> None:
     with pytest.raises(ConfigurationError, match="SIMCASE_API__ADMIN_TOKEN"):
         ApiSettings(host=host, admin_token=DEFAULT_ADMIN_TOKEN).check_safe()
-    ApiSettings(host=host, admin_token="a-real-secret-of-24-chars").check_safe()
+    ApiSettings(
+        host=host, admin_token="a-real-secret-of-24-chars", search_token="s" * 24
+    ).check_safe()
 
 
 @pytest.mark.parametrize("token", ["", "x", "s3cret", "a" * 23, " " * 30])
@@ -126,3 +131,33 @@ def test_short_token_refused_off_loopback(token: str) -> None:
     with pytest.raises(ConfigurationError, match="at least 24"):
         ApiSettings(host="0.0.0.0", admin_token=token).check_safe()
     ApiSettings(host="127.0.0.1", admin_token=token).check_safe()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "simcase.example.org"])
+def test_open_search_refused_off_loopback(host: str) -> None:
+    """Off loopback the search endpoints need a credential: a search token of at least
+    24 characters, or a trusted sign-on proxy header; on loopback none is needed."""
+    admin = "a-real-secret-of-24-chars"
+    with pytest.raises(ConfigurationError, match="SIMCASE_API__SEARCH_TOKEN"):
+        ApiSettings(host=host, admin_token=admin).check_safe()
+    with pytest.raises(ConfigurationError, match="SIMCASE_API__TRUSTED_USER_HEADER"):
+        ApiSettings(host=host, admin_token=admin, search_token="  ").check_safe()
+    with pytest.raises(ConfigurationError, match="search token of 6 characters"):
+        ApiSettings(host=host, admin_token=admin, search_token="s3cret").check_safe()
+    ApiSettings(host=host, admin_token=admin, search_token="s" * 24).check_safe()
+    ApiSettings(host=host, admin_token=admin, trusted_user_header="X-Forwarded-User").check_safe()
+    ApiSettings(host="127.0.0.1", admin_token=admin).check_safe()
+
+
+def test_search_credential_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIMCASE_API__SEARCH_TOKEN", "t" * 30)
+    monkeypatch.setenv("SIMCASE_API__TRUSTED_USER_HEADER", "X-Forwarded-User")
+    api = Settings().api
+    assert (api.search_token, api.trusted_user_header) == ("t" * 30, "X-Forwarded-User")
+    assert not api.search_open
+    monkeypatch.setenv("SIMCASE_API__SEARCH_TOKEN", "")
+    monkeypatch.setenv("SIMCASE_API__TRUSTED_USER_HEADER", "")
+    assert Settings().api.search_open  # empty is unset
+    monkeypatch.setenv("SIMCASE_API__TRUSTED_USER_HEADER", "X-User: evil")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -1,5 +1,5 @@
 """The listener's limits before authentication: called AE title, idle connections,
-ARTIM, PDU size, and what a refused association is logged as."""
+ARTIM, PDU size, associations per peer, and what a refused association is logged as."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pynetdicom import AE
@@ -27,6 +28,7 @@ def listener(database_url: str, tmp_path: Path) -> Iterator[DicomListener]:
         tmp_path / "spool",
         CollectingCallback(),
         max_associations=4,
+        max_associations_per_peer=16,  # the overall limit is the one met here
         max_pending_connections=3,
         association_timeout_seconds=4.0,
         max_pdu_bytes=64 * 1024,
@@ -134,3 +136,65 @@ def test_local_limit_is_logged_as_local_limit(
     finally:
         for a in held:
             a.release()
+
+
+def _associate_from(port: int, address: str) -> Any:
+    """An association to the listener whose calling IP address is ``address`` (any
+    127.x.y.z is a local address on Linux)."""
+    return _echo(port).associate("127.0.0.1", port, ae_title="SIMCASE", bind_address=(address, 0))
+
+
+def test_one_peer_cannot_take_every_association(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At most ``max_associations_per_peer`` (2 here) associations from one IP address,
+    beside the overall limit (4): the third from a peer is rejected "local limit exceeded"
+    (transient) and logged with the peer's address; other peers still associate, up to
+    the overall limit; a released association makes room again. Before, one peer could
+    hold all of them."""
+    caplog.set_level(logging.WARNING, logger="plugin.dicom")
+    with running_listener(
+        database_url,
+        tmp_path / "spool",
+        CollectingCallback(),
+        max_associations=4,
+        max_associations_per_peer=2,
+    ) as listener:
+        port = listener.port
+        held = [_associate_from(port, "127.0.0.1") for _ in range(2)]
+        try:
+            assert all(a.is_established for a in held)
+            greedy = _associate_from(port, "127.0.0.1")
+            assert greedy.is_rejected
+            rejection = greedy.acceptor.primitive
+            assert rejection is not None
+            assert (rejection.result, rejection.result_source, rejection.diagnostic) == (
+                0x02,  # rejected (transient)
+                0x03,  # service provider (presentation related function)
+                0x02,  # local limit exceeded
+            )
+            messages = [r.getMessage() for r in caplog.records]
+            assert any(
+                "127.0.0.1" in m and "limit per peer 2" in m and "TESTSCU" in m for m in messages
+            ), messages
+            # other peers are served, up to the overall limit
+            others = [_associate_from(port, "127.0.0.2"), _associate_from(port, "127.0.0.3")]
+            held += others
+            assert all(a.is_established for a in others)
+            assert others[0].send_c_echo().Status == 0x0000
+            over = _associate_from(port, "127.0.0.4")
+            assert over.is_rejected  # the overall limit (4) still holds
+            assert not any(
+                "127.0.0.4" in r.getMessage() and "per peer" in r.getMessage()
+                for r in caplog.records
+            )
+            # room again for the first peer once one of its associations ends
+            held.pop(0).release()
+            time.sleep(0.3)
+            again = _associate_from(port, "127.0.0.1")
+            assert again.is_established
+            held.append(again)
+        finally:
+            for a in held:
+                if a.is_established:
+                    a.release()
