@@ -255,7 +255,8 @@ def index_sources(
     summary: ImportSummary | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> ImportSummary:
-    """Index cases not yet indexed under the current model version.
+    """Index cases not yet indexed under the current model version, then refit and
+    store the version's archive map when any case was added.
 
     ``progress(done, total, case_id)`` is called after every case.
     """
@@ -303,4 +304,6 @@ def index_sources(
                 except Exception as exc:
                     outcome = exc
                 finish(futures[future], outcome)
+    if summary.indexed:
+        store.refresh_archive_map(version)
     return summary

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from psycopg_pool import ConnectionPool
 
+from indexer import archive_map
 from indexer import cases as case_records
 from indexer.database import create_pool
 from indexer.store import _cases, _search, _versions
@@ -107,6 +108,12 @@ class PgVectorStore:
         for old in retired:
             self.drop_model(old)
         log.info("model version activated", extra={"model_version": model_version})
+
+    def refresh_archive_map(self, model_version: str) -> bool:
+        """Fit and store the version's archive map (:mod:`indexer.archive_map`); False
+        when the version has fewer than two case vectors."""
+        with self.pool.connection() as conn:
+            return archive_map.refresh_archive_map(conn, model_version)
 
     def drop_model(self, model_version: str) -> None:
         """Remove a non-active version's vectors and index."""

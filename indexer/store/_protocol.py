@@ -35,6 +35,8 @@ class VectorStore(Protocol):
 
     def activate(self, model_version: str, actor: str = "system") -> None: ...
 
+    def refresh_archive_map(self, model_version: str) -> bool: ...
+
     # -- cases and vectors
     def upsert(
         self,

@@ -151,9 +151,18 @@ def test_archive_map_places_cases_and_follows_the_archive(
     # A query with g1's vector lands where g1 is.
     placed = (np.asarray([1, 0, 0, 0]) - mean) @ components.T
     assert placed == pytest.approx([points["g1"]["x"], points["g1"]["y"]], abs=1e-3)
-    # Indexing another case refreshes the map.
+    # The fit was stored on first read (an archive indexed before maps were kept); a
+    # case indexed since is placed with that stored fit, which does not move.
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM archive_map_points").fetchone() == (4,)
     _seed_vectors(database_url, {"x2": ("metastasis", [0, 0, 0.8, 0.2])})
-    assert len(client.get("/api/v1/map").json()["points"]) == 5
+    again = client.get("/api/v1/map").json()
+    assert len(again["points"]) == 5 and again["total_cases"] == 5
+    assert again["projection"] == body["projection"]
+    assert again["computed_at"] == body["computed_at"]
+    x2 = next(p for p in again["points"] if p["case_id"] == "x2")
+    placed = (np.asarray([0, 0, 0.8, 0.2]) - mean) @ components.T
+    assert placed == pytest.approx([x2["x"], x2["y"]], abs=1e-3)
 
 
 def _png_bytes() -> bytes:
