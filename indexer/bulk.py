@@ -58,6 +58,7 @@ class CaseSource:
         given_mask: bool,
         study_instance_uid: str | None,
         thumbnail: bytes | None = None,
+        outline: bytes | None = None,
     ) -> CaseEntry:
         return CaseEntry(
             case_id=self.case_id,
@@ -72,6 +73,7 @@ class CaseSource:
             metadata=self.metadata,
             tumour=facts,
             thumbnail=thumbnail,
+            outline=outline,
         )
 
 
@@ -228,6 +230,7 @@ def embed_source(source: CaseSource, models: ModelSet) -> tuple[CaseEntry, np.nd
         embedded.mask_source == "given",
         study.study_instance_uid,
         embedded.thumbnail,
+        embedded.outline,
     )
     return entry, embedded.vector
 

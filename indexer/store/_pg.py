@@ -155,6 +155,11 @@ class PgVectorStore:
         with self.pool.connection() as conn:
             return _cases.thumbnails(conn, case_ids)
 
+    def outlines(self, case_ids: list[str]) -> dict[str, bytes]:
+        """The tumour outlines over these cases' thumbnails (those that have one)."""
+        with self.pool.connection() as conn:
+            return _cases.outlines(conn, case_ids)
+
     def delete_case(self, case_id: str, actor: str) -> bool:
         """Erase a case and all its vectors; audited. False when there was no such case."""
         with self.pool.connection() as conn:

@@ -123,6 +123,8 @@ class MemoryStore:
         previous = self.cases.get(entry.case_id)
         if entry.thumbnail is None and previous is not None and previous.thumbnail is not None:
             entry = replace(entry, thumbnail=previous.thumbnail)
+        if entry.outline is None and previous is not None and previous.outline is not None:
+            entry = replace(entry, outline=previous.outline)
         self.cases[entry.case_id] = entry
         self.vectors[(model_version, entry.case_id)] = stored
 
@@ -139,6 +141,13 @@ class MemoryStore:
         if entry is None:
             raise IndexerError(f"no archive case {case_id!r}")
         return entry.source_uri, entry.given_mask
+
+    def outlines(self, case_ids: list[str]) -> dict[str, bytes]:
+        return {
+            case_id: outline
+            for case_id in case_ids
+            if case_id in self.cases and (outline := self.cases[case_id].outline) is not None
+        }
 
     def thumbnails(self, case_ids: list[str]) -> dict[str, bytes]:
         return {

@@ -113,6 +113,7 @@ def test_bulk_import_is_resumable_and_search_excludes_the_patient(
     assert own["similarity"] == pytest.approx(1.0, abs=2e-3)
     assert own["similarity"] >= everything[0]["similarity"] - 1e-3
     assert store.thumbnails([repeat[0]])[repeat[0]].startswith(b"\x89PNG")
+    assert store.outlines([repeat[0]])[repeat[0]].startswith(b"\x89PNG")  # kept beside it
 
 
 def test_a_broken_case_is_reported_and_skipped(
