@@ -169,6 +169,10 @@ class ApiSettings(BaseModel):
     #: Largest size an upload may reach once its ``.zip`` and ``.gz`` files are
     #: decompressed, counted as they stream out: 413 beyond it (a zip or gzip bomb).
     max_uncompressed_bytes: int = Field(2 * 1024**3, ge=1024, le=256 * 1024**3)
+    #: A header set by a trusted, authenticating reverse proxy that names the person
+    #: (``X-Forwarded-User``, ``Remote-User``): recorded as the actor in the audit log.
+    #: Unset (default): never read; actors are "admin token" or "anonymous (...)".
+    trusted_user_header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,64}$")
 
     def check_safe(self) -> None:
         """Off a loopback address, refuse the default admin token and any admin token

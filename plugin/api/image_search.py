@@ -14,6 +14,7 @@ from dicom_conversion import ConversionError, MRSequence
 from indexer.errors import IndexerError
 from indexer.image_query import ImageQuery, pixel_size, read_image, search_image
 from models.errors import ModelError
+from plugin.api.actors import SearchActor
 from plugin.api.deps import ModelsDep, SettingsDep, StoreDep
 from plugin.api.search import decorate_hits
 from plugin.api.search_filters import FilterDep, patient_of_upload
@@ -42,6 +43,7 @@ def _box(text: str | None) -> tuple[int, int, int, int] | None:
     },
 )
 def search_by_image(
+    actor: SearchActor,
     store: StoreDep,
     models: ModelsDep,
     settings: SettingsDep,
@@ -82,4 +84,4 @@ def search_by_image(
         )
     except (IndexerError, ModelError, ConversionError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    return decorate_hits(result, store, settings, excluded is not None)
+    return decorate_hits(result, store, settings, excluded is not None, actor)

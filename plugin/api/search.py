@@ -15,6 +15,7 @@ from indexer.cases import audit
 from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import PgVectorStore
+from plugin.api.actors import SearchActor
 from plugin.api.deps import AdminToken, JobsDep, ModelsDep, SettingsDep, StoreDep
 from plugin.api.search_filters import FilterDep, patient_of_upload
 from plugin.api.upload_files import save_uploads
@@ -46,6 +47,7 @@ def without_paths(message: str, folder: str) -> str:
     },
 )
 def search(
+    actor: SearchActor,
     store: StoreDep,
     models: ModelsDep,
     settings: SettingsDep,
@@ -108,7 +110,7 @@ def search(
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), tmp)
             ) from exc
-    return decorate_hits(result, store, settings, excluded is not None)
+    return decorate_hits(result, store, settings, excluded is not None, actor)
 
 
 def decorate_hits(
@@ -116,6 +118,7 @@ def decorate_hits(
     store: PgVectorStore,
     settings: Settings,
     patient_excluded: bool,
+    actor: str = "search-api",
 ) -> dict[str, Any]:
     """Audit which archive cases the search showed; add the hits' thumbnails and their
     tumour outlines (when kept; the page asks ``/cases/{id}/outline.png`` for others), whether a
@@ -126,7 +129,7 @@ def decorate_hits(
     with store.pool.connection() as conn:  # which archive cases a search showed
         audit(
             conn,
-            "search-api",
+            actor,
             "search",
             result["query"].get("study_instance_uid"),
             {
