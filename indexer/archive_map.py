@@ -1,28 +1,54 @@
-"""A map of the archive: the active model's case vectors projected onto two dimensions.
+"""A map of the archive: a model version's case vectors projected onto two dimensions.
 
 The projection is the first two principal components of the case vectors (linear, so
-a query's vector lands on the same map: ``(v - mean) @ components.T``). It is computed
-when first asked for and kept until the archive or the active model version changes
-(the cache key is the version, its number of vectors and the latest indexing time), so
-a re-index refreshes it. Archives larger than ``max_cases`` are mapped from an even
-sample (by case id hash, the same cases every time).
+a query's vector lands on the same map: ``(v - mean) @ components.T``). It is fitted at
+index time, by :func:`refresh_archive_map` at the end of a bulk import and of a
+reindex, and kept in the database per model version (``archive_maps``: the mean and
+the components; ``archive_map_points``: every case's place). Archives larger than
+``max_cases`` are fitted on an even sample (by case id hash, the same cases every
+time) and every case is placed with that fit.
+
+:func:`read_archive_map` gives the stored map. A case indexed after the fit (one study
+added to the archive) is placed with the stored projection when the map is read, so the
+map never moves under the user's eyes between two imports; a version without a stored
+map (an archive indexed before maps were kept) is fitted and stored on first read.
 """
 
 from __future__ import annotations
 
-import threading
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg.rows import class_row
 
 from indexer.errors import IndexerError
 
-__all__ = ["ArchiveMap", "MapCache", "Projection", "fit_projection", "load_archive_map"]
+__all__ = [
+    "MAX_CASES",
+    "ArchiveMap",
+    "Projection",
+    "fit_projection",
+    "read_archive_map",
+    "refresh_archive_map",
+]
 
-#: Cases mapped at most (an even sample of larger archives).
+log = logging.getLogger(__name__)
+
+Conn = psycopg.Connection[Any]
+
+#: Cases the projection is fitted on, and points a map shows, at most.
 MAX_CASES = 20_000
+
+#: Vectors read and placed per round trip.
+_BATCH = 5_000
+
+#: Namespace of the transaction-level advisory lock that serialises writers of one map.
+_LOCK = "simcase:archive_map:"
 
 
 @dataclass(frozen=True)
@@ -71,11 +97,15 @@ class ArchiveMap:
     xy: np.ndarray
     projection: Projection
     total_cases: int
+    fitted_cases: int
+    computed_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "model_version": self.model_version,
             "total_cases": self.total_cases,
+            "fitted_cases": self.fitted_cases,
+            "computed_at": self.computed_at.isoformat() if self.computed_at else None,
             "points": [
                 {"case_id": c, "diagnosis": d, "x": round(float(x), 5), "y": round(float(y), 5)}
                 for c, d, (x, y) in zip(self.case_ids, self.diagnoses, self.xy, strict=True)
@@ -89,60 +119,182 @@ class ArchiveMap:
         }
 
 
-def _fingerprint(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
-    row = conn.execute(
-        "SELECT m.model_version, count(e.case_id), max(c.indexed_at)"
-        " FROM model_versions m"
-        " LEFT JOIN embeddings e ON e.model_version = m.model_version AND e.slice_index = -1"
-        " LEFT JOIN cases c ON c.case_id = e.case_id"
-        " WHERE m.state = 'active' GROUP BY m.model_version"
-    ).fetchone()
-    if row is None:
-        raise IndexerError("the archive is empty: no model version is active yet")
-    return tuple(row)
+@dataclass(frozen=True)
+class _StoredFit:
+    mean: list[float]
+    components: list[list[float]]
+    fitted_cases: int
+    computed_at: datetime
+
+    def projection(self) -> Projection:
+        return Projection(np.asarray(self.mean), np.asarray(self.components))
 
 
-def load_archive_map(
-    conn: psycopg.Connection[Any], model_version: str, max_cases: int = MAX_CASES
+@dataclass(frozen=True)
+class _Point:
+    case_id: str
+    diagnosis: str
+    x: float
+    y: float
+
+
+def _case_vectors(
+    conn: Conn, query: str, params: tuple[Any, ...]
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(case ids, (n, dim) float64 vectors) in batches, from ``case_id, embedding`` rows
+    (pgvector registered on ``conn``; inside a transaction: a server-side cursor)."""
+    with conn.cursor(name="simcase_archive_map") as cur:
+        cur.itersize = _BATCH
+        cur.execute(query, params)
+        while rows := cur.fetchmany(_BATCH):
+            ids = [r[0] for r in rows]
+            yield ids, np.stack([np.asarray(r[1].to_numpy(), dtype=np.float64) for r in rows])
+
+
+def _stored_fit(conn: Conn, model_version: str) -> _StoredFit | None:
+    with conn.cursor(row_factory=class_row(_StoredFit)) as cur:
+        return cur.execute(
+            "SELECT mean, components, fitted_cases, computed_at FROM archive_maps"
+            " WHERE model_version = %s",
+            (model_version,),
+        ).fetchone()
+
+
+def _place(conn: Conn, model_version: str, projection: Projection, *, missing_only: bool) -> int:
+    """Store the places of the version's cases (only those without one) under
+    ``projection``; return how many were placed."""
+    missing = (
+        " AND NOT EXISTS (SELECT 1 FROM archive_map_points p"
+        " WHERE p.model_version = e.model_version AND p.case_id = e.case_id)"
+        if missing_only
+        else ""
+    )
+    placed = 0
+    batches = _case_vectors(
+        conn,
+        "SELECT e.case_id, e.embedding FROM embeddings e"
+        f" WHERE e.model_version = %s AND e.slice_index = -1{missing}",
+        (model_version,),
+    )
+    for ids, vectors in batches:
+        rows = [
+            (model_version, c, float(x), float(y))
+            for c, (x, y) in zip(ids, projection.apply(vectors), strict=True)
+        ]
+        with conn.cursor() as cur:
+            if missing_only:  # a few cases, maybe placed by another reader meanwhile
+                cur.executemany(
+                    "INSERT INTO archive_map_points (model_version, case_id, x, y)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    rows,
+                )
+            else:  # the version's points were deleted under the lock: COPY is safe
+                with cur.copy(
+                    "COPY archive_map_points (model_version, case_id, x, y) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        placed += len(ids)
+    return placed
+
+
+def refresh_archive_map(conn: Conn, model_version: str, max_cases: int = MAX_CASES) -> bool:
+    """Fit the version's map on its case vectors (an even sample of ``max_cases``) and
+    store it with every case's place, replacing the previous one. Returns False (and
+    keeps no map) when the version has fewer than two case vectors.
+
+    ``conn`` has pgvector registered; the work is one transaction.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK + model_version,))
+        conn.execute("DELETE FROM archive_maps WHERE model_version = %s", (model_version,))
+        sample = [
+            vectors
+            for _, vectors in _case_vectors(
+                conn,
+                "SELECT case_id, embedding FROM embeddings"
+                " WHERE model_version = %s AND slice_index = -1 ORDER BY md5(case_id) LIMIT %s",
+                (model_version, max_cases),
+            )
+        ]
+        fitted = sum(len(v) for v in sample)
+        if fitted < 2:
+            return False
+        projection = fit_projection(np.concatenate(sample))
+        conn.execute(
+            "INSERT INTO archive_maps (model_version, mean, components, fitted_cases)"
+            " VALUES (%s, %s, %s, %s)",
+            (
+                model_version,
+                projection.mean.tolist(),
+                projection.components.tolist(),
+                fitted,
+            ),
+        )
+        placed = _place(conn, model_version, projection, missing_only=False)
+    log.info(
+        "archive map stored",
+        extra={"model_version": model_version, "fitted_cases": fitted, "placed": placed},
+    )
+    return True
+
+
+def _place_new_cases(conn: Conn, model_version: str) -> None:
+    """Place cases indexed since the fit with the stored projection (skipped while
+    another process is writing this map: they are placed by the next read)."""
+    with conn.transaction():
+        got = conn.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtext(%s))", (_LOCK + model_version,)
+        ).fetchone()
+        fit = _stored_fit(conn, model_version) if got and got[0] else None
+        if fit is not None:
+            _place(conn, model_version, fit.projection(), missing_only=True)
+
+
+def read_archive_map(
+    conn: Conn, model_version: str | None = None, max_cases: int = MAX_CASES
 ) -> ArchiveMap:
-    """Read the version's case vectors (pgvector registered on ``conn``) and map them."""
-    rows = conn.execute(
-        "SELECT e.case_id, c.diagnosis, e.embedding FROM embeddings e"
-        " JOIN cases c ON c.case_id = e.case_id"
-        " WHERE e.model_version = %s AND e.slice_index = -1"
-        " ORDER BY md5(e.case_id) LIMIT %s",
-        (model_version, max_cases),
-    ).fetchall()
-    total_row = conn.execute(
+    """The stored map of ``model_version`` (default: the active one), with up to
+    ``max_cases`` points (an even sample of larger archives).
+
+    Raises
+    ------
+    IndexerError
+        When no version is active, or the version holds fewer than two cases.
+    """
+    if model_version is None:
+        row = conn.execute(
+            "SELECT model_version FROM model_versions WHERE state = 'active'"
+        ).fetchone()
+        if row is None:
+            raise IndexerError("the archive is empty: no model version is active yet")
+        model_version = str(row[0])
+    if _stored_fit(conn, model_version) is None and not refresh_archive_map(
+        conn, model_version, max_cases
+    ):
+        raise IndexerError("the archive holds fewer than two cases: nothing to map")
+    _place_new_cases(conn, model_version)
+    fit = _stored_fit(conn, model_version)
+    if fit is None:  # erased by a concurrent refresh of a shrinking archive
+        raise IndexerError("the archive holds fewer than two cases: nothing to map")
+    with conn.cursor(row_factory=class_row(_Point)) as cur:
+        points = cur.execute(
+            "SELECT p.case_id, c.diagnosis, p.x, p.y FROM archive_map_points p"
+            " JOIN cases c ON c.case_id = p.case_id"
+            " WHERE p.model_version = %s ORDER BY md5(p.case_id) LIMIT %s",
+            (model_version, max_cases),
+        ).fetchall()
+    total = conn.execute(
         "SELECT count(*) FROM embeddings WHERE model_version = %s AND slice_index = -1",
         (model_version,),
     ).fetchone()
-    if len(rows) < 2:
-        raise IndexerError("the archive holds fewer than two cases: nothing to map")
-    vectors = np.stack([np.asarray(r[2].to_numpy(), dtype=np.float32) for r in rows])
-    projection = fit_projection(vectors)
     return ArchiveMap(
         model_version=model_version,
-        case_ids=[r[0] for r in rows],
-        diagnoses=[r[1] for r in rows],
-        xy=projection.apply(vectors),
-        projection=projection,
-        total_cases=int(total_row[0]) if total_row else len(rows),
+        case_ids=[p.case_id for p in points],
+        diagnoses=[p.diagnosis for p in points],
+        xy=np.asarray([[p.x, p.y] for p in points], dtype=np.float64).reshape(-1, 2),
+        projection=fit.projection(),
+        total_cases=int(total[0]) if total else len(points),
+        fitted_cases=fit.fitted_cases,
+        computed_at=fit.computed_at,
     )
-
-
-class MapCache:
-    """The active version's map, recomputed only when the archive has changed."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple[Any, ...] | None = None
-        self._map: ArchiveMap | None = None
-
-    def get(self, conn: psycopg.Connection[Any]) -> ArchiveMap:
-        key = _fingerprint(conn)
-        with self._lock:
-            if self._map is None or key != self._key:
-                self._map = load_archive_map(conn, str(key[0]))
-                self._key = key
-            return self._map

@@ -58,6 +58,7 @@ class CaseSource:
         given_mask: bool,
         study_instance_uid: str | None,
         thumbnail: bytes | None = None,
+        outline: bytes | None = None,
     ) -> CaseEntry:
         return CaseEntry(
             case_id=self.case_id,
@@ -72,6 +73,7 @@ class CaseSource:
             metadata=self.metadata,
             tumour=facts,
             thumbnail=thumbnail,
+            outline=outline,
         )
 
 
@@ -228,6 +230,7 @@ def embed_source(source: CaseSource, models: ModelSet) -> tuple[CaseEntry, np.nd
         embedded.mask_source == "given",
         study.study_instance_uid,
         embedded.thumbnail,
+        embedded.outline,
     )
     return entry, embedded.vector
 
@@ -255,7 +258,8 @@ def index_sources(
     summary: ImportSummary | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> ImportSummary:
-    """Index cases not yet indexed under the current model version.
+    """Index cases not yet indexed under the current model version, then refit and
+    store the version's archive map when any case was added.
 
     ``progress(done, total, case_id)`` is called after every case.
     """
@@ -303,4 +307,6 @@ def index_sources(
                 except Exception as exc:
                     outcome = exc
                 finish(futures[future], outcome)
+    if summary.indexed:
+        store.refresh_archive_map(version)
     return summary

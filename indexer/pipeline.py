@@ -16,7 +16,7 @@ import numpy as np
 from dicom_conversion import StudyVolumes
 from indexer.errors import ModelVersionError, NoTumourError
 from indexer.store import VectorStore
-from indexer.thumbnails import tumour_thumbnail
+from indexer.thumbnails import tumour_outline_png, tumour_thumbnail
 from models import OnnxEmbedder, OnnxSegmenter, normalised_channels, tumour_facts
 from models.registry import resolve_model_dir
 
@@ -108,6 +108,8 @@ class EmbeddedStudy:
     facts: dict[str, Any]
     model_version: str
     thumbnail: bytes
+    #: The tumour's outline over :attr:`thumbnail` (transparent PNG, the same crop).
+    outline: bytes
 
 
 def embed_study(
@@ -140,6 +142,7 @@ def embed_study(
         facts=facts,
         model_version=models.model_version,
         thumbnail=tumour_thumbnail(study, mask),
+        outline=tumour_outline_png(study, mask),
     )
 
 

@@ -7,20 +7,16 @@ results from it.
 
 from __future__ import annotations
 
-import io
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from dicom_conversion import StudyVolumes
 from indexer.case_images import case_images, png_data_uri
 from indexer.pipeline import EmbeddedStudy, ModelSet, embed_study, models_for_search
 from indexer.store import SearchFilters, SearchHit, SearchResult, VectorStore
-from indexer.thumbnails import tumour_slice_outline
 
 __all__ = ["SearchRequest", "SimilarCases", "find_similar", "search_study"]
 
@@ -42,12 +38,9 @@ class SearchRequest:
 
 def query_pictures(study: StudyVolumes, embedded: EmbeddedStudy) -> dict[str, Any]:
     """The query's tumour slice and outline (as the hits' thumbnails) and its three planes."""
-    outline = tumour_slice_outline(study, embedded.mask)
-    buffer = io.BytesIO()
-    Image.fromarray(outline).save(buffer, format="PNG")
     return {
         "thumbnail": png_data_uri(embedded.thumbnail),
-        "outline": png_data_uri(buffer.getvalue()),
+        "outline": png_data_uri(embedded.outline),
         "images": case_images(study, embedded.mask).to_json(),
     }
 

@@ -32,7 +32,8 @@ def reindex_task(context: JobContext, case_id: str | None = None) -> dict[str, A
     """Embed every case (or one) with the current model version, then switch to it.
 
     Searches keep using the previous complete version until the new one covers every
-    case; the switch is atomic and the old vectors are dropped after it. A retried or
+    case; the version's archive map is refitted and stored before the switch, which is
+    atomic and the old vectors are dropped after it. A retried or
     re-run job resumes where it stopped (only cases without a vector are embedded).
     """
     resources = job_resources(context)
@@ -56,6 +57,8 @@ def reindex_task(context: JobContext, case_id: str | None = None) -> dict[str, A
                     record_error(conn, job_id, context.job.attempts + 1, failures[-1])
             if job_id is not None:
                 set_progress(conn, job_id, done, len(todo))
+    if todo:  # the version's map, refitted before searches may switch to it
+        store.refresh_archive_map(version)
     have, total = store.coverage(version)
     if have == total:
         store.activate(version, actor="reindex")

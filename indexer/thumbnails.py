@@ -10,7 +10,13 @@ from PIL import Image
 from dicom_conversion import MRSequence, StudyVolumes
 from indexer.case_images import outline_rgba
 
-__all__ = ["THUMBNAIL_SIZE", "tumour_slice_image", "tumour_slice_outline", "tumour_thumbnail"]
+__all__ = [
+    "THUMBNAIL_SIZE",
+    "tumour_outline_png",
+    "tumour_slice_image",
+    "tumour_slice_outline",
+    "tumour_thumbnail",
+]
 
 THUMBNAIL_SIZE = 160
 _PREFERRED = (MRSequence.T1C, MRSequence.FLAIR, MRSequence.T2, MRSequence.T1)
@@ -91,4 +97,12 @@ def tumour_thumbnail(study: StudyVolumes, mask: np.ndarray, size: int = THUMBNAI
     """PNG bytes of :func:`tumour_slice_image`."""
     buffer = io.BytesIO()
     Image.fromarray(tumour_slice_image(study, mask, size)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def tumour_outline_png(study: StudyVolumes, mask: np.ndarray, size: int = THUMBNAIL_SIZE) -> bytes:
+    """PNG bytes of :func:`tumour_slice_outline`: the transparent outline drawn over the
+    thumbnail (the query's and every hit's, the same drawing)."""
+    buffer = io.BytesIO()
+    Image.fromarray(tumour_slice_outline(study, mask, size)).save(buffer, format="PNG")
     return buffer.getvalue()

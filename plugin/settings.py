@@ -174,10 +174,12 @@ class ApiSettings(BaseModel):
     #: ``trusted_user_header`` either: those endpoints are open, which only a loopback
     #: address allows.
     search_token: str | None = None
-    #: A request header set by the hospital's sign-on reverse proxy (``X-Forwarded-User``)
-    #: naming the signed-in user: a request carrying it (not empty) may search. Only safe
-    #: when the API can be reached through that proxy alone, which strips the header from
-    #: what clients send.
+    #: A request header set by the hospital's sign-on reverse proxy (``X-Forwarded-User``,
+    #: ``Remote-User``) naming the signed-in user: a request carrying it (not empty) may
+    #: search, and the person is recorded as the actor in the audit log (searches and,
+    #: beside the admin token, admin actions). Only safe when the API can be reached
+    #: through that proxy alone, which strips the header from what clients send. Unset
+    #: (default): never read; actors are "admin token", "search token" or "anonymous (...)".
     trusted_user_header: str | None = Field(
         None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$"
     )

@@ -20,6 +20,8 @@ __all__ = [
     "as_halfvec",
     "case_source",
     "indexed_case_ids",
+    "outlines",
+    "save_outline",
     "thumbnails",
     "upsert",
 ]
@@ -51,15 +53,17 @@ def as_halfvec(vector: np.ndarray, dim: int) -> HalfVector:
 
 _UPSERT = (
     "INSERT INTO cases (case_id, source, source_uri, patient_id, study_instance_uid,"
-    " diagnosis, age, sex, given_mask, metadata, tumour, thumbnail)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " diagnosis, age, sex, given_mask, metadata, tumour, thumbnail, thumbnail_outline)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (case_id) DO UPDATE SET source = excluded.source,"
     " source_uri = excluded.source_uri, patient_id = excluded.patient_id,"
     " study_instance_uid = excluded.study_instance_uid,"
     " diagnosis = excluded.diagnosis, age = excluded.age, sex = excluded.sex,"
     " given_mask = excluded.given_mask, metadata = excluded.metadata,"
     " tumour = excluded.tumour,"
-    " thumbnail = coalesce(excluded.thumbnail, cases.thumbnail), indexed_at = now()"
+    " thumbnail = coalesce(excluded.thumbnail, cases.thumbnail),"
+    " thumbnail_outline = coalesce(excluded.thumbnail_outline, cases.thumbnail_outline),"
+    " indexed_at = now()"
 )
 
 
@@ -89,6 +93,7 @@ def upsert(
             Jsonb(entry.metadata),
             Jsonb(entry.tumour),
             entry.thumbnail,
+            entry.outline,
         ),
     )
     conn.execute(
@@ -147,3 +152,19 @@ def thumbnails(conn: Conn, case_ids: list[str]) -> dict[str, bytes]:
             (case_ids,),
         ).fetchall()
     return {r.case_id: bytes(r.thumbnail) for r in rows}
+
+
+def outlines(conn: Conn, case_ids: list[str]) -> dict[str, bytes]:
+    """The tumour outlines over these cases' thumbnails (those that have one)."""
+    with conn.cursor(row_factory=class_row(_Thumbnail)) as cur:
+        rows = cur.execute(
+            "SELECT case_id, thumbnail_outline AS thumbnail FROM cases"
+            " WHERE case_id = ANY(%s) AND thumbnail_outline IS NOT NULL",
+            (case_ids,),
+        ).fetchall()
+    return {r.case_id: bytes(r.thumbnail) for r in rows}
+
+
+def save_outline(conn: Conn, case_id: str, outline: bytes) -> None:
+    """Keep an outline drawn after the case was indexed (before outlines were kept)."""
+    conn.execute("UPDATE cases SET thumbnail_outline = %s WHERE case_id = %s", (outline, case_id))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from psycopg_pool import ConnectionPool
 
+from indexer import archive_map
 from indexer import cases as case_records
 from indexer.database import create_pool
 from indexer.store import _cases, _search, _versions
@@ -108,6 +109,12 @@ class PgVectorStore:
             self.drop_model(old)
         log.info("model version activated", extra={"model_version": model_version})
 
+    def refresh_archive_map(self, model_version: str) -> bool:
+        """Fit and store the version's archive map (:mod:`indexer.archive_map`); False
+        when the version has fewer than two case vectors."""
+        with self.pool.connection() as conn:
+            return archive_map.refresh_archive_map(conn, model_version)
+
     def drop_model(self, model_version: str) -> None:
         """Remove a non-active version's vectors and index."""
         with self.pool.connection() as conn:
@@ -147,6 +154,11 @@ class PgVectorStore:
         """PNG thumbnails of these cases (those that have one)."""
         with self.pool.connection() as conn:
             return _cases.thumbnails(conn, case_ids)
+
+    def outlines(self, case_ids: list[str]) -> dict[str, bytes]:
+        """The tumour outlines over these cases' thumbnails (those that have one)."""
+        with self.pool.connection() as conn:
+            return _cases.outlines(conn, case_ids)
 
     def delete_case(self, case_id: str, actor: str) -> bool:
         """Erase a case and all its vectors; audited. False when there was no such case."""

@@ -37,6 +37,8 @@ class CaseEntry:
     metadata: dict[str, Any] = field(default_factory=dict)
     tumour: dict[str, Any] = field(default_factory=dict)
     thumbnail: bytes | None = None
+    #: The tumour outline drawn over the thumbnail (transparent PNG).
+    outline: bytes | None = None
 
 
 @dataclass(frozen=True)

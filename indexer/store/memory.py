@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from indexer.archive_map import Projection, fit_projection
 from indexer.errors import IndexerError, ModelVersionError
 from indexer.store._records import (
     CaseEntry,
@@ -42,6 +43,8 @@ class MemoryStore:
     vectors: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     #: (actor, action, subject) of every audited change, oldest first.
     audit_log: list[tuple[str, str, str]] = field(default_factory=list)
+    #: model version -> the archive map's projection (kept by ``refresh_archive_map``).
+    maps: dict[str, Projection] = field(default_factory=dict)
 
     # -- model versions
 
@@ -91,8 +94,19 @@ class MemoryStore:
         self.audit_log.append((actor, "activate_model", model_version))
         for old in retired:
             del self.versions[old]
+            self.maps.pop(old, None)
             for key in [key for key in self.vectors if key[0] == old]:
                 del self.vectors[key]
+
+    def refresh_archive_map(self, model_version: str) -> bool:
+        vectors = [
+            v for (version, _), v in sorted(self.vectors.items()) if version == model_version
+        ]
+        if len(vectors) < 2:
+            self.maps.pop(model_version, None)
+            return False
+        self.maps[model_version] = fit_projection(np.stack(vectors))
+        return True
 
     # -- cases and vectors
 
@@ -109,6 +123,8 @@ class MemoryStore:
         previous = self.cases.get(entry.case_id)
         if entry.thumbnail is None and previous is not None and previous.thumbnail is not None:
             entry = replace(entry, thumbnail=previous.thumbnail)
+        if entry.outline is None and previous is not None and previous.outline is not None:
+            entry = replace(entry, outline=previous.outline)
         self.cases[entry.case_id] = entry
         self.vectors[(model_version, entry.case_id)] = stored
 
@@ -125,6 +141,13 @@ class MemoryStore:
         if entry is None:
             raise IndexerError(f"no archive case {case_id!r}")
         return entry.source_uri, entry.given_mask
+
+    def outlines(self, case_ids: list[str]) -> dict[str, bytes]:
+        return {
+            case_id: outline
+            for case_id in case_ids
+            if case_id in self.cases and (outline := self.cases[case_id].outline) is not None
+        }
 
     def thumbnails(self, case_ids: list[str]) -> dict[str, bytes]:
         return {

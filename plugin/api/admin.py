@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from indexer import cases
 from indexer.job_status import JobStatus, get_job, list_jobs
 from indexer.jobs import enqueue_reindex
+from plugin.api.actors import AdminActor
 from plugin.api.deps import AdminToken, ConnDep, JobsDep
 
 router = APIRouter(
@@ -34,7 +35,7 @@ class ReindexRequest(BaseModel):
 
 @router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
 def reindex(
-    actor: AdminToken,
+    actor: AdminActor,
     jobs: JobsDep,
     conn: ConnDep,
     request: Request,
@@ -90,7 +91,7 @@ def show_case(case_id: CaseId, _: AdminToken, conn: ConnDep) -> dict[str, Any]:
 
 
 @router.delete("/cases/{case_id}", responses={404: {"description": "No such case"}})
-def delete_case(case_id: CaseId, actor: AdminToken, conn: ConnDep) -> dict[str, Any]:
+def delete_case(case_id: CaseId, actor: AdminActor, conn: ConnDep) -> dict[str, Any]:
     """Erase a case and every vector of it (right to erasure); audited."""
     removed = cases.delete_case(conn, case_id, actor)
     if removed < 0:

@@ -11,6 +11,7 @@ from fastapi import Path as FastApiPath
 
 from indexer.admin_overview import audit_entries, model_version_counts, recent_studies
 from indexer.cases import audit
+from plugin.api.actors import AdminActor
 from plugin.api.deps import AdminToken, ConnDep, JobsDep, SettingsDep
 from plugin.dicom.uids import is_dicom_uid
 from plugin.jobs import enqueue_process_study
@@ -48,7 +49,7 @@ def studies(_: AdminToken, conn: ConnDep, limit: Limit = 50) -> list[dict[str, A
 )
 def process_again(
     study_instance_uid: StudyUid,
-    actor: AdminToken,
+    actor: AdminActor,
     conn: ConnDep,
     jobs: JobsDep,
     request: Request,

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from indexer.archive_map import MapCache
 from indexer.jobs import create_job_app
 from indexer.pipeline import ModelSet, load_models
 from indexer.store import open_store
@@ -55,7 +54,6 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     )
     app.state.settings = settings
     app.state.conninfo = conninfo
-    app.state.map_cache = MapCache()
     lock = threading.Lock()
 
     @functools.cache

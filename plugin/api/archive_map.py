@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 
-from indexer.archive_map import MapCache
+from indexer.archive_map import read_archive_map
 from indexer.errors import IndexerError
 from plugin.api.deps import SEARCH_CREDENTIAL_RESPONSES, ConnDep, SearchCredential
 
@@ -21,13 +21,13 @@ router = APIRouter(prefix="/api/v1", tags=["search"])
         409: {"description": "Fewer than two indexed cases"},
     },
 )
-def archive_map(_: SearchCredential, request: Request, conn: ConnDep) -> dict[str, Any]:
+def archive_map(_: SearchCredential, conn: ConnDep) -> dict[str, Any]:
     """Every archive case (up to 20,000, an even sample beyond) as a point coloured by
     diagnosis, and the projection that places a query's embedding on the same map:
-    ``xy = (embedding - mean) @ components.T``. Recomputed after every (re)indexing."""
-    cache: MapCache = request.app.state.map_cache
+    ``xy = (embedding - mean) @ components.T``. The map is fitted and stored at index
+    time (bulk import, reindex); cases added since are placed with the stored fit."""
     try:
-        mapped = cache.get(conn)
+        mapped = read_archive_map(conn)
     except IndexerError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return {**mapped.to_json(), "notice": "Not for diagnostic use."}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "SearchCredential",
     "SettingsDep",
     "StoreDep",
+    "named_person",
 ]
 
 
@@ -81,6 +83,24 @@ SEARCH_CREDENTIAL_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def named_person(request: Request, header: str | None) -> str | None:
+    """The person the trusted proxy header names (printable characters, at most
+    :data:`MAX_USER_NAME`), or None when no header is configured or it is empty."""
+    if not header:
+        return None
+    value = request.headers.get(header, "")
+    name = "".join(c for c in value if c.isprintable()).strip()[:MAX_USER_NAME]
+    return name or None
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _searcher(
     request: Request,
     settings: Annotated[Settings, Depends(_settings)],
@@ -88,20 +108,21 @@ def _searcher(
 ) -> str:
     """Who may see archive images and patient-derived data: the audit log's actor.
 
-    With no credential configured (only allowed on loopback) anyone may; else a bearer
-    token equal to the search token (constant-time comparison) or a non-empty trusted
-    user header, whose value names the user.
+    A non-empty trusted user header (when one is configured) names the person and lets
+    them search; else a bearer token equal to the search token (constant-time
+    comparison), recorded as ``search token``; with no credential configured (only
+    allowed on loopback) anyone may, recorded as ``anonymous (loopback)`` or
+    ``anonymous (remote)``.
     """
     api = settings.api
-    if api.search_open:
-        return "search-api"
+    person = named_person(request, api.trusted_user_header)
+    if person is not None:
+        return person
     if api.search_token is not None and credentials is not None:
         if hmac.compare_digest(credentials.credentials.encode(), api.search_token.encode()):
-            return "search-api"
-    if api.trusted_user_header is not None:
-        user = request.headers.get(api.trusted_user_header, "").strip()
-        if user and user.isprintable():
-            return f"search-api:{user[:MAX_USER_NAME]}"
+            return "search token"
+    if api.search_open:
+        return "anonymous (loopback)" if _loopback(request) else "anonymous (remote)"
     accepted = []
     if api.search_token is not None:
         accepted.append("a valid search bearer token")

@@ -128,7 +128,8 @@ def decorate_hits(
     patient_excluded: bool,
     actor: str = "search-api",
 ) -> dict[str, Any]:
-    """Audit which archive cases the search showed; add the hits' thumbnails, whether a
+    """Audit which archive cases the search showed; add the hits' thumbnails and their
+    tumour outlines (when kept; the page asks ``/cases/{id}/outline.png`` for others), whether a
     patient was left out (never who: the id stays out of responses) and the OHIF links,
     when a viewer is configured."""
     hits = [*result["results"], *(h for g in result["per_diagnosis"].values() for h in g)]
@@ -145,10 +146,12 @@ def decorate_hits(
                 "case_ids": shown,
             },
         )
-    thumbs = store.thumbnails(shown)
+    thumbs, outlines = store.thumbnails(shown), store.outlines(shown)
     for hit in hits:
         if hit["case_id"] in thumbs:
             hit["thumbnail"] = png_data_uri(thumbs[hit["case_id"]])
+        if hit["case_id"] in outlines:
+            hit["outline"] = png_data_uri(outlines[hit["case_id"]])
     result["query"]["patient_excluded"] = patient_excluded
     if settings.pacs.viewer_url:
         add_viewer_links(result, settings.pacs.viewer_url, settings.pacs.dicomweb_url)

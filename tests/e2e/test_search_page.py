@@ -1,18 +1,20 @@
 """The search page in headless chromium: upload the demo-style query, see its tumour
-slice with the outline and its facts, the hits with their slices (similarity in percent),
-open a hit beside the query (three planes, window/level), the archive map with the query
-on it, filter (diagnosis, age, sex, exclude a patient), open the query in OHIF when the
-PACS holds it, search with one 2-D image and a box dragged around the tumour, and the
-admin view (model versions, query studies, jobs, audit log, reindex) with and without
-the token. Screenshots: docs/images/search-page.png, search-compare.png, search-map.png
-and admin-view.png.
+slice with the outline and its facts, the hits with their slices and the same outlines
+(similarity in percent), open a hit beside the query (three planes, window/level), the
+archive map with the query on it, filter (diagnosis, age, sex, exclude a patient), open
+the query in OHIF when the PACS holds it, search with one 2-D image and a box dragged
+around the tumour, and the admin view (model versions, query studies, jobs, audit log,
+reindex) with and without the token. Screenshots: docs/images/search-page.png,
+search-compare.png, search-map.png and admin-view.png.
 
 Needs /usr/bin/chromium and the playwright package; a missing one fails, never skips.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ import uvicorn
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
+from indexer.case_images import CORE_COLOUR, WHOLE_COLOUR
 from plugin.api import create_app
 from plugin.settings import ApiSettings, PacsSettings, Settings
 from tests.conftest import free_port
@@ -109,6 +112,14 @@ def _canvas_mean(page: Page, selector: str) -> float:
     )
 
 
+def _outline_colours(src: str) -> set[tuple[int, ...]]:
+    """The colours drawn in a transparent outline PNG given as a data URI."""
+    assert src.startswith("data:image/png;base64,"), src[:40]
+    png = base64.b64decode(src.split(",", 1)[1])
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).reshape(-1, 4)
+    return {tuple(int(v) for v in p) for p in np.unique(pixels[pixels[:, 3] > 0], axis=0)}
+
+
 def _tumour_slice_png(nifti: list[Path], out: Path) -> tuple[Path, tuple[int, int, int, int]]:
     """The post-contrast slice with the most tumour, as a radiologist sees it (anterior at
     the top, patient right on the left), and the tumour's box x0,y0,x1,y1 on it."""
@@ -184,8 +195,18 @@ def test_search_page_upload_results_filter_and_admin(
             expect(panel).to_contain_text("sequences")
             expect(panel).to_contain_text("none missing")
             expect(panel).to_contain_text("mask from")
-            # Every hit shows its own tumour slice.
-            assert page.locator("#results .card .pic img").count() == cards.count()
+            # Every hit shows its own tumour slice with its outline, the query's drawing.
+            slices = page.locator("#results .card .pic img:not(.outline)")
+            outlines = page.locator("#results .card .pic img.outline")
+            assert slices.count() == cards.count() == outlines.count()
+            expect(outlines.first).to_be_visible()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#results .card img.outline')]"
+                ".every((img) => img.complete && img.naturalWidth === 160)",
+                timeout=TIMEOUT_MS,
+            )
+            drawn = _outline_colours(str(outlines.first.get_attribute("src")))
+            assert drawn and drawn <= {WHOLE_COLOUR, CORE_COLOUR}, drawn
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=SCREENSHOT, full_page=False)
 
@@ -303,7 +324,7 @@ def test_search_page_upload_results_filter_and_admin(
             expect(models.locator("tr").nth(1)).to_contain_text("45")
             expect(page.locator("#admin-studies")).to_contain_text("No query study yet.")
             # Every search above is audited with the cases it showed (never a patient id).
-            expect(page.locator("#admin-audit")).to_contain_text("search-api")
+            expect(page.locator("#admin-audit")).to_contain_text("anonymous (loopback)")
             expect(page.locator("#admin-audit")).to_contain_text(top)
             expect(page.locator("#admin-audit")).not_to_contain_text(
                 archive_rows[top]["patient_id"]

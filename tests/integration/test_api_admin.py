@@ -73,5 +73,46 @@ def test_case_admin_and_erasure(client: TestClient, database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM embeddings").fetchone() == (0,)
         assert conn.execute("SELECT actor, action, subject FROM audit_log").fetchall() == [
-            ("admin-api", "delete_case", "BraTS-1")
+            ("admin token", "delete_case", "BraTS-1")
         ]
+
+
+def _actors(database_url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT actor, action FROM audit_log ORDER BY id").fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("header", "sent", "admin", "search"),
+    [
+        # Not configured: a header a client sends is never read.
+        (None, {"X-Forwarded-User": "mallory"}, "admin token", "anonymous (loopback)"),
+        # Configured and set by the proxy: the person.
+        ("X-Forwarded-User", {"X-Forwarded-User": " dr.alice\t"}, "dr.alice", "dr.alice"),
+        # Configured, but this request came without it (or empty).
+        ("X-Forwarded-User", {"X-Forwarded-User": ""}, "admin token", "anonymous (loopback)"),
+        ("Remote-User", {"Remote-User": "b" * 300}, "b" * 128, "b" * 128),
+    ],
+)
+def test_audit_names_the_person_only_through_the_trusted_header(
+    database_url: str,
+    tmp_path: Path,
+    header: str | None,
+    sent: dict[str, str],
+    admin: str,
+    search: str,
+) -> None:
+    _seed(database_url)
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        api=ApiSettings(admin_token=TOKEN, trusted_user_header=header),
+    )
+    auth = {"Authorization": f"Bearer {TOKEN}", **sent}
+    with TestClient(create_app(settings, database_url), client=("127.0.0.1", 5000)) as client:
+        assert client.post("/api/v1/admin/reindex", headers=auth, json={}).status_code == 202
+        assert client.delete("/api/v1/admin/cases/BraTS-1", headers=auth).status_code == 200
+        # A named person without the token is still refused, and nothing is audited.
+        assert client.delete("/api/v1/admin/cases/BraTS-1", headers=sent).status_code == 401
+    assert _actors(database_url) == [(admin, "reindex"), (admin, "delete_case")]

@@ -80,6 +80,12 @@ def test_bulk_import_is_resumable_and_search_excludes_the_patient(
     assert (first.indexed, first.already_indexed, first.failed) == (30, 0, [])
     again = _indexed(corpus, store, models)
     assert (again.indexed, again.already_indexed) == (0, 30)
+    with pool.connection() as conn:  # the archive map was fitted and stored at index time
+        mapped = conn.execute(
+            "SELECT m.model_version, m.fitted_cases, count(p.case_id) FROM archive_maps m"
+            " JOIN archive_map_points p USING (model_version) GROUP BY 1, 2"
+        ).fetchall()
+    assert mapped == [(models.model_version, 30, 30)]
     assert store.active_model_version() == models.model_version
 
     rows = _rows(corpus)
@@ -107,6 +113,7 @@ def test_bulk_import_is_resumable_and_search_excludes_the_patient(
     assert own["similarity"] == pytest.approx(1.0, abs=2e-3)
     assert own["similarity"] >= everything[0]["similarity"] - 1e-3
     assert store.thumbnails([repeat[0]])[repeat[0]].startswith(b"\x89PNG")
+    assert store.outlines([repeat[0]])[repeat[0]].startswith(b"\x89PNG")  # kept beside it
 
 
 def test_a_broken_case_is_reported_and_skipped(
@@ -165,6 +172,12 @@ def test_reindex_switches_model_without_a_failed_search(
     assert status is not None
     assert (status.state, status.done, status.total, status.errors) == ("succeeded", 30, 30, [])
     assert left == (0,)
+    with psycopg.connect(database_url) as conn:  # the new version's map, the old one gone
+        maps = conn.execute(
+            "SELECT model_version, (SELECT count(*) FROM archive_map_points p"
+            " WHERE p.model_version = m.model_version) FROM archive_maps m"
+        ).fetchall()
+    assert maps == [(v2.model_version, 30)]
 
 
 def _cli(args: list[str], database_url: str, model_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -102,7 +102,7 @@ def test_models_studies_process_again_and_audit(client: TestClient, database_url
     reindex = client.post("/api/v1/admin/reindex", headers=AUTH)
     assert reindex.status_code == 202
     audit = client.get("/api/v1/admin/audit", headers=AUTH).json()
-    assert (audit[0]["actor"], audit[0]["action"]) == ("admin-api", "reindex")
+    assert (audit[0]["actor"], audit[0]["action"]) == ("admin token", "reindex")
     assert audit[0]["details"] == {"job_id": reindex.json()["job_id"]}
     assert audit[1]["action"] == "process_again" and audit[1]["subject"] == RECEIVED
     assert audit[1]["details"]["source"] == "spool"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from pgvector.psycopg import register_vector
 from PIL import Image
 from pydicom.data import get_testdata_file
 
+from indexer.case_images import CORE_COLOUR, WHOLE_COLOUR
+from indexer.thumbnails import THUMBNAIL_SIZE
 from models.synth import write_corpus
 from plugin.api import create_app
 from plugin.api.viewer_links import add_viewer_links, studies_in_pacs
@@ -62,6 +65,33 @@ def test_pictures_of_an_archive_case(client: TestClient, database_url: str, tmp_
         assert set(views["sequences"]) == set(body["sequences"])
     assert "not for diagnostic use" in body["notice"].lower()
     assert "SECRET-PATIENT" not in response.text
+
+
+def _colours(png: bytes) -> set[tuple[int, ...]]:
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).reshape(-1, 4)
+    return {tuple(int(v) for v in p) for p in np.unique(pixels[pixels[:, 3] > 0], axis=0)}
+
+
+def test_outline_of_a_hit_card(client: TestClient, database_url: str, tmp_path: Path) -> None:
+    write_corpus(tmp_path / "archive", 1, 78, resolution_mm=2.0)
+    with (tmp_path / "archive" / "cases.csv").open() as f:
+        case_id = next(csv.DictReader(f))["case_id"]
+    _add_case(database_url, case_id, str(tmp_path / "archive" / case_id))  # no outline kept
+    response = client.get(f"/api/v1/cases/{case_id}/outline.png")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.size == (THUMBNAIL_SIZE, THUMBNAIL_SIZE) and image.mode == "RGBA"
+    # The query's drawing: whole tumour yellow, core red, nothing else; transparent elsewhere.
+    assert _colours(response.content) and _colours(response.content) <= {WHOLE_COLOUR, CORE_COLOUR}
+    # Drawn once and kept: served again after the case's images have moved away.
+    shutil.rmtree(tmp_path / "archive" / case_id)
+    again = client.get(f"/api/v1/cases/{case_id}/outline.png")
+    assert again.status_code == 200 and again.content == response.content
+    assert client.get("/api/v1/cases/nope/outline.png").status_code == 404
+    _add_case(database_url, "gone", str(tmp_path / "moved-away"))
+    gone = client.get("/api/v1/cases/gone/outline.png")
+    assert gone.status_code == 409 and str(tmp_path) not in gone.text
 
 
 def test_pictures_of_unknown_or_unreadable_cases(
@@ -151,9 +181,18 @@ def test_archive_map_places_cases_and_follows_the_archive(
     # A query with g1's vector lands where g1 is.
     placed = (np.asarray([1, 0, 0, 0]) - mean) @ components.T
     assert placed == pytest.approx([points["g1"]["x"], points["g1"]["y"]], abs=1e-3)
-    # Indexing another case refreshes the map.
+    # The fit was stored on first read (an archive indexed before maps were kept); a
+    # case indexed since is placed with that stored fit, which does not move.
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM archive_map_points").fetchone() == (4,)
     _seed_vectors(database_url, {"x2": ("metastasis", [0, 0, 0.8, 0.2])})
-    assert len(client.get("/api/v1/map").json()["points"]) == 5
+    again = client.get("/api/v1/map").json()
+    assert len(again["points"]) == 5 and again["total_cases"] == 5
+    assert again["projection"] == body["projection"]
+    assert again["computed_at"] == body["computed_at"]
+    x2 = next(p for p in again["points"] if p["case_id"] == "x2")
+    placed = (np.asarray([0, 0, 0.8, 0.2]) - mean) @ components.T
+    assert placed == pytest.approx([x2["x"], x2["y"]], abs=1e-3)
 
 
 def _png_bytes() -> bytes:

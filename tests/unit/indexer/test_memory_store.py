@@ -109,3 +109,15 @@ def test_vectors_weights_thumbnails_and_erasure() -> None:
         store.case_source("t")
     with pytest.raises(ValueError, match="'k'"):
         store.search(unit(1, 0, 0, 0), 0)
+
+
+def test_the_archive_map_follows_the_versions() -> None:
+    store = filled()
+    assert store.refresh_archive_map("m1")
+    assert store.maps["m1"].components.shape == (2, DIM)
+    assert not store.refresh_archive_map("nothing-indexed")
+    store.register_model("m2", DIM)
+    for case_id in list(store.cases):
+        store.add_vector(case_id, "m2", unit(0, 0, 1, len(case_id)))
+    store.activate("m2")
+    assert "m1" not in store.maps
