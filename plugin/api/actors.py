@@ -5,8 +5,9 @@ With ``SIMCASE_API__TRUSTED_USER_HEADER`` set (for example ``X-Forwarded-User`` 
 ``Remote-User``), the value of that header is recorded as the actor of a search, a
 reindex, an erasure or a "process again" (for searches the header is also a credential,
 see :data:`plugin.api.deps.SearchCredential`; admin actions still need the admin token).
-Only set it when every request reaches the API through a proxy that authenticates people and sets the header itself (removing any copy a
-client sent); otherwise anyone could write any name into the audit log. Unset (the
+Only set it when every request reaches the API through a proxy that authenticates people
+and sets the header itself (removing any copy a client sent); otherwise anyone could write
+any name into the audit log. Unset (the
 default), or when the header is absent, the actor is ``admin token`` for the admin
 endpoints and ``search token`` or ``anonymous (loopback)`` / ``anonymous (remote)`` (no
 search credential configured, loopback only) for searches.
