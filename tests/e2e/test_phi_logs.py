@@ -263,7 +263,13 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
     )
     (logs / "send.log").write_bytes(sent.stdout + sent.stderr)
     assert sent.returncode == 0, (sent.stdout + sent.stderr).decode(errors="replace")[-3000:]
-    assert _send_unusable_instance(port, files[0]) == 0xC210
+    # an MR image of the study as the template (the folder also holds the truth SEG)
+    template = next(
+        p
+        for p in files
+        if pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID == MRImageStorage
+    )
+    assert _send_unusable_instance(port, template) == 0xC210
 
     # The PACS refuses the results: the job fails with a readable error.
     _wait(lambda: "failed" in _job_state(url, study_uid), TIMEOUT_S, "the job to fail", logs)

@@ -323,8 +323,9 @@ def test_search_page_upload_results_filter_and_admin(
             expect(models).to_contain_text("active")
             expect(models.locator("tr").nth(1)).to_contain_text("45")
             expect(page.locator("#admin-studies")).to_contain_text("No query study yet.")
-            # Every search above is audited with the cases it showed (never a patient id).
-            expect(page.locator("#admin-audit")).to_contain_text("anonymous (loopback)")
+            # Every search above is audited with the cases it showed (never a patient id),
+            # and with how it was allowed: the page sent the search token.
+            expect(page.locator("#admin-audit")).to_contain_text("search token")
             expect(page.locator("#admin-audit")).to_contain_text(top)
             expect(page.locator("#admin-audit")).not_to_contain_text(
                 archive_rows[top]["patient_id"]
