@@ -148,23 +148,43 @@ def attach_signs(
     missing, unexpected = net.load_state_dict(image.state_dict(), strict=False)
     if unexpected or any(not name.startswith("signs.") for name in missing):
         raise ValueError(f"weights do not fit: missing {missing}, unexpected {unexpected}")
+    return _write_embedder(
+        net,
+        card,
+        out_dir,
+        {"image_part": card.model_version, "signs_fit": fit},
+        preprocessing={
+            **card.preprocessing,
+            "signs": "models.signs.tumour_signs of the normalised sequences and the mask",
+        },
+        notes=[
+            f"The image network of {card.model_version} with a signs head fitted to measured "
+            "radiological signs (docs/models.md, seventh round). Synthetic training data "
+            "only: not for diagnostic use.",
+        ],
+    )
+
+
+def _write_embedder(
+    net: EmbeddingNet,
+    card: ModelCard,
+    out_dir: Path,
+    added: dict[str, Any],
+    *,
+    preprocessing: dict[str, Any],
+    notes: list[str],
+) -> ModelCard:
+    """Write ``net`` as a new embedder whose card keeps ``card``'s training record (plus
+    ``added``), with its own preprocessing and notes."""
     training = {
         **{k: v for k, v in card.training.items() if k not in ("config", "history")},
-        "image_part": card.model_version,
-        "signs_fit": fit,
+        **added,
     }
     part = {"config": card.training.get("config", {}), "history": card.training.get("history", [])}
     out_dir.mkdir(parents=True, exist_ok=True)
     new = write_weights("embedder", net.eval(), export_embedder, out_dir, training, part)
-    new.preprocessing = {
-        **card.preprocessing,
-        "signs": "models.signs.tumour_signs of the normalised sequences and the mask",
-    }
-    new.notes = [
-        f"The image network of {card.model_version} with a signs head fitted to measured "
-        "radiological signs (docs/models.md, seventh round). Synthetic training data only: "
-        "not for diagnostic use.",
-    ]
+    new.preprocessing = preprocessing
+    new.notes = notes
     write_card(out_dir, new)
     return new
 
@@ -199,28 +219,26 @@ def reweight_signs(
     base = {k: v for k, v in card.architecture.items() if k not in ("signs", "parameters")}
     net = EmbeddingNet.from_architecture({**base, "signs": new_head})
     net.load_state_dict(old.state_dict())
-    training = {
-        **{k: v for k, v in card.training.items() if k not in ("config", "history")},
-        "reweighted": {
-            "from": card.model_version,
-            "diagnosis_weight": float(diagnosis_weight),
-            "appearance_weight": float(appearance_weight),
-            "previous": [head["diagnosis_weight"], head["appearance_weight"]],
-            "reason": reason,
-        },
+    reweighted = {
+        "from": card.model_version,
+        "diagnosis_weight": float(diagnosis_weight),
+        "appearance_weight": float(appearance_weight),
+        "previous": [head["diagnosis_weight"], head["appearance_weight"]],
+        "reason": reason,
     }
-    part = {"config": card.training.get("config", {}), "history": card.training.get("history", [])}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    new = write_weights("embedder", net.eval(), export_embedder, out_dir, training, part)
-    new.preprocessing = dict(card.preprocessing)
-    new.notes = [
-        *card.notes,
-        f"Signs head reweighted from {card.model_version}: diagnosis part "
-        f"{diagnosis_weight:g}, appearance part {appearance_weight:g} against the image "
-        f"part's 1 ({reason}).",
-    ]
-    write_card(out_dir, new)
-    return new
+    return _write_embedder(
+        net,
+        card,
+        out_dir,
+        {"reweighted": reweighted},
+        preprocessing=dict(card.preprocessing),
+        notes=[
+            *card.notes,
+            f"Signs head reweighted from {card.model_version}: diagnosis part "
+            f"{diagnosis_weight:g}, appearance part {appearance_weight:g} against the image "
+            f"part's 1 ({reason}).",
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
