@@ -207,7 +207,7 @@ class ApiSettings(BaseModel):
         shorter than :data:`MIN_ADMIN_TOKEN_LENGTH` characters, and search endpoints
         without a credential (a search token of at least :data:`MIN_SEARCH_TOKEN_LENGTH`
         characters, or a trusted reverse-proxy header)."""
-        if _is_loopback(self.host):
+        if is_loopback_host(self.host):
             return
         self._check_admin_token()
         self._check_search_credential()
@@ -243,7 +243,8 @@ class ApiSettings(BaseModel):
             )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP address (v4 or v6)."""
     if host == "localhost":
         return True
     try:

@@ -19,12 +19,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from plugin.api.deps import MAX_USER_NAME, AdminToken, SearchCredential, SettingsDep, named_person
+from plugin.api.deps import AdminToken, SearchCredential, SettingsDep, named_person
 
-__all__ = ["MAX_ACTOR_LENGTH", "AdminActor", "SearchActor", "named_person"]
-
-#: Longest person name kept (longer header values are cut).
-MAX_ACTOR_LENGTH = MAX_USER_NAME
+__all__ = ["AdminActor", "SearchActor"]
 
 
 def _admin_actor(_: AdminToken, request: Request, settings: SettingsDep) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from indexer.pipeline import ModelSet
 from indexer.store import PgVectorStore
-from plugin.settings import Settings
+from plugin.settings import Settings, is_loopback_host
 
 __all__ = [
     "SEARCH_CREDENTIAL_RESPONSES",
@@ -93,14 +92,6 @@ def named_person(request: Request, header: str | None) -> str | None:
     return name or None
 
 
-def _loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 def _searcher(
     request: Request,
     settings: Annotated[Settings, Depends(_settings)],
@@ -122,7 +113,8 @@ def _searcher(
         if hmac.compare_digest(credentials.credentials.encode(), api.search_token.encode()):
             return "search token"
     if api.search_open:
-        return "anonymous (loopback)" if _loopback(request) else "anonymous (remote)"
+        client = request.client.host if request.client else ""
+        return "anonymous (loopback)" if is_loopback_host(client) else "anonymous (remote)"
     accepted = []
     if api.search_token is not None:
         accepted.append("a valid search bearer token")
