@@ -130,9 +130,9 @@ def simcase_env(url: str, data_dir: Path, **settings: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def simcase_processes(
-    commands: list[str], env: dict[str, str], logs: Path
+    commands: list[str], env: dict[str, str], logs: Path, *, verbose: bool = False
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start ``simcase <command>`` for each command; SIGINT them at the end."""
+    """Start ``simcase [--verbose] <command>`` for each command; SIGINT them at the end."""
     logs.mkdir(parents=True, exist_ok=True)
     procs = []
     try:
@@ -140,7 +140,13 @@ def simcase_processes(
             out = (logs / f"{command}.log").open("wb")
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "plugin.cli", command],
+                    [
+                        sys.executable,
+                        "-m",
+                        "plugin.cli",
+                        *(["--verbose"] if verbose else []),
+                        command,
+                    ],
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,

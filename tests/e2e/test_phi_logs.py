@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -42,7 +41,13 @@ from indexer.pipeline import load_models
 from indexer.store import PgVectorStore
 from models.synth import write_corpus
 from tests.conftest import free_port
-from tests.e2e.conftest import MODEL_DIR, QueryStudy, simcase_env, wait_for_log
+from tests.e2e.conftest import (
+    MODEL_DIR,
+    QueryStudy,
+    simcase_env,
+    simcase_processes,
+    wait_for_log,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -209,31 +214,13 @@ def services(
         api__search_token=SEARCH,
     )
     base = f"http://127.0.0.1:{api_port}"
-    procs: list[subprocess.Popen[bytes]] = []
     try:
-        for command in ("listen", "worker", "api"):
-            out = (logs / f"{command}.log").open("wb")
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "plugin.cli", "--verbose", command],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        wait_for_log(logs / "listen.log", "DICOM listener SIMCASE on")
-        wait_for_log(logs / "worker.log", "worker started")
-        _wait(lambda: _healthy(base), 120, "the API to answer", logs)
-        yield small_archive, logs, port, pacs, base
+        with simcase_processes(["listen", "worker", "api"], env, logs, verbose=True):
+            wait_for_log(logs / "listen.log", "DICOM listener SIMCASE on")
+            wait_for_log(logs / "worker.log", "worker started")
+            _wait(lambda: _healthy(base), 120, "the API to answer", logs)
+            yield small_archive, logs, port, pacs, base
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
         pacs.close()
 
 
