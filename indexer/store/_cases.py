@@ -13,6 +13,7 @@ from psycopg.rows import class_row, scalar_row
 from psycopg.types.json import Jsonb
 
 from indexer.errors import IndexerError, ModelVersionError
+from indexer.store import _queries
 from indexer.store._records import CaseEntry
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 Conn = psycopg.Connection[Any]
+
+_SQL = _queries.load("cases.sql")
 
 
 @dataclass(frozen=True)
@@ -51,22 +54,6 @@ def as_halfvec(vector: np.ndarray, dim: int) -> HalfVector:
     return HalfVector(array)
 
 
-_UPSERT = (
-    "INSERT INTO cases (case_id, source, source_uri, patient_id, study_instance_uid,"
-    " diagnosis, age, sex, given_mask, metadata, tumour, thumbnail, thumbnail_outline)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (case_id) DO UPDATE SET source = excluded.source,"
-    " source_uri = excluded.source_uri, patient_id = excluded.patient_id,"
-    " study_instance_uid = excluded.study_instance_uid,"
-    " diagnosis = excluded.diagnosis, age = excluded.age, sex = excluded.sex,"
-    " given_mask = excluded.given_mask, metadata = excluded.metadata,"
-    " tumour = excluded.tumour,"
-    " thumbnail = coalesce(excluded.thumbnail, cases.thumbnail),"
-    " thumbnail_outline = coalesce(excluded.thumbnail_outline, cases.thumbnail_outline),"
-    " indexed_at = now()"
-)
-
-
 def upsert(
     conn: Conn,
     entry: CaseEntry,
@@ -79,7 +66,7 @@ def upsert(
     caller's transaction)."""
     case_vector = as_halfvec(vector, dim)
     conn.execute(
-        _UPSERT,
+        _SQL["upsert_case"],
         (
             entry.case_id,
             entry.source,
@@ -97,7 +84,7 @@ def upsert(
         ),
     )
     conn.execute(
-        "DELETE FROM embeddings WHERE case_id = %s AND model_version = %s",
+        _SQL["delete_case_vectors"],
         (entry.case_id, model_version),
     )
     rows = [(entry.case_id, model_version, -1, case_vector)]
@@ -105,19 +92,13 @@ def upsert(
         (entry.case_id, model_version, i, as_halfvec(v, dim)) for i, v in enumerate(slice_vectors)
     ]
     with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO embeddings (case_id, model_version, slice_index, embedding)"
-            " VALUES (%s, %s, %s, %s)",
-            rows,
-        )
+        cur.executemany(_SQL["insert_vector"], rows)
 
 
 def add_vector(conn: Conn, case_id: str, model_version: str, dim: int, vector: np.ndarray) -> None:
     """Add (or replace) the case vector of an existing case under another version."""
     conn.execute(
-        "INSERT INTO embeddings (case_id, model_version, slice_index, embedding)"
-        " VALUES (%s, %s, -1, %s) ON CONFLICT (model_version, case_id, slice_index)"
-        " DO UPDATE SET embedding = excluded.embedding",
+        _SQL["put_case_vector"],
         (case_id, model_version, as_halfvec(vector, dim)),
     )
 
@@ -125,19 +106,14 @@ def add_vector(conn: Conn, case_id: str, model_version: str, dim: int, vector: n
 def indexed_case_ids(conn: Conn, model_version: str) -> set[str]:
     """Cases that already have a vector of this version (for resumable imports)."""
     with conn.cursor(row_factory=scalar_row) as cur:
-        rows: list[str] = cur.execute(
-            "SELECT case_id FROM embeddings WHERE model_version = %s AND slice_index = -1",
-            (model_version,),
-        ).fetchall()
+        rows: list[str] = cur.execute(_SQL["indexed_case_ids"], (model_version,)).fetchall()
     return set(rows)
 
 
 def case_source(conn: Conn, case_id: str) -> tuple[str | None, bool]:
     """(source_uri, given_mask) of a case."""
     with conn.cursor(row_factory=class_row(_Source)) as cur:
-        row = cur.execute(
-            "SELECT source_uri, given_mask FROM cases WHERE case_id = %s", (case_id,)
-        ).fetchone()
+        row = cur.execute(_SQL["case_source"], (case_id,)).fetchone()
     if row is None:
         raise IndexerError(f"no archive case {case_id!r}")
     return row.source_uri, bool(row.given_mask)
@@ -146,25 +122,17 @@ def case_source(conn: Conn, case_id: str) -> tuple[str | None, bool]:
 def thumbnails(conn: Conn, case_ids: list[str]) -> dict[str, bytes]:
     """PNG thumbnails of these cases (those that have one)."""
     with conn.cursor(row_factory=class_row(_Thumbnail)) as cur:
-        rows = cur.execute(
-            "SELECT case_id, thumbnail FROM cases WHERE case_id = ANY(%s)"
-            " AND thumbnail IS NOT NULL",
-            (case_ids,),
-        ).fetchall()
+        rows = cur.execute(_SQL["thumbnails"], (case_ids,)).fetchall()
     return {r.case_id: bytes(r.thumbnail) for r in rows}
 
 
 def outlines(conn: Conn, case_ids: list[str]) -> dict[str, bytes]:
     """The tumour outlines over these cases' thumbnails (those that have one)."""
     with conn.cursor(row_factory=class_row(_Thumbnail)) as cur:
-        rows = cur.execute(
-            "SELECT case_id, thumbnail_outline AS thumbnail FROM cases"
-            " WHERE case_id = ANY(%s) AND thumbnail_outline IS NOT NULL",
-            (case_ids,),
-        ).fetchall()
+        rows = cur.execute(_SQL["outlines"], (case_ids,)).fetchall()
     return {r.case_id: bytes(r.thumbnail) for r in rows}
 
 
 def save_outline(conn: Conn, case_id: str, outline: bytes) -> None:
     """Keep an outline drawn after the case was indexed (before outlines were kept)."""
-    conn.execute("UPDATE cases SET thumbnail_outline = %s WHERE case_id = %s", (outline, case_id))
+    conn.execute(_SQL["save_outline"], (outline, case_id))

@@ -2,6 +2,7 @@
 
 The k nearest rows come from the version's partial HNSW index (ordered by the indexed
 expression); the join with ``cases`` fetches only those rows' columns by primary key.
+The statements are the named queries of ``search.sql``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from psycopg import sql
 from psycopg.rows import class_row, scalar_row
 from psycopg.types.json import Jsonb
 
-from indexer.store import _versions
+from indexer.store import _queries, _versions
 from indexer.store._cases import as_halfvec
 from indexer.store._records import HitRow, SearchFilters, SearchHit, SearchResult
 
@@ -23,9 +24,11 @@ __all__ = ["explain", "search"]
 
 Conn = psycopg.Connection[Any]
 
-_HIT_COLUMNS = sql.SQL(
-    "c.case_id, c.diagnosis, c.source, c.study_instance_uid, c.age, c.sex, c.tumour, c.metadata"
-)
+_SQL = _queries.load("search.sql")
+
+#: The optional filters in the order their clauses join: each is a named clause of
+#: ``search.sql`` and the name of its parameter.
+_FILTER_CLAUSES = ("diagnoses", "age_min", "age_max", "sex", "source", "metadata")
 
 
 def search(
@@ -49,10 +52,9 @@ def search(
     version = model_version or _versions.require_active(conn)
     dim = _versions.dimension(conn, version)
     conn.execute(
-        sql.SQL(
-            "SET LOCAL hnsw.ef_search = {}; SET LOCAL hnsw.iterative_scan = relaxed_order;"
-            " SET LOCAL enable_indexscan = {}"
-        ).format(int(ef_search), sql.SQL("off" if exact else "on"))
+        sql.SQL(_SQL["search_settings"]).format(
+            ef_search=int(ef_search), indexscan=sql.SQL("off" if exact else "on")
+        )
     )
     top, base, params = _search_sql(
         version, dim, as_halfvec(vector, dim), k, filters, exclude_patient
@@ -64,11 +66,7 @@ def search(
         hits = [row.hit(i + 1) for i, row in enumerate(rows)]
         grouped: dict[str, list[SearchHit]] = {}
         if per_diagnosis > 0:
-            lateral = sql.SQL(
-                "SELECT n.* FROM (SELECT DISTINCT diagnosis FROM cases) d"
-                " CROSS JOIN LATERAL ({base} AND c.diagnosis = d.diagnosis"
-                " ORDER BY distance LIMIT {n}) n ORDER BY n.diagnosis, n.distance"
-            ).format(base=base, n=int(per_diagnosis))
+            lateral = sql.SQL(_SQL["top_per_diagnosis"]).format(base=base, n=int(per_diagnosis))
             for row in cur.execute(lateral, params).fetchall():
                 group = grouped.setdefault(row.diagnosis, [])
                 group.append(row.hit(len(group) + 1))
@@ -82,14 +80,10 @@ def explain(
     _one_snapshot(conn)
     version = model_version or _versions.require_active(conn)
     dim = _versions.dimension(conn, version)
-    conn.execute(
-        sql.SQL(
-            "SET LOCAL hnsw.ef_search = {}; SET LOCAL hnsw.iterative_scan = relaxed_order"
-        ).format(int(ef_search))
-    )
+    conn.execute(sql.SQL(_SQL["explain_settings"]).format(ef_search=int(ef_search)))
     top, _, params = _search_sql(version, dim, as_halfvec(vector, dim), k, SearchFilters(), None)
     with conn.cursor(row_factory=scalar_row) as cur:
-        lines = cur.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(top), params)
+        lines = cur.execute(sql.SQL(_SQL["explain"]).format(statement=top), params)
         return "\n".join(str(line) for line in lines.fetchall())
 
 
@@ -99,7 +93,7 @@ def _one_snapshot(conn: Conn) -> None:
     active version and the read of its vectors left the search with none of them (its
     vectors are dropped right after the switch); a read-only REPEATABLE READ transaction
     never fails for it."""
-    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    conn.execute(_SQL["one_snapshot"])
 
 
 def _search_sql(
@@ -113,43 +107,31 @@ def _search_sql(
     """The top-k statement, its filtered base (for the per-diagnosis query), its parameters."""
     where, params = _where(filters, exclude_patient)
     params["q"] = query
-    distance = sql.SQL("e.embedding::halfvec({}) <=> %(q)s").format(dim)
-    base = sql.SQL(
-        "SELECT {cols}, {dist} AS distance FROM embeddings e"
-        " JOIN cases c ON c.case_id = e.case_id"
-        " WHERE e.model_version = {mv} AND e.slice_index = -1 AND {where}"
-    ).format(cols=_HIT_COLUMNS, dist=distance, mv=sql.Literal(version), where=where)
-    top = sql.SQL(
-        "WITH nearest AS MATERIALIZED ({base} ORDER BY distance LIMIT {k})"
-        " SELECT * FROM nearest ORDER BY distance"
-    ).format(base=base, k=int(k))
+    base = sql.SQL(_SQL["filtered_vectors"]).format(
+        dim=dim, model_version=sql.Literal(version), where=where
+    )
+    top = sql.SQL(_SQL["top_k"]).format(base=base, k=int(k))
     return top, base, params
 
 
 def _where(
     filters: SearchFilters, exclude_patient: str | None
 ) -> tuple[sql.Composable, dict[str, Any]]:
-    clauses: list[sql.Composable] = [sql.SQL("true")]
+    values: dict[str, Any] = {
+        "diagnoses": list(filters.diagnoses) if filters.diagnoses else None,
+        "age_min": filters.age_min,
+        "age_max": filters.age_max,
+        "sex": filters.sex,
+        "source": filters.source,
+        "metadata": Jsonb(filters.metadata) if filters.metadata else None,
+    }
     params: dict[str, Any] = {}
+    clauses: list[sql.Composable] = [sql.SQL(_SQL["no_filter"])]
     if exclude_patient is not None:
-        clauses.append(sql.SQL("c.patient_id IS DISTINCT FROM %(patient)s"))
+        clauses.append(sql.SQL(_SQL["exclude_patient"]))
         params["patient"] = exclude_patient
-    if filters.diagnoses:
-        clauses.append(sql.SQL("c.diagnosis = ANY(%(diagnoses)s)"))
-        params["diagnoses"] = list(filters.diagnoses)
-    if filters.age_min is not None:
-        clauses.append(sql.SQL("c.age >= %(age_min)s"))
-        params["age_min"] = filters.age_min
-    if filters.age_max is not None:
-        clauses.append(sql.SQL("c.age <= %(age_max)s"))
-        params["age_max"] = filters.age_max
-    if filters.sex is not None:
-        clauses.append(sql.SQL("c.sex = %(sex)s"))
-        params["sex"] = filters.sex
-    if filters.source is not None:
-        clauses.append(sql.SQL("c.source = %(source)s"))
-        params["source"] = filters.source
-    if filters.metadata:
-        clauses.append(sql.SQL("c.metadata @> %(metadata)s"))
-        params["metadata"] = Jsonb(filters.metadata)
+    for name in _FILTER_CLAUSES:
+        if values[name] is not None:
+            clauses.append(sql.SQL(_SQL[name]))
+            params[name] = values[name]
     return sql.SQL(" AND ").join(clauses), params

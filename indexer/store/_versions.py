@@ -17,6 +17,7 @@ from psycopg.rows import class_row, scalar_row
 
 from indexer.cases import audit
 from indexer.errors import ModelVersionError
+from indexer.store import _queries
 
 __all__ = [
     "activate",
@@ -34,10 +35,7 @@ __all__ = [
 
 Conn = psycopg.Connection[Any]
 
-_MISSING = (
-    "FROM cases c WHERE NOT EXISTS (SELECT 1 FROM embeddings e"
-    " WHERE e.case_id = c.case_id AND e.model_version = %s AND e.slice_index = -1)"
-)
+_SQL = _queries.load("versions.sql")
 
 
 @dataclass(frozen=True)
@@ -69,9 +67,7 @@ def register(conn: Conn, model_version: str, dim: int, m: int, ef_construction: 
     complete); later ones start as ``building``; a retired one is building again.
     """
     with conn.transaction(), conn.cursor(row_factory=class_row(_Version)) as cur:
-        row = cur.execute(
-            "SELECT dim, state FROM model_versions WHERE model_version = %s", (model_version,)
-        ).fetchone()
+        row = cur.execute(_SQL["version"], (model_version,)).fetchone()
         if row is not None:
             if row.dim != dim:
                 raise ModelVersionError(
@@ -79,31 +75,19 @@ def register(conn: Conn, model_version: str, dim: int, m: int, ef_construction: 
                 )
             state = row.state
             if state == "retired":
-                conn.execute(
-                    "UPDATE model_versions SET state = 'building' WHERE model_version = %s",
-                    (model_version,),
-                )
+                conn.execute(_SQL["rebuild_retired"], (model_version,))
                 state = "building"
         else:
-            has_active = _scalar(conn, "SELECT 1 FROM model_versions WHERE state = 'active'")
+            has_active = _scalar(conn, _SQL["any_active"])
             state = "building" if has_active else "active"
-            conn.execute(
-                "INSERT INTO model_versions (model_version, dim, state, activated_at)"
-                " VALUES (%s, %s, %s, CASE WHEN %s = 'active' THEN now() END)",
-                (model_version, dim, state, state),
-            )
+            conn.execute(_SQL["insert_version"], (model_version, dim, state, state))
         conn.execute(
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {} ON embeddings USING hnsw"
-                " ((embedding::halfvec({})) halfvec_cosine_ops)"
-                " WITH (m = {}, ef_construction = {})"
-                " WHERE model_version = {} AND slice_index = -1"
-            ).format(
-                sql.Identifier(index_name(model_version)),
-                dim,
-                int(m),
-                int(ef_construction),
-                sql.Literal(model_version),
+            sql.SQL(_SQL["create_index"]).format(
+                index=sql.Identifier(index_name(model_version)),
+                dim=dim,
+                m=int(m),
+                ef_construction=int(ef_construction),
+                model_version=sql.Literal(model_version),
             )
         )
     return state
@@ -111,25 +95,18 @@ def register(conn: Conn, model_version: str, dim: int, m: int, ef_construction: 
 
 def save_weights(conn: Conn, model_version: str, onnx: bytes) -> None:
     """Keep a version's embedder weights (the first ones kept stay)."""
-    conn.execute(
-        "UPDATE model_versions SET weights = %s WHERE model_version = %s AND weights IS NULL",
-        (onnx, model_version),
-    )
+    conn.execute(_SQL["save_weights"], (onnx, model_version))
 
 
 def load_weights(conn: Conn, model_version: str) -> bytes | None:
     """A version's embedder weights (ONNX), if they were kept."""
-    weights = _scalar(
-        conn, "SELECT weights FROM model_versions WHERE model_version = %s", (model_version,)
-    )
+    weights = _scalar(conn, _SQL["load_weights"], (model_version,))
     return bytes(weights) if weights is not None else None
 
 
 def active(conn: Conn) -> str | None:
     """The version searches use by default, or None when nothing is indexed yet."""
-    version: str | None = _scalar(
-        conn, "SELECT model_version FROM model_versions WHERE state = 'active'"
-    )
+    version: str | None = _scalar(conn, _SQL["active_version"])
     return version
 
 
@@ -143,9 +120,7 @@ def require_active(conn: Conn) -> str:
 
 def dimension(conn: Conn, model_version: str) -> int:
     """A registered version's vector dimension."""
-    dim: int | None = _scalar(
-        conn, "SELECT dim FROM model_versions WHERE model_version = %s", (model_version,)
-    )
+    dim: int | None = _scalar(conn, _SQL["version_dim"], (model_version,))
     if dim is None:
         raise ModelVersionError(f"unknown model version {model_version}")
     return dim
@@ -154,11 +129,7 @@ def dimension(conn: Conn, model_version: str) -> int:
 def coverage(conn: Conn, model_version: str) -> tuple[int, int]:
     """(cases with a vector of this version, all cases)."""
     with conn.cursor(row_factory=class_row(_Coverage)) as cur:
-        row = cur.execute(
-            "SELECT (SELECT count(*) FROM embeddings WHERE model_version = %s"
-            " AND slice_index = -1) AS have, (SELECT count(*) FROM cases) AS total",
-            (model_version,),
-        ).fetchone()
+        row = cur.execute(_SQL["coverage"], (model_version,)).fetchone()
     assert row is not None
     return int(row.have), int(row.total)
 
@@ -166,9 +137,7 @@ def coverage(conn: Conn, model_version: str) -> tuple[int, int]:
 def missing_case_ids(conn: Conn, model_version: str) -> list[str]:
     """Cases without a vector of this version (what a reindex still has to do)."""
     with conn.cursor(row_factory=scalar_row) as cur:
-        ids: list[str] = cur.execute(
-            f"SELECT c.case_id {_MISSING} ORDER BY c.case_id", (model_version,)
-        ).fetchall()
+        ids: list[str] = cur.execute(_SQL["missing_case_ids"], (model_version,)).fetchall()
     return ids
 
 
@@ -179,31 +148,22 @@ def activate(conn: Conn, model_version: str, actor: str) -> list[str]:
     caller drops them after this transaction has committed.
     """
     with conn.transaction():
-        conn.execute("LOCK TABLE model_versions IN EXCLUSIVE MODE")
+        conn.execute(_SQL["lock_versions"])
         # No case may be added between the coverage check and the switch.
-        conn.execute("LOCK TABLE cases IN SHARE MODE")
-        state = _scalar(
-            conn, "SELECT state FROM model_versions WHERE model_version = %s", (model_version,)
-        )
+        conn.execute(_SQL["lock_cases"])
+        state = _scalar(conn, _SQL["version_state"], (model_version,))
         if state is None:
             raise ModelVersionError(f"unknown model version {model_version}")
         if state == "active":
             return []
-        missing = int(_scalar(conn, f"SELECT count(*) {_MISSING}", (model_version,)))
+        missing = int(_scalar(conn, _SQL["count_missing"], (model_version,)))
         if missing:
             raise ModelVersionError(
                 f"model version {model_version} lacks {missing} case(s); not activated"
             )
         with conn.cursor(row_factory=scalar_row) as cur:
-            old: list[str] = cur.execute(
-                "UPDATE model_versions SET state = 'retired' WHERE state = 'active'"
-                " RETURNING model_version"
-            ).fetchall()
-        conn.execute(
-            "UPDATE model_versions SET state = 'active', activated_at = now()"
-            " WHERE model_version = %s",
-            (model_version,),
-        )
+            old: list[str] = cur.execute(_SQL["retire_active"]).fetchall()
+        conn.execute(_SQL["activate_version"], (model_version,))
         audit(conn, actor, "activate_model", model_version, {"retired": old})
     return old
 
@@ -211,15 +171,13 @@ def activate(conn: Conn, model_version: str, actor: str) -> list[str]:
 def drop(conn: Conn, model_version: str) -> None:
     """Remove a non-active version's vectors and index."""
     with conn.transaction():
-        state = _scalar(
-            conn, "SELECT state FROM model_versions WHERE model_version = %s", (model_version,)
-        )
+        state = _scalar(conn, _SQL["version_state"], (model_version,))
         if state is None:
             return
         if state == "active":
             raise ModelVersionError(f"refusing to drop the active model version {model_version}")
         conn.execute(
-            sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(index_name(model_version)))
+            sql.SQL(_SQL["drop_index"]).format(index=sql.Identifier(index_name(model_version)))
         )
-        conn.execute("DELETE FROM embeddings WHERE model_version = %s", (model_version,))
-        conn.execute("DELETE FROM model_versions WHERE model_version = %s", (model_version,))
+        conn.execute(_SQL["delete_version_vectors"], (model_version,))
+        conn.execute(_SQL["delete_version"], (model_version,))
