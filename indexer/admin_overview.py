@@ -95,8 +95,9 @@ WITH jobs AS (
 ), uids AS (
     SELECT uid FROM jobs UNION SELECT uid FROM answers UNION SELECT uid FROM intake
 )
-SELECT u.uid, j.id, j.status, j.source, j.error, coalesce(a.sent, 0), coalesce(a.failed, 0),
-       greatest(j.at, a.at, i.at) AS last_seen, i.uid IS NOT NULL
+SELECT u.uid, j.id AS job_id, j.status, j.source, j.error, coalesce(a.sent, 0) AS sent,
+       coalesce(a.failed, 0) AS failed, greatest(j.at, a.at, i.at) AS last_seen,
+       i.uid IS NOT NULL AS received
 FROM uids u
 LEFT JOIN jobs j ON j.uid = u.uid
 LEFT JOIN answers a ON a.uid = u.uid
@@ -104,6 +105,19 @@ LEFT JOIN intake i ON i.uid = u.uid
 ORDER BY last_seen DESC NULLS LAST, u.uid
 LIMIT %(limit)s
 """
+
+
+@dataclass(frozen=True)
+class _StudyRow:
+    uid: str
+    job_id: int | None
+    status: str | None
+    source: str | None
+    error: str | None
+    sent: int
+    failed: int
+    last_seen: datetime | None
+    received: bool
 
 
 def _state(status: str | None, sent: int, failed: int, received: bool) -> StudyState:
@@ -120,17 +134,18 @@ def _state(status: str | None, sent: int, failed: int, received: bool) -> StudyS
 
 def recent_studies(conn: psycopg.Connection[Any], *, limit: int = 50) -> list[RecentStudy]:
     """The studies last heard of (received, queued, processed), newest first."""
-    rows = conn.execute(_STUDIES, {"limit": limit}).fetchall()
+    with conn.cursor(row_factory=class_row(_StudyRow)) as cur:
+        rows = cur.execute(_STUDIES, {"limit": limit}).fetchall()
     return [
         RecentStudy(
-            study_instance_uid=r[0],
-            state=_state(r[2], int(r[5]), int(r[6]), bool(r[8])),
-            last_seen=r[7],
-            job_id=r[1],
-            source=r[3],
-            results=int(r[5]),
-            superseded=max(0, int(r[5]) - 1),
-            error=r[4],
+            study_instance_uid=r.uid,
+            state=_state(r.status, int(r.sent), int(r.failed), bool(r.received)),
+            last_seen=r.last_seen,
+            job_id=r.job_id,
+            source=r.source,
+            results=int(r.sent),
+            superseded=max(0, int(r.sent) - 1),
+            error=r.error,
         )
         for r in rows
     ]

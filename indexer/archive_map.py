@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, scalar_row
 
 from indexer.errors import IndexerError
 
@@ -138,17 +138,26 @@ class _Point:
     y: float
 
 
+@dataclass(frozen=True)
+class _CaseVector:
+    case_id: str
+    embedding: Any  # pgvector's HalfVector or Vector
+
+
 def _case_vectors(
     conn: Conn, query: str, params: tuple[Any, ...]
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     """(case ids, (n, dim) float64 vectors) in batches, from ``case_id, embedding`` rows
     (pgvector registered on ``conn``; inside a transaction: a server-side cursor)."""
-    with conn.cursor(name="simcase_archive_map") as cur:
+    with conn.cursor(name="simcase_archive_map", row_factory=class_row(_CaseVector)) as cur:
         cur.itersize = _BATCH
         cur.execute(query, params)
         while rows := cur.fetchmany(_BATCH):
-            ids = [r[0] for r in rows]
-            yield ids, np.stack([np.asarray(r[1].to_numpy(), dtype=np.float64) for r in rows])
+            ids = [r.case_id for r in rows]
+            yield (
+                ids,
+                np.stack([np.asarray(r.embedding.to_numpy(), dtype=np.float64) for r in rows]),
+            )
 
 
 def _stored_fit(conn: Conn, model_version: str) -> _StoredFit | None:
@@ -263,12 +272,13 @@ def read_archive_map(
         When no version is active, or the version holds fewer than two cases.
     """
     if model_version is None:
-        row = conn.execute(
-            "SELECT model_version FROM model_versions WHERE state = 'active'"
-        ).fetchone()
-        if row is None:
+        with conn.cursor(row_factory=scalar_row) as cur:
+            active = cur.execute(
+                "SELECT model_version FROM model_versions WHERE state = 'active'"
+            ).fetchone()
+        if active is None:
             raise IndexerError("the archive is empty: no model version is active yet")
-        model_version = str(row[0])
+        model_version = str(active)
     if _stored_fit(conn, model_version) is None and not refresh_archive_map(
         conn, model_version, max_cases
     ):

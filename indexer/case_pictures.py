@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg.rows import class_row
 
 from dicom_conversion import StudyVolumes
 from indexer.bulk import load_source
@@ -34,15 +35,22 @@ class ArchiveCase:
     given_mask: bool
 
 
+@dataclass(frozen=True)
+class _Source:
+    source_uri: str | None
+    given_mask: bool
+
+
 def archive_case(conn: psycopg.Connection[Any], case_id: str) -> ArchiveCase:
     """The case's record and source; :class:`CaseNotFoundError` when there is none."""
     record = get_case(conn, case_id)
-    row = conn.execute(
-        "SELECT source_uri, given_mask FROM cases WHERE case_id = %s", (case_id,)
-    ).fetchone()
+    with conn.cursor(row_factory=class_row(_Source)) as cur:
+        row = cur.execute(
+            "SELECT source_uri, given_mask FROM cases WHERE case_id = %s", (case_id,)
+        ).fetchone()
     if record is None or row is None:
         raise CaseNotFoundError(f"no archive case {case_id!r}")
-    return ArchiveCase(record=record, source_uri=row[0], given_mask=bool(row[1]))
+    return ArchiveCase(record=record, source_uri=row.source_uri, given_mask=bool(row.given_mask))
 
 
 def _study_and_mask(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, scalar_row
 from psycopg.types.json import Jsonb
 
 __all__ = ["StoredCase", "audit", "delete_case", "get_case", "list_cases"]
@@ -75,12 +75,13 @@ def list_cases(
 def delete_case(conn: psycopg.Connection[Any], case_id: str, actor: str) -> int:
     """Erase a case and every vector of it; record who did it. Returns vectors removed."""
     with conn.transaction():
-        row = conn.execute(
-            "WITH v AS (DELETE FROM embeddings WHERE case_id = %s RETURNING 1)"
-            " SELECT count(*) FROM v",
-            (case_id,),
-        ).fetchone()
-        vectors = int(row[0]) if row else 0
+        with conn.cursor(row_factory=scalar_row) as cur:
+            count = cur.execute(
+                "WITH v AS (DELETE FROM embeddings WHERE case_id = %s RETURNING 1)"
+                " SELECT count(*) FROM v",
+                (case_id,),
+            ).fetchone()
+        vectors = int(count) if count is not None else 0
         gone = conn.execute("DELETE FROM cases WHERE case_id = %s", (case_id,)).rowcount
         if gone:
             audit(conn, actor, "delete_case", case_id, {"vectors_removed": vectors})

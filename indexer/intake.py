@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, scalar_row
 
 __all__ = [
     "IntakeStudy",
@@ -92,6 +92,13 @@ RETURNING (xmax = 0) AS inserted,
                   <> (r.study_instance_uid, r.series_instance_uid)) AS elsewhere
 """
 
+
+@dataclass(frozen=True)
+class _Recorded:
+    inserted: bool
+    elsewhere: bool
+
+
 _TOUCH_STUDY = """
 INSERT INTO intake_studies AS s (study_instance_uid, instances)
 VALUES (%s, %s)
@@ -111,8 +118,8 @@ def record_instance(conn: psycopg.Connection[Any], instance: ReceivedInstance) -
     moved to another study by the PACS) gets a row of its own, and a warning names the
     UIDs: the first study keeps its instance. Commits.
     """
-    with conn.transaction():
-        row = conn.execute(
+    with conn.transaction(), conn.cursor(row_factory=class_row(_Recorded)) as cur:
+        row = cur.execute(
             _RECORD,
             (
                 instance.sop_instance_uid,
@@ -124,8 +131,8 @@ def record_instance(conn: psycopg.Connection[Any], instance: ReceivedInstance) -
                 str(instance.path),
             ),
         ).fetchone()
-        inserted = bool(row and row[0])
-        if inserted and row and row[1]:
+        inserted = bool(row and row.inserted)
+        if inserted and row and row.elsewhere:
             log.warning(
                 "SOPInstanceUID already received in another study or series; kept as a"
                 " separate instance of this one",
@@ -192,8 +199,9 @@ def forget_study(conn: psycopg.Connection[Any], study_instance_uid: str) -> int:
 
 def feed_position(conn: psycopg.Connection[Any], feed: str) -> int | None:
     """The last change sequence number processed from ``feed``, if any."""
-    row = conn.execute("SELECT last_seq FROM feed_positions WHERE feed = %s", (feed,)).fetchone()
-    return int(row[0]) if row else None
+    with conn.cursor(row_factory=scalar_row) as cur:
+        seq = cur.execute("SELECT last_seq FROM feed_positions WHERE feed = %s", (feed,)).fetchone()
+    return int(seq) if seq is not None else None
 
 
 def save_feed_position(conn: psycopg.Connection[Any], feed: str, last_seq: int) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
+from psycopg.rows import class_row
 
 __all__ = ["JobState", "JobStatus", "get_job", "list_jobs", "record_error", "set_progress"]
 
@@ -39,27 +40,40 @@ class JobStatus:
 
 
 _QUERY = """
-SELECT j.id, j.task_name, j.status::text, j.attempts, coalesce(p.done, 0), coalesce(p.total, 0),
-       (SELECT min(e.at) FROM procrastinate_events e WHERE e.job_id = j.id),
+SELECT j.id, j.task_name, j.status::text AS status, j.attempts, coalesce(p.done, 0) AS done,
+       coalesce(p.total, 0) AS total,
+       (SELECT min(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) AS queued_at,
        coalesce((SELECT array_agg(x.error ORDER BY x.id) FROM job_errors x WHERE x.job_id = j.id),
-                '{}'),
+                '{}') AS errors,
        j.args
 FROM procrastinate_jobs j LEFT JOIN job_progress p ON p.job_id = j.id
 """
 
 
-def _row(row: tuple[Any, ...]) -> JobStatus:
-    task = str(row[1]).removeprefix("simcase:")
+@dataclass(frozen=True)
+class _JobRow:
+    id: int
+    task_name: str
+    status: str
+    attempts: int
+    done: int
+    total: int
+    queued_at: datetime | None
+    errors: list[str]
+    args: dict[str, Any] | None
+
+
+def _status(row: _JobRow) -> JobStatus:
     return JobStatus(
-        job_id=row[0],
-        task=task,
-        state=_STATES.get(row[2], "failed"),
-        attempts=row[3],
-        done=row[4],
-        total=row[5],
-        queued_at=row[6],
-        errors=list(row[7]),
-        args=_public_args(row[8] or {}),
+        job_id=row.id,
+        task=str(row.task_name).removeprefix("simcase:"),
+        state=_STATES.get(row.status, "failed"),
+        attempts=row.attempts,
+        done=row.done,
+        total=row.total,
+        queued_at=row.queued_at,
+        errors=list(row.errors),
+        args=_public_args(row.args or {}),
     )
 
 
@@ -70,13 +84,16 @@ def _public_args(args: dict[str, Any]) -> dict[str, Any]:
 
 def get_job(conn: psycopg.Connection[Any], job_id: int) -> JobStatus | None:
     """One job, or None."""
-    row = conn.execute(_QUERY + " WHERE j.id = %s", (job_id,)).fetchone()
-    return _row(row) if row else None
+    with conn.cursor(row_factory=class_row(_JobRow)) as cur:
+        row = cur.execute(_QUERY + " WHERE j.id = %s", (job_id,)).fetchone()
+    return _status(row) if row else None
 
 
 def list_jobs(conn: psycopg.Connection[Any], *, limit: int = 50) -> list[JobStatus]:
     """The newest jobs first."""
-    return [_row(r) for r in conn.execute(_QUERY + " ORDER BY j.id DESC LIMIT %s", (limit,))]
+    with conn.cursor(row_factory=class_row(_JobRow)) as cur:
+        rows = cur.execute(_QUERY + " ORDER BY j.id DESC LIMIT %s", (limit,)).fetchall()
+    return [_status(r) for r in rows]
 
 
 def set_progress(conn: psycopg.Connection[Any], job_id: int, done: int, total: int) -> None:

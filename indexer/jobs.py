@@ -21,6 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import procrastinate
 import psycopg
 from procrastinate import JobContext, RetryStrategy
+from psycopg.rows import scalar_row
 
 from indexer.database import connect
 from indexer.errors import DatabaseUnavailableError
@@ -191,15 +192,14 @@ def defer_once(
         job_id: int = task.defer(**kwargs)
         return job_id
     except procrastinate.exceptions.AlreadyEnqueued:
-        with connect(conninfo) as conn:
-            row = conn.execute(
+        with connect(conninfo) as conn, conn.cursor(row_factory=scalar_row) as cur:
+            existing: int | None = cur.execute(
                 "SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'todo'"
                 " ORDER BY id DESC LIMIT 1",
                 (lock,),
             ).fetchone()
-        if row is None:  # it started in between: queue again
+        if existing is None:  # it started in between: queue again
             return defer_once(app, conninfo, name, lock, run_alone=run_alone, **kwargs)
-        existing: int = row[0]
         return existing
 
 

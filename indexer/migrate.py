@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 from procrastinate.schema import SchemaManager
+from psycopg.rows import scalar_row
 
 from indexer.database import check_vector_extension, connect
 
@@ -53,8 +54,9 @@ def _sql_migration(text: str) -> Callable[[psycopg.Connection[Any]], None]:
 
 
 def _procrastinate_schema(conn: psycopg.Connection[Any]) -> None:
-    exists = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
-    if exists and exists[0]:
+    with conn.cursor(row_factory=scalar_row) as cur:
+        exists = cur.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+    if exists:
         log.info("procrastinate schema already present; not re-applied")
         return
     conn.execute(SchemaManager.get_schema().encode())
@@ -79,10 +81,13 @@ def available_migrations() -> list[Migration]:
 
 def applied_migrations(conn: psycopg.Connection[Any]) -> list[int]:
     """Numbers of the migrations already applied to this database."""
-    exists = conn.execute("SELECT to_regclass('simcase_migrations') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
-        return []
-    return [row[0] for row in conn.execute("SELECT number FROM simcase_migrations ORDER BY number")]
+    with conn.cursor(row_factory=scalar_row) as cur:
+        if not cur.execute("SELECT to_regclass('simcase_migrations') IS NOT NULL").fetchone():
+            return []
+        numbers: list[int] = cur.execute(
+            "SELECT number FROM simcase_migrations ORDER BY number"
+        ).fetchall()
+    return numbers
 
 
 def migrate(conninfo: str) -> list[str]:
