@@ -3,7 +3,7 @@
     make bench BENCH=embedder_step_profile ARGS="--cases 45 --workers 15 --device cuda"
 
 Generates ``--cases`` generator-A cases in worker processes, then times each part of
-:func:`models.training.embedder_training._batch_loss`'s work for batches of
+:func:`models.training.embedder_batches.batch_loss`'s work for batches of
 ``--per-class`` crops per diagnosis (two views each), synchronising the device between
 parts. Prints one JSON line of milliseconds per step.
 """
@@ -21,7 +21,8 @@ from pytorch_metric_learning import losses, miners
 from dicom_conversion import Diagnosis
 from models.training.augment import randomised_views
 from models.training.crops import crop_set_of
-from models.training.embedder_training import EmbedderConfig, _contexts, balanced_batches
+from models.training.embedder_batches import balanced_batches, crop_contexts
+from models.training.embedder_config import EmbedderConfig
 from models.training.synthetic_source import synthetic_cases
 
 
@@ -61,7 +62,7 @@ def main() -> None:
         t0 = sync()
         cases = train.case_index[batch]
         crops, tissue = train.crops[batch], train.tissue[batch]
-        planes = _contexts(train, batch, rng, config.segmented_context)
+        planes = crop_contexts(train, batch, rng, config.segmented_context)
         flips = rng.random(len(batch)) < 0.5
         t1 = sync()
         views = [

@@ -1,11 +1,30 @@
-"""onnxruntime sessions for the shipped networks: CPU only, a fixed number of threads."""
+"""Loading the ONNX networks: their weights checked against their model card, and
+onnxruntime sessions on the CPU with a fixed number of threads.
+
+:func:`onnx_weights` is the one load path of ``OnnxSegmenter.load`` and
+``OnnxEmbedder.load``; :func:`cpu_session` opens what it found.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cpu_session"]
+from models.registry import load_card, resolve_model_dir
+
+__all__ = ["cpu_session", "onnx_weights"]
+
+
+def onnx_weights(model_dir: Path | None, name: str) -> tuple[Path, str]:
+    """``<name>.onnx`` in ``model_dir`` (None: the shipped weights) and its model version.
+
+    Raises:
+        WeightsNotFoundError: no weights or card there.
+        ChecksumMismatchError: the weights differ from their card.
+    """
+    directory = resolve_model_dir(model_dir)
+    card = load_card(directory, name)
+    return directory / f"{name}.onnx", card.model_version
 
 
 def cpu_session(onnx_path: Path, threads: int = 0) -> Any:

@@ -22,7 +22,7 @@ from models.networks.segmentation_net import (
     SEGMENTER_SPACING_MM,
     build_segmentation_net,
 )
-from models.onnx_session import cpu_session
+from models.onnx_session import cpu_session, onnx_weights
 from models.registry import load_card, resolve_model_dir
 from models.study_arrays import StudyLike, bounding_box, normalised_channels, voxel_spacing
 
@@ -211,9 +211,8 @@ class OnnxSegmenter(_LogitsSegmenter):
             WeightsNotFoundError: no weights or card there.
             ChecksumMismatchError: the weights differ from their card.
         """
-        directory = resolve_model_dir(model_dir)
-        card = load_card(directory, "segmenter")
-        return cls(directory / "segmenter.onnx", card.model_version, threads=threads)
+        onnx_path, model_version = onnx_weights(model_dir, "segmenter")
+        return cls(onnx_path, model_version, threads=threads)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32)
