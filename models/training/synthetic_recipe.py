@@ -11,7 +11,6 @@ the local torch, so the exported graphs and their sha256 come from one environme
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import platform
@@ -20,30 +19,25 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from dicom_conversion import Diagnosis
 from models.networks.embedding_net import EmbeddingNet
-from models.networks.segmentation_net import build_segmentation_net
-from models.onnx_export import export_embedder, export_segmenter
-from models.registry import ModelCard, file_sha256, model_version_for, write_card
-from models.training.crops import CropSet, crop_set_of
+from models.training.crops import CropSet
 from models.training.embedder_training import EmbedderConfig, train_embedder
 from models.training.embedder_training import seconds_per_step as emb_seconds_per_step
 from models.training.pipeline import validation_scorer
-from models.training.segmenter_training import (
-    SegmenterConfig,
-    VolumeSet,
-    segmenter_config_of,
-    train_segmenter,
-    volume_set_of,
-    whole_tumour_dice,
+from models.training.recipe_steps import (
+    collect,
+    crops_digest,
+    dice_by_source,
+    epochs_for,
+    generate,
+    hardware,
+    train_segmenter_within,
 )
-from models.training.segmenter_training import (
-    seconds_per_step as seg_seconds_per_step,
-)
-from models.training.synthetic_source import SyntheticCaseData, synthetic_cases
+from models.training.recipe_weights import TRAINING_KEYS, finish_recipe, write_weights
+from models.training.segmenter_training import SegmenterConfig, VolumeSet
 
 __all__ = [
     "TRAINING_KEYS",
@@ -59,98 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def hardware(device: str) -> str:
-    """What trained: the GPU's name, or the CPU and its thread count."""
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} (torch {torch.__version__})"
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-
-
-def _collect(
-    source: list[SyntheticCaseData],
-) -> tuple[CropSet, VolumeSet, list[str], list[str]]:
-    crops = crop_set_of(
-        ((c.crops, c.diagnosis, c.patient_id) for c in source if c.crops is not None),
-        Diagnosis.labels(),
-    )
-    volumes = volume_set_of(c.volume for c in source if c.volume is not None)
-    return crops, volumes, [c.diagnosis for c in source], [c.patient_id for c in source]
-
-
-def generate(
-    seed: int,
-    count: int,
-    deadline: float | None,
-    **options: Any,
-) -> list[SyntheticCaseData]:
-    """Cases 0.. of a corpus, stopping at ``count`` or at ``deadline`` (perf_counter)."""
-    out: list[SyntheticCaseData] = []
-    source = synthetic_cases(seed, count, **options)
-    try:
-        for case in source:
-            out.append(case)
-            if deadline is not None and time.perf_counter() > deadline:
-                break
-    finally:
-        source.close()  # stops the worker pool
-    return out
-
-
-def crops_digest(crops: CropSet) -> str:
-    """sha256 of what the embedder trained on (crops, label maps, labels, context)."""
-    h = hashlib.sha256()
-    for array in (crops.crops, crops.tissue, crops.labels, crops.context, crops.targets):
-        h.update(np.ascontiguousarray(array).tobytes())
-    return h.hexdigest()
-
-
-def epochs_for(budget: float | None, step_seconds: float, steps: int, default: int) -> int:
-    if budget is None:
-        return default
-    return max(1, int(budget / max(step_seconds * steps, 1e-6)))
-
-
-def dice_by_source(
-    net: torch.nn.Module, valid: dict[str, VolumeSet], device: str
-) -> dict[str, float]:
-    """Whole-tumour Dice of ``net`` on each named validation set (``net`` ends on the CPU)."""
-    net.to(device).eval()
-    scores = {name: whole_tumour_dice(net, volumes) for name, volumes in valid.items()}
-    net.to("cpu")
-    return scores
-
-
-def train_segmenter_within(
-    volumes: VolumeSet,
-    config: SegmenterConfig,
-    out_dir: Path,
-    *,
-    seconds: float | None,
-    device: str,
-    progress: bool,
-    initial: dict[str, torch.Tensor] | None = None,
-) -> tuple[torch.nn.Module, SegmenterConfig, list[dict[str, Any]]]:
-    """Train (or, from ``initial``, fine-tune) the segmenter for as many epochs as a
-    measured step time fits into ``seconds`` (None: ``config.epochs``); writes
-    ``segmenter.pt`` into ``out_dir`` and returns the network, the configuration used and
-    the history."""
-    step = seg_seconds_per_step(volumes, config, device)
-    steps = -(-len(volumes) // config.batch_size)
-    config = replace(config, epochs=epochs_for(seconds, step, steps, config.epochs))
-    logger.info("segmenter %.3f s/step, %d epochs", step, config.epochs)
-    net, history = train_segmenter(
-        volumes,
-        config,
-        out_dir / "segmenter-work",
-        resume=False,
-        progress=progress,
-        device=device,
-        initial=initial,
-    )
-    torch.save(net.state_dict(), out_dir / "segmenter.pt")
-    return net, config, history
 
 
 def run_recipe(
@@ -189,11 +91,11 @@ def run_recipe(
         source = generate(
             valid_seed, valid_cases, None, generator=name, workers=workers, use_segmenter=False
         )
-        valid[name] = _collect(source)
+        valid[name] = collect(source)
     deadline = None if generation_seconds is None else began + generation_seconds
     train_source = generate(seed, cases, deadline, generator=generator, workers=workers)
     made = len(train_source)
-    train_crops, train_volumes, _, _ = _collect(train_source)
+    train_crops, train_volumes, _, _ = collect(train_source)
     del train_source
     generated = time.perf_counter() - began
     logger.info("recipe: %d training cases generated in %.0f s", made, generated)
@@ -299,65 +201,6 @@ def run_recipe(
     }
     (out_dir / "recipe.json").write_text(json.dumps(record, indent=2, default=float))
     return record
-
-
-#: What a model card's ``training`` takes from a run's ``recipe.json``.
-TRAINING_KEYS = ("command", "data", "hardware", "environment", "seconds")
-
-
-def write_weights(
-    name: str,
-    net: torch.nn.Module,
-    export: Any,
-    out_dir: Path,
-    training: dict[str, Any],
-    part: dict[str, Any],
-    seg_config: SegmenterConfig | None = None,
-) -> ModelCard:
-    torch.save(net.state_dict(), out_dir / f"{name}.pt")
-    export(net, out_dir / f"{name}.onnx")
-    onnx_sha = file_sha256(out_dir / f"{name}.onnx")
-    architecture = (
-        net.architecture()
-        if isinstance(net, EmbeddingNet)
-        else {
-            "class": "monai.networks.nets.UNet",
-            "channels": list(seg_config.channels) if seg_config else None,
-        }
-    )
-    card = ModelCard(
-        name=name,
-        model_version=model_version_for(name, onnx_sha),
-        onnx_sha256=onnx_sha,
-        torch_sha256=file_sha256(out_dir / f"{name}.pt"),
-        architecture=architecture,
-        preprocessing={},
-        training={**training, "config": part["config"], "history": part["history"]},
-    )
-    write_card(out_dir, card)
-    return card
-
-
-def finish_recipe(
-    run_dir: Path, out_dir: Path, *, embedder_file: str = "embedder.pt"
-) -> tuple[ModelCard, ModelCard]:
-    """Shipped-format weights (ONNX + model cards) of a recipe run's ``*.pt`` files
-    (``embedder_file``: which of the run's embedders)."""
-    record = json.loads((run_dir / "recipe.json").read_text())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cards = []
-    seg_config = segmenter_config_of(record["segmenter"]["config"])
-    segmenter = build_segmentation_net(seg_config.channels)
-    segmenter.load_state_dict(torch.load(run_dir / "segmenter.pt", weights_only=True))
-    embedder = EmbeddingNet.from_architecture(record["embedder"]["architecture"])
-    embedder.load_state_dict(torch.load(run_dir / embedder_file, weights_only=True))
-    training = {k: record[k] for k in TRAINING_KEYS}
-    for name, net, export, part in (
-        ("segmenter", segmenter.eval(), export_segmenter, record["segmenter"]),
-        ("embedder", embedder.eval(), export_embedder, record["embedder"]),
-    ):
-        cards.append(write_weights(name, net, export, out_dir, training, part, seg_config))
-    return cards[0], cards[1]
 
 
 def main(argv: list[str] | None = None) -> None:
