@@ -26,7 +26,6 @@ from models.networks.embedding_net import EmbeddingNet
 from models.training.crops import CropSet
 from models.training.embedder_training import EmbedderConfig, train_embedder
 from models.training.embedder_training import seconds_per_step as emb_seconds_per_step
-from models.training.pipeline import validation_scorer
 from models.training.recipe_steps import (
     collect,
     crops_digest,
@@ -38,6 +37,7 @@ from models.training.recipe_steps import (
 )
 from models.training.recipe_weights import TRAINING_KEYS, finish_recipe, write_weights
 from models.training.segmenter_training import SegmenterConfig, VolumeSet
+from models.training.validation import validation_scorer
 
 __all__ = [
     "TRAINING_KEYS",
