@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from indexer.archive_map import Projection, fit_projection
 from indexer.errors import IndexerError, ModelVersionError
+from indexer.map_projection import Projection, fit_projection
 from indexer.store._records import (
     CaseEntry,
     HitRow,
