@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from indexer.bulk import CaseSource, ImportSummary, discover_dicom
+from indexer.case_discovery import CaseSource, ImportSummary, discover_dicom
 from indexer.errors import IndexerError
 
 __all__ = ["discover_pacs", "fetch_study"]
