@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 
 from indexer.store import SearchHit
 from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
-from plugin.results.build import build_outline
+from plugin.results.outline_objects import build_outline
 
 __all__ = [
     "ResultSetParts",

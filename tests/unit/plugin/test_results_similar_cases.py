@@ -11,8 +11,9 @@ from pydicom import Dataset
 from pydicom.uid import Comprehensive3DSRStorage
 
 from plugin.results import codes
-from plugin.results.build import _Uids, build_outline
 from plugin.results.facts import ResultHit
+from plugin.results.outline_objects import build_outline
+from plugin.results.result_series import ResultUids as _Uids
 from plugin.results.similar_cases import build_similar_case_report
 from tests.unit.plugin.result_samples import hits_for, outline_for, results_for
 from tests.unit.plugin.samples import mr_series
