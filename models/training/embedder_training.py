@@ -117,21 +117,17 @@ def train_embedder(
         parts.optimiser,
         parts.scheduler,
         asdict(config),
+        work_dir / "checkpoint.pt",
     )
-    checkpoint_path = work_dir / "checkpoint.pt"
-    if resume:
-        state.resume(checkpoint_path)
-    state.to(device)
-
-    for index in range(state.epoch, config.epochs):
-        epoch = Epoch.start(config.seed, index, device)
+    state.begin(resume=resume, device=device)
+    for epoch in state.epochs(config.epochs, config.seed):
         net.train()
         record = _train_epoch(net, train, config, parts, epoch, progress)
         net.eval()
         shipped = _shipped(net, parts.average)
         if on_epoch is not None:
-            record.update(on_epoch(index + 1, shipped, record))
-        state.end_epoch(checkpoint_path, record, "embedder")
+            record.update(on_epoch(epoch.index + 1, shipped, record))
+        state.end_epoch(record, "embedder")
     shipped = _shipped(net, parts.average)
     shipped.to("cpu").eval()
     return shipped, state.history

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,29 +88,45 @@ class TrainingState:
         scheduler: its learning-rate schedule.
         config: the configuration as ``dataclasses.asdict`` gives it; a checkpoint made
             with another one is refused.
+        path: the checkpoint file, written after every epoch.
     """
 
     modules: dict[str, nn.Module | None]
     optimiser: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     config: dict[str, Any]
+    path: Path
     #: Epochs done.
     epoch: int = 0
     #: One record per epoch done.
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: Where the modules train (set by :meth:`begin`).
+    device: str = "cpu"
 
-    def resume(self, path: Path) -> None:
-        """Take the state of the checkpoint at ``path``, if there is one.
+    def begin(self, *, resume: bool, device: str) -> None:
+        """Resume from the checkpoint when ``resume`` (and there is one), then move the
+        modules and the optimiser's state to ``device``."""
+        if resume:
+            self.resume()
+        self.to(device)
+
+    def epochs(self, total: int, seed: int) -> Iterator[Epoch]:
+        """The epochs still to train of ``total``, each with its random streams."""
+        for index in range(self.epoch, total):
+            yield Epoch.start(seed, index, self.device)
+
+    def resume(self) -> None:
+        """Take the state of the checkpoint, if there is one.
 
         Raises:
             TrainingDataError: the checkpoint was made with another configuration.
         """
-        state = load_checkpoint(path)
+        state = load_checkpoint(self.path)
         if state is None:
             return
         if state.get("config") != self.config:
             raise TrainingDataError(
-                f"{path} was made with other settings; remove it or use --no-resume"
+                f"{self.path} was made with other settings; remove it or use --no-resume"
             )
         for name, module in self.modules.items():
             if module is not None:
@@ -121,18 +138,19 @@ class TrainingState:
 
     def to(self, device: str) -> None:
         """Move the modules and the optimiser's state to ``device``."""
+        self.device = device
         for module in self.modules.values():
             if module is not None:
                 module.to(device)
         optimiser_to(self.optimiser, device)
 
-    def end_epoch(self, path: Path, record: dict[str, Any], what: str) -> None:
+    def end_epoch(self, record: dict[str, Any], what: str) -> None:
         """Keep an epoch's record (``record["epoch"]`` counts from 1), log it as
         ``what``'s and write the checkpoint."""
         self.history.append(record)
         self.epoch = int(record["epoch"])
         logger.info("%s epoch %d: %s", what, self.epoch, record)
-        save_checkpoint(path, self.checkpoint())
+        save_checkpoint(self.path, self.checkpoint())
 
     def checkpoint(self) -> dict[str, Any]:
         """The state as ``checkpoint.pt`` holds it."""

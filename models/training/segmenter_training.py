@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from models.networks.segmentation_net import build_segmentation_net
 from models.segmenter import pad_to_multiple
-from models.training.loop import Epoch, TrainingState, optimise, start_training
+from models.training.loop import TrainingState, optimise, start_training
 from models.training.segmenter_batches import segmenter_batch
 from models.training.segmenter_volumes import (
     VolumeSet,
@@ -141,19 +141,16 @@ def train_segmenter(
         optimiser, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.1
     )
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    state = TrainingState({"model": net}, optimiser, scheduler, asdict(config))
-    checkpoint_path = work_dir / "checkpoint.pt"
-    if resume:
-        state.resume(checkpoint_path)
-    state.to(device)
-
-    for index in range(state.epoch, config.epochs):
-        epoch = Epoch.start(config.seed, index, device)
+    state = TrainingState(
+        {"model": net}, optimiser, scheduler, asdict(config), work_dir / "checkpoint.pt"
+    )
+    state.begin(resume=resume, device=device)
+    for epoch in state.epochs(config.epochs, config.seed):
         net.train()
         order = epoch.rng.permutation(len(train))
         steps = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
         total = 0.0
-        desc = f"segmenter epoch {index + 1}/{config.epochs}"
+        desc = f"segmenter epoch {epoch.index + 1}/{config.epochs}"
         bar = tqdm(steps, desc=desc, disable=not progress)
         for step in bar:
             x, y = segmenter_batch(train, step, epoch.rng, config, epoch.gen)
@@ -163,13 +160,13 @@ def train_segmenter(
             total += float(loss.item())
             bar.set_postfix(loss=f"{loss.item():.4f}")
         record: dict[str, Any] = {
-            "epoch": index + 1,
+            "epoch": epoch.index + 1,
             "loss": total / max(1, len(steps)),
             "seconds": epoch.seconds(),
         }
         if valid is not None:
             net.eval()
             record["valid_dice_whole_tumour"] = whole_tumour_dice(net, valid)
-        state.end_epoch(checkpoint_path, record, "segmenter")
+        state.end_epoch(record, "segmenter")
     net.to("cpu").eval()
     return net, state.history
