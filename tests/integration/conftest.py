@@ -12,8 +12,9 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -21,6 +22,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from indexer.database import EmbeddedPostgres
 from indexer.migrate import migrate
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+    from psycopg_pool import ConnectionPool
+
+    from plugin.settings import ApiSettings
 
 TEMPLATE = "simcase_test_template"
 
@@ -90,3 +97,29 @@ def database_url(pg_server: str, template_db: str) -> str:
 def empty_database_url(pg_server: str) -> str:
     """A fresh database with no schema at all."""
     return new_database(pg_server)
+
+
+@pytest.fixture
+def pool(database_url: str) -> Iterator[ConnectionPool[Any]]:
+    """A connection pool (pgvector registered) on this test's database."""
+    from indexer.database import create_pool
+
+    pool = create_pool(database_url, max_size=4)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def open_api(database_url: str, tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    """Starts the API app on this test's database, closed after the test:
+    ``open_api(ApiSettings(admin_token=...), raise_server_exceptions=False)`` (data in
+    ``tmp_path``; see :func:`tests.integration.api_client.api_test_client`)."""
+    from tests.integration.api_client import api_test_client
+
+    with contextlib.ExitStack() as started:
+
+        def open_client(api: ApiSettings | None = None, **options: Any) -> TestClient:
+            client = api_test_client(database_url, tmp_path, api, **options)
+            return started.enter_context(client)
+
+        yield open_client

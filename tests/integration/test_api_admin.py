@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from pgvector import HalfVector
 from pgvector.psycopg import register_vector
 
-from plugin.api import create_app
-from plugin.settings import ApiSettings, Settings
+from plugin.settings import ApiSettings
+from tests.integration.api_client import api_test_client
 
 pytestmark = pytest.mark.integration
 
@@ -21,12 +21,8 @@ TOKEN = "test-token"
 
 
 @pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url, data_dir=tmp_path, api=ApiSettings(admin_token=TOKEN)
-    )
-    with TestClient(create_app(settings, database_url)) as c:
-        yield c
+def client(open_api: Callable[..., TestClient]) -> TestClient:
+    return open_api(ApiSettings(admin_token=TOKEN))
 
 
 def _seed(database_url: str) -> None:
@@ -104,13 +100,9 @@ def test_audit_names_the_person_only_through_the_trusted_header(
     search: str,
 ) -> None:
     _seed(database_url)
-    settings = Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        api=ApiSettings(admin_token=TOKEN, trusted_user_header=header),
-    )
+    api = ApiSettings(admin_token=TOKEN, trusted_user_header=header)
     auth = {"Authorization": f"Bearer {TOKEN}", **sent}
-    with TestClient(create_app(settings, database_url), client=("127.0.0.1", 5000)) as client:
+    with api_test_client(database_url, tmp_path, api, client=("127.0.0.1", 5000)) as client:
         assert client.post("/api/v1/admin/reindex", headers=auth, json={}).status_code == 202
         assert client.delete("/api/v1/admin/cases/BraTS-1", headers=auth).status_code == 200
         # A named person without the token is still refused, and nothing is audited.

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from plugin.api import create_app
-from plugin.settings import ApiSettings, Settings
+from plugin.settings import ApiSettings
 from tests.unit.plugin.test_upload_files import gzip_bomb, zip_bomb, zip_of
 
 pytestmark = pytest.mark.integration
@@ -22,16 +21,11 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        api=ApiSettings(
-            admin_token=TOKEN, max_upload_bytes=1024 * 1024, max_uncompressed_bytes=8 * MiB
-        ),
+def client(open_api: Callable[..., TestClient]) -> TestClient:
+    api = ApiSettings(
+        admin_token=TOKEN, max_upload_bytes=1024 * 1024, max_uncompressed_bytes=8 * MiB
     )
-    with TestClient(create_app(settings, database_url), raise_server_exceptions=False) as c:
-        yield c
+    return open_api(api, raise_server_exceptions=False)
 
 
 @pytest.mark.parametrize(

@@ -5,16 +5,16 @@ when neither is (which only a loopback address allows, ``ApiSettings.check_safe`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from plugin.api import create_app
 from plugin.cli import app as cli
-from plugin.settings import ApiSettings, Settings, get_settings
+from plugin.settings import ApiSettings, get_settings
+from tests.integration.api_client import api_test_client
 
 pytestmark = pytest.mark.integration
 
@@ -33,15 +33,13 @@ IDS = [path for _, path, _ in ROUTES]
 
 
 def _client(database_url: str, data_dir: Path, api: ApiSettings) -> TestClient:
-    settings = Settings(database_url=database_url, data_dir=data_dir, api=api)
-    return TestClient(create_app(settings, database_url), raise_server_exceptions=False)
+    return api_test_client(database_url, data_dir, api, raise_server_exceptions=False)
 
 
 @pytest.fixture
-def guarded(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+def guarded(open_api: Callable[..., TestClient]) -> TestClient:
     api = ApiSettings(admin_token=ADMIN, search_token=SEARCH, trusted_user_header=HEADER)
-    with _client(database_url, tmp_path, api) as client:
-        yield client
+    return open_api(api, raise_server_exceptions=False)
 
 
 def _call(client: TestClient, route: tuple[str, str, dict[str, object]], **headers: str) -> int:

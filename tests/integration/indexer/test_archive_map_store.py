@@ -5,7 +5,6 @@ map fitted on first read for archives indexed before maps were kept."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,6 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from indexer.archive_map import fit_projection, read_archive_map, refresh_archive_map
-from indexer.database import create_pool
 from indexer.errors import IndexerError
 from indexer.store import CaseEntry, PgVectorStore
 
@@ -21,13 +19,6 @@ pytestmark = pytest.mark.integration
 
 DIAGNOSES = ["glioma", "meningioma", "metastasis"]
 DIM = 16
-
-
-@pytest.fixture
-def pool(database_url: str) -> Iterator[ConnectionPool[Any]]:
-    pool = create_pool(database_url, max_size=4)
-    yield pool
-    pool.close()
 
 
 def clustered(n: int, seed: int = 0) -> np.ndarray:

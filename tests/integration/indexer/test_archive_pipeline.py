@@ -11,19 +11,16 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from dicom_conversion import read_brats_case
 from indexer.bulk import ImportSummary, discover, index_sources
-from indexer.database import create_pool
 from indexer.job_status import get_job
 from indexer.jobs import JobResources, create_job_app, enqueue_reindex
 from indexer.pipeline import ModelSet, load_models
@@ -32,9 +29,9 @@ from indexer.store import PgVectorStore
 from indexer.tasks import INDEXER_TASKS
 from indexer.worker import run_queued_jobs
 from models.synth import write_corpus
-from plugin.api import create_app
-from plugin.settings import ApiSettings, Settings
+from plugin.settings import ApiSettings
 from tests.helpers.model_dirs import untrained_model_dir
+from tests.integration.api_client import api_test_client
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +49,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("models")
     return untrained_model_dir(base / "v1", seed=1), untrained_model_dir(base / "v2", seed=2)
-
-
-@pytest.fixture
-def pool(database_url: str) -> Iterator[ConnectionPool[Any]]:
-    pool = create_pool(database_url, max_size=4)
-    yield pool
-    pool.close()
 
 
 def _rows(corpus: Path) -> list[dict[str, str]]:
@@ -222,18 +212,13 @@ def test_api_search_upload_and_admin_reindex(
     tmp_path: Path,
 ) -> None:
     _indexed(corpus, PgVectorStore(pool), load_models(model_dirs[0]))
-    settings = Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        model_dir=model_dirs[0],
-        api=ApiSettings(admin_token=TOKEN),
-    )
+    api = ApiSettings(admin_token=TOKEN)
     case = _rows(corpus)[1]["case_id"]
     files = [
         ("files", (p.name, p.read_bytes(), "application/gzip"))
         for p in sorted((corpus / case).glob("*.nii.gz"))
     ]
-    with TestClient(create_app(settings, database_url)) as client:
+    with api_test_client(database_url, tmp_path, api, model_dir=model_dirs[0]) as client:
         response = client.post("/api/v1/search?k=30&per_diagnosis=1", files=files)
         assert response.status_code == 200, response.text
         body = response.json()

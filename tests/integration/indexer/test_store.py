@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from psycopg_pool import ConnectionPool
 
-from indexer.database import create_pool
 from indexer.errors import ModelVersionError
 from indexer.store import CaseEntry, IndexOptions, PgVectorStore, SearchFilters
 
@@ -19,13 +17,6 @@ pytestmark = pytest.mark.integration
 
 DIAGNOSES = ["glioma", "meningioma", "metastasis"]
 DIM = 32
-
-
-@pytest.fixture
-def pool(database_url: str) -> Iterator[ConnectionPool[Any]]:
-    pool = create_pool(database_url, max_size=4)
-    yield pool
-    pool.close()
 
 
 def clustered(n: int, seed: int = 0, dim: int = DIM) -> tuple[np.ndarray, list[str]]:

@@ -3,8 +3,7 @@ recent studies with their result state, "process again" and the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import psycopg
@@ -13,8 +12,7 @@ from fastapi.testclient import TestClient
 from pgvector import HalfVector
 from pgvector.psycopg import register_vector
 
-from plugin.api import create_app
-from plugin.settings import ApiSettings, Settings
+from plugin.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 
@@ -26,12 +24,8 @@ UNKNOWN = "1.2.826.0.1.3680043.8.498.103"
 
 
 @pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url, data_dir=tmp_path, api=ApiSettings(admin_token=TOKEN)
-    )
-    with TestClient(create_app(settings, database_url)) as c:
-        yield c
+def client(open_api: Callable[..., TestClient]) -> TestClient:
+    return open_api(ApiSettings(admin_token=TOKEN))
 
 
 def _seed(url: str) -> None:

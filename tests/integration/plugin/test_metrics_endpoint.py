@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import psycopg
@@ -13,20 +12,15 @@ from pgvector import HalfVector
 from pgvector.psycopg import register_vector
 from prometheus_client.parser import text_string_to_metric_families
 
-from plugin.api import create_app
 from plugin.metrics import record_outcome
-from plugin.settings import ApiSettings, Settings
+from plugin.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url, data_dir=tmp_path, api=ApiSettings(admin_token="t")
-    )
-    with TestClient(create_app(settings, database_url)) as c:
-        yield c
+def client(open_api: Callable[..., TestClient]) -> TestClient:
+    return open_api(ApiSettings(admin_token="t"))
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -14,10 +14,9 @@ from psycopg_pool import ConnectionPool
 from pydicom import Dataset
 
 from plugin.orthanc.changes import ChangesFollower, FilePosition, PostgresPosition, StableStudy
-from plugin.results import build_results
 from plugin.results.sender import CStoreSender
 from tests.integration.plugin.orthanc_fixture import OrthancServer
-from tests.unit.plugin.result_samples import hits_for, images_for, query_for
+from tests.unit.plugin.result_samples import hits_for, results_for
 from tests.unit.plugin.samples import mr_series
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -79,17 +78,7 @@ def test_follower_routes_new_studies_once_and_ignores_its_own_results(
     assert routed_value == routed[0].series_ids[0]
 
     # simcase's results arrive: the study becomes stable again, and is not routed
-    hits = hits_for(2)
-    results = build_results(
-        query_for(series),
-        hits,
-        per_diagnosis=None,
-        source_datasets=series,
-        model_version="m1",
-        query_image=np.ones((16, 16)),
-        hit_images=images_for(hits),
-        supersedes=None,
-    )
+    results = results_for(series, hits_for(2), np.ones((16, 16)), model_version="m1")
     before = last_seq(orthanc)
     CStoreSender(orthanc.aet, "127.0.0.1", orthanc.dicom_port).send(results)
     wait_for_stable(orthanc, before)

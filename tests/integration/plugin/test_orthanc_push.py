@@ -15,13 +15,12 @@ import psycopg
 import pytest
 
 from plugin.orthanc.config import forward_script_path
-from plugin.results import build_results
 from plugin.results.sender import CStoreSender
 from tests.conftest import free_port
 from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
 from tests.integration.plugin.orthanc_fixture import running_orthanc
 from tests.integration.plugin.test_orthanc_changes import last_seq, storescu, wait_for_stable
-from tests.unit.plugin.result_samples import hits_for, images_for, query_for
+from tests.unit.plugin.result_samples import hits_for, results_for
 from tests.unit.plugin.samples import mr_series
 
 pytestmark = [
@@ -63,17 +62,7 @@ def test_push_by_cstore_reaches_the_listener_once(database_url: str, tmp_path: P
         assert instances_received(database_url, study_uid) == 3
 
         # simcase's results stored into the study: stable again, but not forwarded again
-        hits = hits_for(2)
-        results = build_results(
-            query_for(series),
-            hits,
-            per_diagnosis=None,
-            source_datasets=series,
-            model_version="m1",
-            query_image=np.ones((16, 16)),
-            hit_images=images_for(hits),
-            supersedes=None,
-        )
+        results = results_for(series, hits_for(2), np.ones((16, 16)), model_version="m1")
         before = last_seq(orthanc)
         CStoreSender(orthanc.aet, "127.0.0.1", orthanc.dicom_port).send(results)
         wait_for_stable(orthanc, before)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,19 +22,15 @@ from pydicom.data import get_testdata_file
 from indexer.case_images import CORE_COLOUR, WHOLE_COLOUR
 from indexer.thumbnails import THUMBNAIL_SIZE
 from models.synth import write_corpus
-from plugin.api import create_app
 from plugin.api.viewer_links import add_viewer_links, studies_in_pacs
-from plugin.settings import Settings
 from tests.integration.plugin.orthanc_fixture import OrthancServer
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(database_url=database_url, data_dir=tmp_path)
-    with TestClient(create_app(settings, database_url)) as c:
-        yield c
+def client(open_api: Callable[..., TestClient]) -> TestClient:
+    return open_api()
 
 
 def _add_case(url: str, case_id: str, source_uri: str, *, given_mask: bool = True) -> None:

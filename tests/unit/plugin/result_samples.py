@@ -75,6 +75,7 @@ def results_for(
     *,
     per_diagnosis: dict[str, list[ResultHit]] | None = None,
     supersedes: str | None = None,
+    model_version: str = "emb-test-1",
     **options: Any,
 ) -> list[Dataset]:
     """``build_results`` for ``source`` with sample query facts, hit images and model version.
@@ -86,7 +87,7 @@ def results_for(
         hits,
         per_diagnosis=per_diagnosis,
         source_datasets=source,
-        model_version="emb-test-1",
+        model_version=model_version,
         query_image=query_image,
         hit_images=images_for(hits),
         supersedes=supersedes,
