@@ -43,8 +43,15 @@ CONTEXT_CHANNELS = 6
 
 
 def brain_mask(channels: np.ndarray) -> np.ndarray:
-    """Voxels that hold brain in any normalised sequence ``[C, X, Y, Z]`` (background is 0)."""
-    return np.asarray(np.any(channels != 0, axis=0))
+    """Voxels that hold brain in any normalised sequence ``[C, X, Y, Z]`` (background is 0).
+
+    One sequence at a time (as ``np.any(channels != 0, axis=0)``, without the ``[C, ...]``
+    temporary: about half the time on a 1 mm study).
+    """
+    brain = np.asarray(channels[0] != 0)
+    for sequence in channels[1:]:
+        brain |= sequence != 0
+    return brain
 
 
 def centroid_level(voxels_per_slice: np.ndarray) -> int:
