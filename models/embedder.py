@@ -13,10 +13,9 @@ import numpy as np
 import torch
 
 from models.context import CONTEXT_SIZE_PX
-from models.errors import InvalidStudyError, WeightsNotFoundError
+from models.errors import InvalidStudyError
 from models.networks.embedding_net import EmbeddingNet
-from models.onnx_session import cpu_session
-from models.registry import load_card, resolve_model_dir
+from models.onnx_session import cpu_session, onnx_weights, torch_weights
 from models.signs import tumour_signs
 from models.slices import select_tumour_slices
 from models.study_arrays import StudyLike, normalised_channels
@@ -192,11 +191,7 @@ class TorchEmbedder(_CropEmbedder):
     @classmethod
     def load(cls, model_dir: Path | None = None) -> TorchEmbedder:
         """Load ``embedder.pt`` (with its card) from ``model_dir`` (None: shipped)."""
-        directory = resolve_model_dir(model_dir)
-        card = load_card(directory, "embedder")
-        path = directory / "embedder.pt"
-        if not path.is_file():
-            raise WeightsNotFoundError(f"no torch weights {path}")
+        path, card = torch_weights(model_dir, "embedder")
         net = EmbeddingNet.from_architecture(card.architecture)
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return cls(net, card.model_version)
@@ -235,9 +230,8 @@ class OnnxEmbedder(_CropEmbedder):
             WeightsNotFoundError: no weights or card there.
             ChecksumMismatchError: the weights differ from their card.
         """
-        directory = resolve_model_dir(model_dir)
-        card = load_card(directory, "embedder")
-        return cls(directory / "embedder.onnx", card.model_version, threads=threads)
+        onnx_path, model_version = onnx_weights(model_dir, "embedder")
+        return cls(onnx_path, model_version, threads=threads)
 
     def _run(
         self, batch: np.ndarray, context: np.ndarray | None, signs: np.ndarray | None

@@ -2,7 +2,8 @@
 onnxruntime sessions on the CPU with a fixed number of threads.
 
 :func:`onnx_weights` is the one load path of ``OnnxSegmenter.load`` and
-``OnnxEmbedder.load``; :func:`cpu_session` opens what it found.
+``OnnxEmbedder.load`` (:func:`torch_weights` of the two eager ``load``); :func:`cpu_session`
+opens what it found.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from models.registry import load_card, resolve_model_dir
+from models.errors import WeightsNotFoundError
+from models.registry import ModelCard, load_card, resolve_model_dir
 
-__all__ = ["cpu_session", "onnx_weights"]
+__all__ = ["cpu_session", "onnx_weights", "torch_weights"]
 
 
 def onnx_weights(model_dir: Path | None, name: str) -> tuple[Path, str]:
@@ -25,6 +27,21 @@ def onnx_weights(model_dir: Path | None, name: str) -> tuple[Path, str]:
     directory = resolve_model_dir(model_dir)
     card = load_card(directory, name)
     return directory / f"{name}.onnx", card.model_version
+
+
+def torch_weights(model_dir: Path | None, name: str) -> tuple[Path, ModelCard]:
+    """``<name>.pt`` in ``model_dir`` (None: the shipped weights) and its card.
+
+    Raises:
+        WeightsNotFoundError: no card there, or no torch weights beside it.
+        ChecksumMismatchError: the ONNX weights differ from their card.
+    """
+    directory = resolve_model_dir(model_dir)
+    card = load_card(directory, name)
+    path = directory / f"{name}.pt"
+    if not path.is_file():
+        raise WeightsNotFoundError(f"no torch weights {path}")
+    return path, card
 
 
 def cpu_session(onnx_path: Path, threads: int = 0) -> Any:

@@ -16,14 +16,12 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from models.errors import WeightsNotFoundError
 from models.networks.segmentation_net import (
     SEGMENTER_MULTIPLE,
     SEGMENTER_SPACING_MM,
     build_segmentation_net,
 )
-from models.onnx_session import cpu_session, onnx_weights
-from models.registry import load_card, resolve_model_dir
+from models.onnx_session import cpu_session, onnx_weights, torch_weights
 from models.study_arrays import StudyLike, bounding_box, normalised_channels, voxel_spacing
 
 __all__ = [
@@ -180,11 +178,7 @@ class TorchSegmenter(_LogitsSegmenter):
     @classmethod
     def load(cls, model_dir: Path | None = None) -> TorchSegmenter:
         """Load ``segmenter.pt`` (with its card) from ``model_dir`` (None: shipped)."""
-        directory = resolve_model_dir(model_dir)
-        card = load_card(directory, "segmenter")
-        path = directory / "segmenter.pt"
-        if not path.is_file():
-            raise WeightsNotFoundError(f"no torch weights {path}")
+        path, card = torch_weights(model_dir, "segmenter")
         channels = tuple(card.architecture.get("channels", (8, 16, 32, 64)))
         net = build_segmentation_net(channels)
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
