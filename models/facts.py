@@ -6,17 +6,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from models.errors import EmptyMaskError, InvalidStudyError
+from models.lesions import count_lesions
 from models.study_arrays import StudyLike, bounding_box, study_shape, voxel_spacing
 
 __all__ = ["TumourFacts", "lobe_by_rule", "tumour_facts"]
 
 #: BraTS labels of the three compartments.
 NECROTIC, OEDEMA, ENHANCING = 1, 2, 3
-#: Lesions smaller than this (ml) are ignored when counting (segmentation specks).
-MIN_LESION_ML = 0.05
 #: A centroid closer than this to the brain's mid-sagittal plane is "midline".
 MIDLINE_MM = 5.0
 
@@ -35,7 +33,7 @@ class TumourFacts:
         centroid_lps_mm: the same in DICOM patient coordinates (LPS).
         hemisphere: ``"left"``, ``"right"`` or ``"midline"`` (patient's side).
         lobe: approximate lobe by a position rule (:func:`lobe_by_rule`).
-        lesion_count: 3-D connected components of at least ``MIN_LESION_ML``.
+        lesion_count: separate masses (:func:`models.lesions.count_lesions`; at least 1).
     """
 
     volume_ml: float
@@ -165,9 +163,7 @@ def tumour_facts(study: StudyLike, mask: np.ndarray) -> TumourFacts:
     anterior = float((centroid_ras[1] - lo[1]) / size[1])
     superior = float((centroid_ras[2] - lo[2]) / size[2])
 
-    components, count = ndimage.label(box_tumour, structure=np.ones((3, 3, 3), dtype=bool))
-    sizes = np.bincount(components.ravel(), minlength=count + 1)[1:] * voxel_ml
-    lesion_count = max(1, int(np.sum(sizes >= MIN_LESION_ML)))
+    lesion_count = max(1, count_lesions(tumour, voxel_spacing(affine)))
 
     return TumourFacts(
         volume_ml=necrotic + oedema + enhancing,

@@ -11,7 +11,10 @@ images:
   whole tumour, oedema relative to the core (log ratio), and the share of the core's rim
   that is oedema (an intra-axial mass sits in oedema; an extra-axial one meets the brain
   or the CSF cleft directly);
-- count: lesions and enhancing/necrotic cores (log of the count of components);
+- count: lesions and enhancing/necrotic cores (log of the count of components of at
+  least 0.05 ml on the working grid; the shipped signs head was fitted to this count, so
+  it stays until the head is refitted, although the count a reader sees is
+  :func:`models.lesions.count_lesions`'s, which merges the islands of one mass);
 - shape: sphericity of the largest core (smooth round masses vs irregular ones);
 - place: share of the core within 6 mm of the outside of the head (extra-axial masses
   abut it), median and minimum depth of the core below the surface (mm, capped), the

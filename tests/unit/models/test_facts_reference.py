@@ -17,7 +17,8 @@ from scipy import ndimage
 
 from dicom_conversion import MRSequence
 from models.errors import EmptyMaskError
-from models.facts import MIDLINE_MM, MIN_LESION_ML, TumourFacts, lobe_by_rule, tumour_facts
+from models.facts import MIDLINE_MM, TumourFacts, lobe_by_rule, tumour_facts
+from models.lesions import count_lesions
 from models.study_arrays import (
     CHANNELS,
     bounding_box,
@@ -56,9 +57,8 @@ def reference_facts(study: Any, mask: np.ndarray) -> TumourFacts:
     extent = np.maximum(hi - lo, 1e-6)
     anterior = float((centroid_ras[1] - lo[1]) / extent[1])
     superior = float((centroid_ras[2] - lo[2]) / extent[2])
-    components, count = ndimage.label(tumour, structure=np.ones((3, 3, 3), dtype=bool))
-    sizes = ndimage.sum_labels(tumour, components, index=np.arange(1, count + 1)) * voxel_ml
-    lesion_count = max(1, int(np.sum(np.asarray(sizes) >= MIN_LESION_ML)))
+    # The lesion count is models.lesions' rule, tested on its own in test_lesions.py.
+    lesion_count = max(1, count_lesions(tumour, voxel_spacing(affine)))
     return TumourFacts(
         volume_ml=necrotic + oedema + enhancing,
         necrotic_ml=necrotic,
