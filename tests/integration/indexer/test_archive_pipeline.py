@@ -209,6 +209,7 @@ def test_cli_index_search_reindex(
     assert set(result) >= {"model_version", "query", "results", "per_diagnosis"}
     assert [r["rank"] for r in result["results"]] == [1, 2, 3]
     assert set(result["results"][0]) >= {"rank", "case_id", "diagnosis", "similarity"}
+    assert set(result["query"]["map_point"]) == {"x", "y"}  # placed on the archive map
     reindexed = _cli(["reindex"], database_url, model_dirs[1])
     assert reindexed.returncode == 0, reindexed.stderr
     assert json.loads(reindexed.stdout)["state"] == "succeeded"
@@ -241,6 +242,17 @@ def test_api_search_upload_and_admin_reindex(
         own = next(h for h in body["results"] if h["case_id"] == case)
         assert own["similarity"] == pytest.approx(1.0, abs=2e-3)
         assert all(h["thumbnail"].startswith("data:image/png;base64,") for h in body["results"])
+        # The query's place on the archive map, computed on the server with the stored
+        # projection: the uploaded archive case lands on its own point (its vector up to
+        # the halfvec rounding of the stored one).
+        points = client.get("/api/v1/map").json()["points"]
+        place = body["query"]["map_point"]
+        nearest = min(points, key=lambda p: np.hypot(p["x"] - place["x"], p["y"] - place["y"]))
+        assert nearest["case_id"] == case
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        assert "map_point" in schema["SearchQuery"]["properties"]
+        assert "embedding" not in body["query"]  # the page no longer projects it
+        assert "viewer_url" not in body["results"][0]  # the schema adds no unset field
         assert sorted(body["per_diagnosis"]) == ["glioma", "meningioma", "metastasis"]
         assert "Not for diagnostic use" in body["notice"]
         bad = client.post(
