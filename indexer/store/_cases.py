@@ -19,6 +19,7 @@ __all__ = [
     "add_vector",
     "as_halfvec",
     "case_source",
+    "cases_without_outline",
     "indexed_case_ids",
     "outlines",
     "save_outline",
@@ -163,6 +164,13 @@ def outlines(conn: Conn, case_ids: list[str]) -> dict[str, bytes]:
             (case_ids,),
         ).fetchall()
     return {r.case_id: bytes(r.thumbnail) for r in rows}
+
+
+def cases_without_outline(conn: Conn) -> set[str]:
+    """Cases indexed before outlines were kept (or whose outline could not be drawn)."""
+    with conn.cursor(row_factory=scalar_row) as cur:
+        rows = cur.execute("SELECT case_id FROM cases WHERE thumbnail_outline IS NULL")
+        return set(rows.fetchall())
 
 
 def save_outline(conn: Conn, case_id: str, outline: bytes) -> None:
