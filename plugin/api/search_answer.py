@@ -29,7 +29,7 @@ class SearchQuery(BaseModel):
 
     model_config = _OPEN
 
-    kind: str = Field("study", description="`study`, or `image` for a single 2-D image")
+    kind: str = Field("study", description="`image` for a single 2-D image; absent for a study")
     study_instance_uid: str | None = Field(None, description="The uploaded study's UID")
     map_point: MapPoint | None = Field(
         None,
