@@ -11,7 +11,14 @@ from typing import Any
 
 import procrastinate
 
-from indexer.jobs import DEFAULT_RETRY, JOB_QUEUE, JobResources, JobTask, create_job_app
+from indexer.jobs import (
+    DEFAULT_RETRY,
+    JOB_QUEUE,
+    JobResources,
+    JobTask,
+    create_job_app,
+    readable_error,
+)
 
 __all__ = [
     "WorkerTiming",
@@ -28,6 +35,8 @@ HEARTBEAT_SECONDS = 5.0
 STALLED_AFTER_SECONDS = 20.0
 #: How often each worker looks for jobs of dead workers.
 RECOVERY_INTERVAL_SECONDS = 10.0
+#: Longest pause before a worker that lost the database starts again.
+RESTART_MAX_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -116,11 +125,30 @@ async def run_worker_async(
     **options: Any,
 ) -> None:
     """Run a worker on :data:`JOB_QUEUE` (heartbeats on) beside the stalled-job recovery
-    loop, until the worker stops or is cancelled."""
+    loop, until the worker stops or is cancelled.
+
+    A waiting worker (``wait``) outlives the database: when procrastinate's worker ends
+    because the database cannot be reached (a PostgreSQL restart), it is started again
+    after a pause (1 s, doubling up to :data:`RESTART_MAX_SECONDS`); the job it was
+    running, if any, is retried by the stalled-job recovery."""
     timing = timing or WorkerTiming()
     recovery = asyncio.create_task(_recover_forever(app, timing), name="stalled-job-recovery")
+    pause = 1.0
     try:
-        await app.run_worker_async(**_worker_arguments(resources, timing, wait), **options)
+        while True:
+            try:
+                await app.run_worker_async(**_worker_arguments(resources, timing, wait), **options)
+                return
+            except procrastinate.exceptions.ConnectorException as exc:
+                if not wait:
+                    raise
+                log.error(
+                    "worker stopped: the database cannot be reached (%s); starting again in %.0f s",
+                    readable_error(exc.__cause__ or exc, 200),
+                    pause,
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RESTART_MAX_SECONDS)
     finally:
         recovery.cancel()
         with contextlib.suppress(asyncio.CancelledError):

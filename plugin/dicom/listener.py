@@ -27,6 +27,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
+from indexer.jobs import readable_error
 from plugin.dicom.journal import InstanceJournal
 from plugin.dicom.limits import (
     LimitedAssociationServer,
@@ -230,15 +231,22 @@ class DicomListener:
 
     # -- handlers ---------------------------------------------------------------
     def _study_complete(self, study_instance_uid: str) -> None:
-        if not self.recorder.flush():
-            log.error("journal rows still not written", extra={"study_uid": study_instance_uid})
+        """Hand a complete study on once its rows are committed; while the database
+        cannot take them (or the hand-over fails), try again after ``stable_seconds``."""
+        extra = {"study_uid": study_instance_uid}
         try:
+            if not self.recorder.flush(timeout=self.settings.stable_seconds):
+                raise ListenerError(f"{self.recorder.backlog} journal rows not written yet")
             self.journal.study_completed(study_instance_uid)
-        except Exception:
-            log.exception(
-                "could not record study completion", extra={"study_uid": study_instance_uid}
+            self._on_study_complete(study_instance_uid)
+        except Exception as exc:
+            log.error(
+                "study complete but not handed on (%s); trying again in %s s",
+                readable_error(exc, 200),
+                self.settings.stable_seconds,
+                extra=extra,
             )
-        self._on_study_complete(study_instance_uid)
+            self.tracker.mark_pending(study_instance_uid)
 
     def _handle_echo(self, event: evt.Event) -> int:
         log.debug("C-ECHO from %s", event.assoc.requestor.ae_title)
