@@ -23,20 +23,24 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import MRImageStorage  # type: ignore[attr-defined]
 
 from indexer.jobs import create_job_app
+from indexer.store import IndexOptions
+from indexer.store._pg import open_store
 from indexer.worker import WorkerTiming, run_worker_async
 from plugin.jobs import TASKS, WorkerResources
-from plugin.settings import Settings
-from tests.unit.plugin.test_processing_steps import models
+from plugin.settings import DicomSettings, ResultsSettings, Settings
+from tests.unit.plugin.test_processing_steps import DIM, VERSION, models
 
 __all__ = [
     "SlowPacs",
     "content_hash",
+    "register_stand_in_model",
     "result_sets",
     "send_study",
     "simcase_listen",
     "stand_in_workers",
     "study_jobs",
     "wait_until",
+    "worker_settings",
 ]
 
 REPO = Path(__file__).resolve().parents[3]
@@ -190,3 +194,24 @@ def result_sets(database_url: str, study_uid: str) -> list[tuple[str, list[str]]
 def content_hash(datasets: list[Dataset]) -> str:
     uids = sorted(str(d.SOPInstanceUID) for d in datasets)
     return hashlib.sha256("\n".join(uids).encode()).hexdigest()[:32]
+
+
+def register_stand_in_model(database_url: str) -> None:
+    """An empty archive under the stand-in models' version."""
+    with open_store(database_url, IndexOptions(), max_size=1) as store:
+        store.register_model(VERSION, DIM)
+
+
+def worker_settings(
+    database_url: str, data_dir: Path, results: tuple[str, int] | None = None
+) -> Settings:
+    """The stand-in workers' settings: results by C-STORE to ``results`` (AE title,
+    port on 127.0.0.1), else into the data folder."""
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        dicom=DicomSettings(ae_title="SIMCASE"),
+        results=ResultsSettings()
+        if results is None
+        else ResultsSettings(ae_title=results[0], host="127.0.0.1", port=results[1]),
+    )

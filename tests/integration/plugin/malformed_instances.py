@@ -13,6 +13,7 @@ import random
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from io import BytesIO
 
 from pydicom import Dataset, config
@@ -108,17 +109,23 @@ def _text_variant(keyword: str, value: str) -> Variant:
     return Variant(name, encoded)
 
 
+def _delete(ds: Dataset, keyword: str) -> None:
+    delattr(ds, keyword)
+
+
+def _assign(ds: Dataset, keyword: str, value: object) -> None:
+    setattr(ds, keyword, value)
+
+
 def _attribute_variants() -> Iterator[Variant]:
     for keyword in DELETED:
-        yield _edited(f"without {keyword}", lambda ds, k=keyword: delattr(ds, k))
+        yield _edited(f"without {keyword}", partial(_delete, keyword=keyword))
     for keyword in TEXT_TARGETS:
         for value in TEXT_VALUES:
             yield _text_variant(keyword, value)
     for keyword in NUMBER_TARGETS:
         for number in NUMBER_VALUES:
-            yield _edited(
-                f"{keyword} = {number}", lambda ds, k=keyword, n=number: setattr(ds, k, n)
-            )
+            yield _edited(f"{keyword} = {number}", partial(_assign, keyword=keyword, value=number))
     yield _edited("PixelData short", lambda ds: setattr(ds, "PixelData", ds.PixelData[:10]))
     yield _edited("PixelData long", lambda ds: setattr(ds, "PixelData", ds.PixelData * 3))
     yield _edited("PixelData odd length", lambda ds: setattr(ds, "PixelData", b"\x01" * 7))

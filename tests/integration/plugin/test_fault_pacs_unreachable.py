@@ -18,21 +18,19 @@ import psycopg
 import pytest
 
 from indexer.job_status import get_job
-from indexer.store import IndexOptions
-from indexer.store._pg import open_store
-from plugin.settings import DicomSettings, ResultsSettings, Settings
 from tests.conftest import free_port
 from tests.integration.plugin.fault_helpers import (
+    register_stand_in_model,
     result_sets,
     send_study,
     simcase_listen,
     stand_in_workers,
     study_jobs,
     wait_until,
+    worker_settings,
 )
 from tests.integration.plugin.orthanc_fixture import orthanc_available, running_orthanc
 from tests.unit.plugin.samples import mr_series
-from tests.unit.plugin.test_processing_steps import DIM, VERSION
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -47,18 +45,12 @@ def _job_errors(database_url: str, job_id: int) -> list[str]:
 def test_results_wait_for_the_pacs_and_arrive_once(database_url: str, tmp_path: Path) -> None:
     if not orthanc_available():
         pytest.fail("the Orthanc binary is not installed: run .ci/run (apt-get install orthanc)")
-    with open_store(database_url, IndexOptions(), max_size=1) as store:
-        store.register_model(VERSION, DIM)
+    register_stand_in_model(database_url)
     http_port, dicom_port = free_port(), free_port()
     study = mr_series(6, rows=32, columns=32)
     study_uid = str(study[0].StudyInstanceUID)
     data_dir = tmp_path / "data"
-    settings = Settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        dicom=DicomSettings(ae_title="SIMCASE"),
-        results=ResultsSettings(ae_title="ORTHANC", host="127.0.0.1", port=dicom_port),
-    )
+    settings = worker_settings(database_url, data_dir, ("ORTHANC", dicom_port))
     port = free_port()
     with (
         stand_in_workers(settings, database_url),

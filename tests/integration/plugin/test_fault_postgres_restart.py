@@ -30,23 +30,21 @@ from pynetdicom import AE
 from pynetdicom.sop_class import MRImageStorage  # type: ignore[attr-defined]
 
 from indexer.migrate import migrate
-from indexer.store import IndexOptions
-from indexer.store._pg import open_store
-from plugin.settings import DicomSettings, ResultsSettings, Settings
 from tests.conftest import free_port
 from tests.integration.conftest import new_database, service_dir
 from tests.integration.plugin.fault_helpers import (
     SlowPacs,
     content_hash,
+    register_stand_in_model,
     result_sets,
     simcase_listen,
     stand_in_workers,
     study_jobs,
     wait_until,
+    worker_settings,
 )
 from tests.integration.restartable_postgres import RestartablePostgres
 from tests.unit.plugin.samples import mr_series
-from tests.unit.plugin.test_processing_steps import DIM, VERSION
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -78,19 +76,13 @@ def test_postgres_restarted_mid_study_loses_nothing_and_processes_once(
 ) -> None:
     database_url = new_database(postgres.uri)
     migrate(database_url)
-    with open_store(database_url, IndexOptions(), max_size=1) as store:
-        store.register_model(VERSION, DIM)
+    register_stand_in_model(database_url)
     pacs = SlowPacs()
     pacs.gate.set()
     study = mr_series(24, rows=32, columns=32)
     study_uid = str(study[0].StudyInstanceUID)
     data_dir = tmp_path / "data"
-    settings = Settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        dicom=DicomSettings(ae_title="SIMCASE"),
-        results=ResultsSettings(ae_title="PACS", host="127.0.0.1", port=pacs.port),
-    )
+    settings = worker_settings(database_url, data_dir, ("PACS", pacs.port))
     port = free_port()
     log = tmp_path / "listen.log"
     try:

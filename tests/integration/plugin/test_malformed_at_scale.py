@@ -20,13 +20,15 @@ from pynetdicom import AE
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom.sop_class import MRImageStorage, Verification  # type: ignore[attr-defined]
 
-from indexer.store import IndexOptions
-from indexer.store._pg import open_store
-from plugin.settings import DicomSettings, Settings
 from tests.conftest import free_port
-from tests.integration.plugin.fault_helpers import simcase_listen, stand_in_workers, wait_until
+from tests.integration.plugin.fault_helpers import (
+    register_stand_in_model,
+    simcase_listen,
+    stand_in_workers,
+    wait_until,
+    worker_settings,
+)
 from tests.integration.plugin.malformed_instances import malformed_variants
-from tests.unit.plugin.test_processing_steps import DIM, VERSION
 
 pytestmark = [
     pytest.mark.integration,
@@ -64,12 +66,9 @@ def test_malformed_instances_neither_crash_nor_hang_nor_leak_tracebacks(
     variants = malformed_variants()
     assert len(variants) >= 200
     monkeypatch.setattr(pynetdicom_config, "STORE_SEND_CHUNKED_DATASET", True)  # as is
-    with open_store(database_url, IndexOptions(), max_size=1) as store:
-        store.register_model(VERSION, DIM)
+    register_stand_in_model(database_url)
     data_dir = tmp_path / "data"
-    settings = Settings(
-        database_url=database_url, data_dir=data_dir, dicom=DicomSettings(ae_title="SIMCASE")
-    )
+    settings = worker_settings(database_url, data_dir)
     port = free_port()
     statuses: Counter[str] = Counter()
     slowest = 0.0

@@ -26,6 +26,20 @@ def _set(keyword: str, value: object) -> Callable[[Dataset], None]:
     return mutate
 
 
+def _results(usable: list[Dataset], facts: tuple[tuple[str, str], ...] = ()) -> list[Dataset]:
+    """The whole result set of a query made of ``usable``, with ``facts`` in its report."""
+    return build_results(
+        query_for(usable, extra=facts),
+        hits_for(3),
+        per_diagnosis=None,
+        source_datasets=usable,
+        model_version="m1",
+        query_image=np.zeros((64, 64), np.uint8),
+        hit_images={},
+        supersedes=None,
+    )
+
+
 def _del(keyword: str) -> Callable[[Dataset], None]:
     return lambda ds: delattr(ds, keyword)
 
@@ -88,17 +102,7 @@ def test_one_bad_instance_does_not_sink_the_results(name: str) -> None:
     assert [s.reason for s in skipped][-1] == "unreadable file"
     facts = skipped_facts(usable, skipped)
     assert facts[0][0] == "skipped instances" and facts[0][1].startswith("2: ")
-    query = query_for(usable, extra=facts)
-    objects = build_results(
-        query,
-        hits_for(3),
-        per_diagnosis=None,
-        source_datasets=usable,
-        model_version="m1",
-        query_image=np.zeros((64, 64), np.uint8),
-        hit_images={},
-        supersedes=None,
-    )
+    objects = _results(usable, facts)
     texts = [str(e.value) for e in objects[-1].iterall() if e.keyword == "TextValue"]
     assert any(t.startswith("skipped instances: 2: ") for t in texts)
 
@@ -143,18 +147,10 @@ def test_missing_type2_study_attributes_do_not_sink_the_results(
     (or ``'' is not a valid SpecificCharacterSetValues``)."""
     series = mr_series(4)
     mutate(series[0])  # the first instance: the one results copy attributes from
-    usable, skipped = screen_instances(series, str(series[0].StudyInstanceUID))
+    loaded: list[Dataset | Skipped] = list(series)
+    usable, skipped = screen_instances(loaded, str(series[0].StudyInstanceUID))
     assert len(usable) == 4 and not skipped
-    objects = build_results(
-        query_for(usable),
-        hits_for(3),
-        per_diagnosis=None,
-        source_datasets=usable,
-        model_version="m1",
-        query_image=np.zeros((64, 64), np.uint8),
-        hit_images={},
-        supersedes=None,
-    )
+    objects = _results(usable)
     assert objects[-1].StudyInstanceUID == series[0].StudyInstanceUID
 
 
