@@ -60,8 +60,9 @@ async def retry_stalled_jobs(
     app: procrastinate.App, stalled_after_seconds: float = STALLED_AFTER_SECONDS
 ) -> list[int]:
     """Put the "doing" jobs of dead workers (no heartbeat for ``stalled_after_seconds``)
-    back to "todo", so that a live worker runs them; a job whose workers died
-    ``DEFAULT_RETRY.max_attempts`` times is marked failed instead. Returns the ids retried.
+    back to "todo", so that a live worker runs them; a job that has used up its task's
+    attempts (``max_attempts`` of its retry strategy, else ``DEFAULT_RETRY``'s) is marked
+    failed instead. Returns the ids retried.
 
     Several workers may run this at once: a job another worker already moved on is
     skipped.
@@ -73,7 +74,7 @@ async def retry_stalled_jobs(
     for stalled_job in stalled:
         assert stalled_job.id is not None
         try:
-            if stalled_job.attempts + 1 >= (DEFAULT_RETRY.max_attempts or 1):
+            if stalled_job.attempts + 1 >= _max_attempts(app, stalled_job.task_name):
                 await app.job_manager.finish_job_by_id_async(
                     stalled_job.id, procrastinate.jobs.Status.FAILED, delete_job=False
                 )
@@ -94,6 +95,14 @@ async def retry_stalled_jobs(
         )
         retried.append(stalled_job.id)
     return retried
+
+
+def _max_attempts(app: procrastinate.App, task_name: str) -> int:
+    """The task's own retry budget (``process_study`` has its own), else the default."""
+    task = app.tasks.get(task_name)
+    strategy = getattr(task, "retry_strategy", None)
+    own = getattr(strategy, "max_attempts", None)
+    return int(own or DEFAULT_RETRY.max_attempts or 1)
 
 
 async def _recover_forever(app: procrastinate.App, timing: WorkerTiming) -> None:
