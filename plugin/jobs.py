@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import procrastinate
-from procrastinate import JobContext
+from procrastinate import JobContext, RetryStrategy
 
-from indexer.jobs import JobResources, JobTask, defer_once, job
+from indexer.jobs import DEFAULT_RETRY, JobResources, JobTask, defer_once, job
 from indexer.tasks import INDEXER_TASKS
 from plugin import metrics
 from plugin.dicom.uids import require_uid
+from plugin.errors import SendError
 from plugin.processing import process_study
 from plugin.settings import Settings
 
 __all__ = [
+    "PROCESS_STUDY_RETRY",
     "TASKS",
     "WorkerResources",
     "enqueue_process_study",
@@ -47,7 +49,20 @@ def worker_resources(settings: Settings, conninfo: str) -> WorkerResources:
     )
 
 
-@job("process_study")
+#: ``process_study`` is retried when the database went away (as every job) and when the
+#: PACS could not take the results (:class:`~plugin.errors.SendError`, after the sender's
+#: own few retries): after 2, 4, 8 ... 512 s, 10 attempts in about 17 minutes, each
+#: failed attempt's error kept for the admin API. The result objects' UIDs are derived
+#: from the study's content, the same at every attempt, so a set delivered in part is
+#: completed, not duplicated, and one that was recorded is never sent again.
+PROCESS_STUDY_RETRY = RetryStrategy(
+    max_attempts=10,
+    exponential_wait=2,
+    retry_exceptions={*(DEFAULT_RETRY.retry_exceptions or ()), SendError},
+)
+
+
+@job("process_study", retry=PROCESS_STUDY_RETRY)
 def process_study_task(
     context: JobContext, study_instance_uid: str, source: str = "spool"
 ) -> dict[str, Any]:
