@@ -12,6 +12,10 @@ time) and every case is placed with that fit.
 added to the archive) is placed with the stored projection when the map is read, so the
 map never moves under the user's eyes between two imports; a version without a stored
 map (an archive indexed before maps were kept) is fitted and stored on first read.
+
+:func:`place_on_map` puts a query's vector on the same map, on the server, with the
+stored projection: every client of the search (the page, ``simcase search --json``,
+integrations) gets the query's place, never the projection arithmetic.
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ import psycopg
 from psycopg.rows import class_row, scalar_row
 
 from indexer.errors import IndexerError
-from indexer.map_projection import ArchiveMap, Projection, fit_projection
+from indexer.map_projection import ArchiveMap, MapPoint, Projection, fit_projection
 
 __all__ = [
     "MAX_CASES",
     "ArchiveMap",
+    "MapPoint",
     "Projection",
     "fit_projection",
+    "place_on_map",
     "read_archive_map",
     "refresh_archive_map",
 ]
@@ -193,6 +199,28 @@ def _place_new_cases(conn: Conn, model_version: str) -> None:
             _place(conn, model_version, fit.projection(), missing_only=True)
 
 
+def _fit(conn: Conn, model_version: str, max_cases: int) -> _StoredFit | None:
+    """The version's stored fit; fitted and stored now for a version without one (an
+    archive indexed before maps were kept). None with fewer than two case vectors."""
+    fit = _stored_fit(conn, model_version)
+    if fit is None and refresh_archive_map(conn, model_version, max_cases):
+        fit = _stored_fit(conn, model_version)
+    return fit
+
+
+def place_on_map(
+    conn: Conn, model_version: str, vector: np.ndarray, max_cases: int = MAX_CASES
+) -> MapPoint | None:
+    """Where ``vector`` (a query's embedding under ``model_version``) lands on that
+    version's stored map: the projection its cases were placed with. None when the
+    version holds fewer than two case vectors (no map)."""
+    fit = _fit(conn, model_version, max_cases)
+    if fit is None:
+        return None
+    x, y = fit.projection().apply(np.asarray(vector, dtype=np.float64).reshape(1, -1))[0]
+    return MapPoint(float(x), float(y))
+
+
 def read_archive_map(
     conn: Conn, model_version: str | None = None, max_cases: int = MAX_CASES
 ) -> ArchiveMap:
@@ -212,9 +240,7 @@ def read_archive_map(
         if active is None:
             raise IndexerError("the archive is empty: no model version is active yet")
         model_version = str(active)
-    if _stored_fit(conn, model_version) is None and not refresh_archive_map(
-        conn, model_version, max_cases
-    ):
+    if _fit(conn, model_version, max_cases) is None:
         raise IndexerError("the archive holds fewer than two cases: nothing to map")
     _place_new_cases(conn, model_version)
     fit = _stored_fit(conn, model_version)

@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from dicom_conversion import MRSequence, StudyVolumes
 from indexer.errors import IndexerError
 from indexer.pipeline import ModelSet, models_for_search
+from indexer.search_service import map_point
 from indexer.store import PgVectorStore, SearchFilters, SearchHit
 from models import select_tumour_slices
 
@@ -173,7 +174,7 @@ def search_image(
             "sequence": query.sequence.value,
             "pixel_mm": list(query.pixel_mm),
             "box": list(query.box) if query.box else None,
-            "embedding": [round(float(v), 6) for v in vector],
+            "map_point": map_point(store, result.model_version, vector),
         },
         "results": items(result.hits),
         "per_diagnosis": {d: items(h) for d, h in result.per_diagnosis.items()},

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArchiveMap", "Projection", "fit_projection"]
+__all__ = ["ArchiveMap", "MapPoint", "Projection", "fit_projection"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,17 @@ def fit_projection(vectors: np.ndarray) -> Projection:
 
 
 @dataclass(frozen=True)
+class MapPoint:
+    """A place on the archive map."""
+
+    x: float
+    y: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"x": round(self.x, 5), "y": round(self.y, 5)}
+
+
+@dataclass(frozen=True)
 class ArchiveMap:
     """The mapped cases of one model version and the projection that placed them."""
 
@@ -68,7 +79,7 @@ class ArchiveMap:
             "fitted_cases": self.fitted_cases,
             "computed_at": self.computed_at.isoformat() if self.computed_at else None,
             "points": [
-                {"case_id": c, "diagnosis": d, "x": round(float(x), 5), "y": round(float(y), 5)}
+                {"case_id": c, "diagnosis": d, **MapPoint(float(x), float(y)).to_json()}
                 for c, d, (x, y) in zip(self.case_ids, self.diagnoses, self.xy, strict=True)
             ],
             "projection": {

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dicom_conversion import StudyVolumes
 from indexer.case_images import case_images, png_data_uri
 from indexer.pipeline import EmbeddedStudy, ModelSet, embed_study, models_for_search
 from indexer.store import SearchFilters, SearchHit, SearchResult, VectorStore
 
-__all__ = ["SearchRequest", "SimilarCases", "find_similar", "search_study"]
+__all__ = ["SearchRequest", "SimilarCases", "find_similar", "map_point", "search_study"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,7 @@ class SearchRequest:
     exclude_patient: str | None = None
     use_given_mask: bool = True
     #: Add the query's pictures (``query.thumbnail``, ``query.outline``, ``query.images``:
-    #: three planes per sequence with the tumour outline) as PNG data URIs, and its
-    #: embedding (``query.embedding``, to place it on the archive map).
+    #: three planes per sequence with the tumour outline) as PNG data URIs.
     images: bool = False
 
 
@@ -87,6 +88,15 @@ def find_similar(
     return SimilarCases(embedded, result)
 
 
+def map_point(
+    store: VectorStore, model_version: str, vector: np.ndarray
+) -> dict[str, float] | None:
+    """``{"x", "y"}``: where the query lands on the version's archive map (``GET
+    /api/v1/map``), placed on the server with the stored projection; None without a map."""
+    point = store.place_on_map(model_version, vector)
+    return point.to_json() if point is not None else None
+
+
 def _items(hits: list[SearchHit]) -> list[dict[str, Any]]:
     return [h.to_dict() for h in hits]
 
@@ -100,7 +110,7 @@ def search_study(
 ) -> dict[str, Any]:
     """Embed the study's tumour and return the stable JSON shape of a search.
 
-    ``{"model_version", "query": {tumour facts, mask source, sequences},
+    ``{"model_version", "query": {tumour facts, mask source, sequences, map_point},
     "results": [{"rank", "case_id", "diagnosis", "similarity", ...}],
     "per_diagnosis": {"glioma": [...], ...}}``
     """
@@ -108,12 +118,11 @@ def search_study(
     found = find_similar(study, store, models_for_search(store, models, cache), request)
     embedded, result = found.embedded, found.result
     pictures = query_pictures(study, embedded) if request.images else {}
-    if request.images:
-        pictures["embedding"] = [round(float(v), 6) for v in embedded.vector]
     return {
         "model_version": result.model_version,
         "query": {
             **pictures,
+            "map_point": map_point(store, result.model_version, embedded.vector),
             **embedded.facts,
             "mask_source": embedded.mask_source,
             "sequences": [s.value for s in study.arrays],

@@ -20,6 +20,7 @@ __all__ = [
     "add_vector",
     "as_halfvec",
     "case_source",
+    "cases_without_outline",
     "indexed_case_ids",
     "outlines",
     "save_outline",
@@ -131,6 +132,13 @@ def outlines(conn: Conn, case_ids: list[str]) -> dict[str, bytes]:
     with conn.cursor(row_factory=class_row(_Thumbnail)) as cur:
         rows = cur.execute(_SQL["outlines"], (case_ids,)).fetchall()
     return {r.case_id: bytes(r.thumbnail) for r in rows}
+
+
+def cases_without_outline(conn: Conn) -> set[str]:
+    """Cases indexed before outlines were kept (or whose outline could not be drawn)."""
+    with conn.cursor(row_factory=scalar_row) as cur:
+        rows = cur.execute(_SQL["cases_without_outline"])
+        return set(rows.fetchall())
 
 
 def save_outline(conn: Conn, case_id: str, outline: bytes) -> None:

@@ -115,6 +115,12 @@ class PgVectorStore:
         with self.pool.connection() as conn:
             return archive_map.refresh_archive_map(conn, model_version)
 
+    def place_on_map(self, model_version: str, vector: np.ndarray) -> archive_map.MapPoint | None:
+        """Where a query's vector lands on the version's stored archive map (None
+        without a map: fewer than two case vectors)."""
+        with self.pool.connection() as conn:
+            return archive_map.place_on_map(conn, model_version, vector)
+
     def drop_model(self, model_version: str) -> None:
         """Remove a non-active version's vectors and index."""
         with self.pool.connection() as conn:

@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from indexer.map_projection import MapPoint
 from indexer.store._records import CaseEntry, SearchFilters, SearchResult
 
 __all__ = ["VectorStore"]
@@ -36,6 +37,8 @@ class VectorStore(Protocol):
     def activate(self, model_version: str, actor: str = "system") -> None: ...
 
     def refresh_archive_map(self, model_version: str) -> bool: ...
+
+    def place_on_map(self, model_version: str, vector: np.ndarray) -> MapPoint | None: ...
 
     # -- cases and vectors
     def upsert(

@@ -42,5 +42,8 @@ SELECT case_id, thumbnail FROM cases WHERE case_id = ANY(%s)
 SELECT case_id, thumbnail_outline AS thumbnail FROM cases
 WHERE case_id = ANY(%s) AND thumbnail_outline IS NOT NULL
 
+-- name: cases_without_outline
+SELECT case_id FROM cases WHERE thumbnail_outline IS NULL
+
 -- name: save_outline
 UPDATE cases SET thumbnail_outline = %s WHERE case_id = %s

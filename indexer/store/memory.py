@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from indexer.errors import IndexerError, ModelVersionError
-from indexer.map_projection import Projection, fit_projection
+from indexer.map_projection import MapPoint, Projection, fit_projection
 from indexer.store._records import (
     CaseEntry,
     HitRow,
@@ -107,6 +107,12 @@ class MemoryStore:
             return False
         self.maps[model_version] = fit_projection(np.stack(vectors))
         return True
+
+    def place_on_map(self, model_version: str, vector: np.ndarray) -> MapPoint | None:
+        if model_version not in self.maps and not self.refresh_archive_map(model_version):
+            return None
+        x, y = self.maps[model_version].apply(np.asarray(vector).reshape(1, -1))[0]
+        return MapPoint(float(x), float(y))
 
     # -- cases and vectors
 

@@ -23,9 +23,10 @@ router = APIRouter(prefix="/api/v1", tags=["search"])
 )
 def archive_map(_: SearchCredential, conn: ConnDep) -> dict[str, Any]:
     """Every archive case (up to 20,000, an even sample beyond) as a point coloured by
-    diagnosis, and the projection that places a query's embedding on the same map:
-    ``xy = (embedding - mean) @ components.T``. The map is fitted and stored at index
-    time (bulk import, reindex); cases added since are placed with the stored fit."""
+    diagnosis, and the projection that placed them: ``xy = (embedding - mean) @
+    components.T``. The map is fitted and stored at index time (bulk import, reindex);
+    cases added since are placed with the stored fit. A search answer's
+    ``query.map_point`` is the query placed by the server with the same projection."""
     try:
         mapped = read_archive_map(conn)
     except IndexerError as exc:

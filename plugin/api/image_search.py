@@ -22,6 +22,7 @@ from plugin.api.deps import (
     StoreDep,
 )
 from plugin.api.search import decorate_hits
+from plugin.api.search_answer import SearchAnswer
 from plugin.api.search_filters import FilterDep, patient_of_upload
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -42,6 +43,8 @@ def _box(text: str | None) -> tuple[int, int, int, int] | None:
 
 @router.post(
     "/search/image",
+    response_model=SearchAnswer,
+    response_model_exclude_unset=True,
     responses={
         **SEARCH_CREDENTIAL_RESPONSES,
         413: {"description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES"},

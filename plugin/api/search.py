@@ -24,6 +24,7 @@ from plugin.api.deps import (
     SettingsDep,
     StoreDep,
 )
+from plugin.api.search_answer import SearchAnswer
 from plugin.api.search_filters import FilterDep, patient_of_upload
 from plugin.api.upload_files import save_uploads
 from plugin.api.viewer_links import add_viewer_links
@@ -45,6 +46,8 @@ def without_paths(message: str, folder: str) -> str:
 
 @router.post(
     "/search",
+    response_model=SearchAnswer,
+    response_model_exclude_unset=True,
     responses={
         **SEARCH_CREDENTIAL_RESPONSES,
         413: {
@@ -80,7 +83,7 @@ def search(
     (``key=value``, repeatable); the uploaded study's own patient is left out unless
     ``exclude_own_patient=false``, and ``exclude_patient`` names another patient id to
     leave out. Hits in the PACS get a ``viewer_url`` when ``SIMCASE_PACS__VIEWER_URL``
-    is set.
+    is set. ``query.map_point`` places the query on the archive map (``GET /api/v1/map``).
     """
     with tempfile.TemporaryDirectory(prefix="simcase-query-") as tmp:
         try:

@@ -14,11 +14,18 @@ What a container would provide is emulated, and only that:
   configuration by that image's rule (``ORTHANC__DICOM_WEB__ENABLE`` ->
   ``{"DicomWeb": {"Enable": true}}``), plus the plugins and storage the image has;
   the ``ohif`` image is docker/ohif (serve.py, app-config.js and the fetched dist);
-- volumes: a host folder per named volume, linked at the container path inside a
-  per-service root; absolute container paths in the environment are mapped the same way.
+- volumes: a host folder per named volume, and the host file or folder of a bind mount
+  (relative to the compose file), linked at the container path inside a per-service
+  root; absolute container paths in the environment (and Orthanc's ``PythonScript``)
+  are mapped the same way;
+- profiles: compose's rule, the services without ``profiles`` and those in an active
+  profile (``COMPOSE_PROFILES``, else the ``docker/.env`` beside the file, which also
+  supplies variables as compose's ``.env`` does); network aliases resolve like names.
 
-Services start in ``depends_on`` order and wait, as compose does, for the healthchecks
-that ``condition: service_healthy`` names, by running the healthcheck commands.
+Services start in ``depends_on`` order (a dependency marked ``required: false`` that the
+profiles leave out is skipped, any other is an error, as in compose) and wait, as
+compose does, for the healthchecks that ``condition: service_healthy`` names, by running
+the healthcheck commands.
 """
 
 from __future__ import annotations
@@ -42,13 +49,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from plugin.orthanc.config import DICOMWEB_PLUGIN, PYTHON_PLUGIN
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker" / "compose.yaml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 OHIF_DIR = ROOT / "docker" / "ohif"
-ORTHANC_PLUGINS = [
-    "/usr/share/orthanc/plugins/libOrthancDicomWeb.so",
-]
 CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 
@@ -77,10 +83,56 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
     return _VARIABLE.sub(replace, value)
 
 
+def dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a compose ``.env`` file (none: empty)."""
+    if not path.is_file():
+        return {}
+    pairs = (line.strip().partition("=") for line in path.read_text().splitlines())
+    return {k.strip(): v.strip() for k, eq, v in pairs if eq and not k.startswith("#")}
+
+
 def load_compose(env: dict[str, str], path: Path = COMPOSE) -> dict[str, Any]:
-    """The compose file with its anchors merged and its variables substituted."""
-    data: dict[str, Any] = interpolate(yaml.safe_load(path.read_text()), env)
+    """The compose file with its anchors merged and its variables substituted (``env``
+    first, then the ``.env`` beside the file)."""
+    variables = dotenv(path.parent / ".env") | env
+    data: dict[str, Any] = interpolate(yaml.safe_load(path.read_text()), variables)
     return data
+
+
+def compose_profiles(env: dict[str, str], path: Path = COMPOSE) -> list[str]:
+    """The active profiles: ``COMPOSE_PROFILES`` (comma separated) from ``env``, else
+    from the ``.env`` beside the file (``--profile X`` is ``COMPOSE_PROFILES=X``)."""
+    value = env.get("COMPOSE_PROFILES", dotenv(path.parent / ".env").get("COMPOSE_PROFILES"))
+    return [p.strip() for p in (value or "").split(",") if p.strip()]
+
+
+def active_services(services: dict[str, Any], profiles: list[str]) -> dict[str, Any]:
+    """Compose's rule: services without ``profiles``, and those in an active profile."""
+    return {
+        name: service
+        for name, service in services.items()
+        if not service.get("profiles") or set(service["profiles"]) & set(profiles)
+    }
+
+
+def network_aliases(service: dict[str, Any]) -> list[str]:
+    """The service's extra names on its networks."""
+    networks = service.get("networks") or {}
+    if isinstance(networks, list):
+        return []
+    return [a for n in networks.values() for a in (n or {}).get("aliases", [])]
+
+
+def _dependencies(name: str, services: dict[str, Any]) -> dict[str, Any]:
+    """The service's ``depends_on`` among ``services``; an absent one is skipped when
+    ``required: false``, else it is an error (as compose reports a disabled one)."""
+    found = {}
+    for dep, rule in (services[name].get("depends_on") or {}).items():
+        if dep in services:
+            found[dep] = rule or {}
+        elif (rule or {}).get("required", True):
+            raise ValueError(f"service {dep} is required by {name} but is not enabled")
+    return found
 
 
 def dockerfile_env(path: Path = DOCKERFILE) -> dict[str, str]:
@@ -134,7 +186,7 @@ def start_order(services: dict[str, Any]) -> list[str]:
             return
         if name in path:
             raise ValueError(f"depends_on cycle: {' -> '.join((*path, name))}")
-        for dep in services[name].get("depends_on") or {}:
+        for dep in _dependencies(name, services):
             visit(dep, (*path, name))
         order.append(name)
 
@@ -214,16 +266,20 @@ class NativeCompose:
     # -- file system ----------------------------------------------------------------
 
     def root(self, name: str) -> Path:
-        """The service's emulated file system root, with its volumes linked in."""
+        """The service's emulated file system root, with its volumes and bind mounts
+        linked in."""
         root = self.folder / "fs" / name
         if not root.exists():
             root.mkdir(parents=True)
             for volume in self.services[name].get("volumes") or []:
                 source, _, target = str(volume).partition(":")
-                shared = self.volume(source)
+                if source.startswith((".", "/")):  # a bind mount, relative to the file
+                    shared = (COMPOSE.parent / source).resolve(strict=True)
+                else:
+                    shared = self.volume(source)
                 link = root / target.split(":")[0].lstrip("/")
                 link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to(shared, target_is_directory=True)
+                link.symlink_to(shared, target_is_directory=shared.is_dir())
         return root
 
     def volume(self, name: str) -> Path:
@@ -321,8 +377,8 @@ class NativeCompose:
 
     def start(self, name: str) -> None:
         service = self.services[name]
-        for dep, rule in (service.get("depends_on") or {}).items():
-            if (rule or {}).get("condition") == "service_healthy":
+        for dep, rule in _dependencies(name, self.services).items():
+            if rule.get("condition") == "service_healthy":
                 self.wait_healthy(dep)
         image = str(service.get("image", ""))
         if image.startswith("pgvector/pgvector"):
@@ -383,10 +439,14 @@ class NativeCompose:
     def _start_orthanc(self, name: str) -> None:
         config = orthanc_configuration(environment(self.services[name]))
         storage = self.path(name, "/var/lib/orthanc/db")
+        plugins = [DICOMWEB_PLUGIN]
+        if "PythonScript" in config:  # the image's rule: the setting enables the plugin
+            config["PythonScript"] = str(self.path(name, config["PythonScript"]))
+            plugins.append(PYTHON_PLUGIN)
         config |= {
             "StorageDirectory": str(storage),
             "IndexDirectory": str(storage),
-            "Plugins": ORTHANC_PLUGINS,
+            "Plugins": plugins,
             # Inside the namespace nothing but loopback exists; Debian's Orthanc also
             # gets the tests' usual lock (the image allows the compose network in).
             "RemoteAccessAllowed": False,
@@ -443,11 +503,14 @@ def ohif_dist() -> Path:
 
 @contextmanager
 def native_compose(folder: Path, env: dict[str, str]) -> Iterator[NativeCompose]:
-    """All of compose.yaml's services running natively, in ``start_order``."""
+    """compose.yaml's services of the active profiles (``COMPOSE_PROFILES`` in ``env``,
+    else docker/.env's) running natively, in ``start_order``."""
     compose = load_compose(env)
+    compose["services"] = active_services(compose["services"], compose_profiles(env))
     folder.mkdir(parents=True, exist_ok=True)
     hosts = folder / "hosts"
-    names = ["localhost", *compose["services"]]
+    services = compose["services"]
+    names = ["localhost", *services, *(a for s in services.values() for a in network_aliases(s))]
     hosts.write_text("".join(f"127.0.0.1 {n}\n" for n in names) + "::1 localhost\n")
     netns = Netns(folder)
     project = NativeCompose(compose, folder, netns, hosts)
@@ -467,10 +530,14 @@ def native_compose(folder: Path, env: dict[str, str]) -> Iterator[NativeCompose]
 
 __all__ = [
     "NativeCompose",
+    "active_services",
+    "compose_profiles",
     "dockerfile_env",
+    "dotenv",
     "interpolate",
     "load_compose",
     "native_compose",
+    "network_aliases",
     "orthanc_configuration",
     "start_order",
 ]

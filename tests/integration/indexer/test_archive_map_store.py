@@ -1,6 +1,7 @@
 """The archive map kept in PostgreSQL: fitted per model version at index time, cases
-added later placed with the stored fit, erased cases and dropped versions gone, and a
-map fitted on first read for archives indexed before maps were kept."""
+added later placed with the stored fit, erased cases and dropped versions gone, a map
+fitted on first read for archives indexed before maps were kept, and a query placed on
+the server with the stored fit."""
 
 from __future__ import annotations
 
@@ -126,3 +127,26 @@ def test_a_map_is_fitted_on_first_read_when_none_was_kept(pool: ConnectionPool[A
         mapped = read_archive_map(conn)
     assert len(mapped.case_ids) == 40 and time.perf_counter() - started < 10
     assert len(stored(pool, "v1")) == 40
+
+
+def test_a_query_is_placed_with_the_stored_fit(pool: ConnectionPool[Any]) -> None:
+    store = PgVectorStore(pool)
+    store.register_model("v1", DIM)
+    vectors = clustered(2, seed=7)
+    fill(store, "v1", vectors[:1])
+    assert store.place_on_map("v1", vectors[0]) is None  # one case: no map
+    fill(store, "v1", clustered(25, seed=7)[1:], start=1)  # indexed before maps were kept
+    point = store.place_on_map("v1", vectors[0])  # fitted and stored on first use
+    points = stored(pool, "v1")
+    assert len(points) == 25
+    # A stored case's vector (halfvec, as stored) lands on its stored point.
+    as_stored = vectors[0].astype(np.float16).astype(np.float32)
+    again = store.place_on_map("v1", as_stored)
+    assert again is not None and (again.x, again.y) == pytest.approx(points["case-000"], abs=1e-9)
+    assert point is not None and (point.x, point.y) == pytest.approx(points["case-000"], abs=1e-3)
+    with pool.connection() as conn:
+        fitted_at = conn.execute("SELECT computed_at FROM archive_maps").fetchone()
+    fill(store, "v1", clustered(3, seed=8), start=25)  # the fit does not move
+    store.place_on_map("v1", vectors[0])
+    with pool.connection() as conn:
+        assert conn.execute("SELECT computed_at FROM archive_maps").fetchone() == fitted_at

@@ -170,6 +170,54 @@ def test_reindex_switches_model_without_a_failed_search(
     assert maps == [(v2.model_version, 30)]
 
 
+def _reindex(database_url: str, model_dir: Path) -> int:
+    jobs = create_job_app(database_url, tasks=INDEXER_TASKS)
+    with jobs.open():
+        job_id = enqueue_reindex(jobs, database_url)
+    run_queued_jobs(JobResources(conninfo=database_url, model_dir=model_dir), INDEXER_TASKS)
+    return job_id
+
+
+def test_reindex_fills_the_outlines_of_an_older_archive(
+    corpus: Path, model_dirs: tuple[Path, Path], pool: ConnectionPool[Any], database_url: str
+) -> None:
+    store = PgVectorStore(pool)
+    _indexed(corpus, store, load_models(model_dirs[0]))
+    case_ids = [r["case_id"] for r in _rows(corpus)]
+    kept = store.outlines(case_ids)
+    assert len(kept) == 30
+    with pool.connection() as conn:  # an archive indexed before outlines were kept
+        conn.execute("UPDATE cases SET thumbnail_outline = NULL")
+    assert store.outlines(case_ids) == {}
+
+    # The reindex to a new model version re-embeds every case and keeps each outline
+    # (the cases' own masks: the same drawing as at index time).
+    job_id = _reindex(database_url, model_dirs[1])
+    assert store.outlines(case_ids) == kept
+    with psycopg.connect(database_url) as conn:
+        status = get_job(conn, job_id)
+    assert status is not None
+    assert (status.state, status.done, status.total, status.errors) == ("succeeded", 30, 30, [])
+
+    # Already on that version: a reindex embeds nothing and draws the missing outlines
+    # from the cases' sources; one whose images have gone is a job error, not a failure.
+    gone = case_ids[4]
+    with pool.connection() as conn:
+        conn.execute(
+            "UPDATE cases SET thumbnail_outline = NULL WHERE case_id = ANY(%s)", (case_ids[:5],)
+        )
+        conn.execute(
+            "UPDATE cases SET source_uri = %s WHERE case_id = %s", (str(corpus / "moved"), gone)
+        )
+    job_id = _reindex(database_url, model_dirs[1])
+    assert store.outlines(case_ids) == {c: o for c, o in kept.items() if c != gone}
+    with psycopg.connect(database_url) as conn:
+        status = get_job(conn, job_id)
+    assert status is not None
+    assert (status.state, status.done, status.total) == ("succeeded", 5, 5)
+    assert len(status.errors) == 1 and status.errors[0].startswith(f"{gone}: ")
+
+
 def _cli(args: list[str], database_url: str, model_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMCASE_")}
     env |= {"SIMCASE_DATABASE_URL": database_url, "SIMCASE_MODEL_DIR": str(model_dir)}
@@ -199,6 +247,7 @@ def test_cli_index_search_reindex(
     assert set(result) >= {"model_version", "query", "results", "per_diagnosis"}
     assert [r["rank"] for r in result["results"]] == [1, 2, 3]
     assert set(result["results"][0]) >= {"rank", "case_id", "diagnosis", "similarity"}
+    assert set(result["query"]["map_point"]) == {"x", "y"}  # placed on the archive map
     reindexed = _cli(["reindex"], database_url, model_dirs[1])
     assert reindexed.returncode == 0, reindexed.stderr
     assert json.loads(reindexed.stdout)["state"] == "succeeded"
@@ -226,6 +275,17 @@ def test_api_search_upload_and_admin_reindex(
         own = next(h for h in body["results"] if h["case_id"] == case)
         assert own["similarity"] == pytest.approx(1.0, abs=2e-3)
         assert all(h["thumbnail"].startswith("data:image/png;base64,") for h in body["results"])
+        # The query's place on the archive map, computed on the server with the stored
+        # projection: the uploaded archive case lands on its own point (its vector up to
+        # the halfvec rounding of the stored one).
+        points = client.get("/api/v1/map").json()["points"]
+        place = body["query"]["map_point"]
+        nearest = min(points, key=lambda p: np.hypot(p["x"] - place["x"], p["y"] - place["y"]))
+        assert nearest["case_id"] == case
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        assert "map_point" in schema["SearchQuery"]["properties"]
+        assert "embedding" not in body["query"]  # the page no longer projects it
+        assert "viewer_url" not in body["results"][0]  # the schema adds no unset field
         assert sorted(body["per_diagnosis"]) == ["glioma", "meningioma", "metastasis"]
         assert "Not for diagnostic use" in body["notice"]
         bad = client.post(

@@ -1,12 +1,14 @@
 """The archive map's projection: principal components that separate what differs most,
-the same map for the same data, and queries placed by the same linear map."""
+the same map for the same data, and queries placed by the same linear map (a stored
+case's vector, searched for, lands on its own point)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from indexer.archive_map import fit_projection
+from indexer.archive_map import ArchiveMap, MapPoint, fit_projection
+from indexer.store import CaseEntry, MemoryStore
 
 
 def _clusters(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -44,3 +46,35 @@ def test_same_data_same_map_and_queries_land_by_the_same_rule() -> None:
 def test_fewer_than_two_vectors_are_refused() -> None:
     with pytest.raises(ValueError, match="Argument 'vectors'"):
         fit_projection(np.ones((1, 4)))
+
+
+def test_a_stored_case_projects_onto_its_stored_point() -> None:
+    vectors, labels = _clusters(2)
+    store = MemoryStore()
+    store.register_model("m1", vectors.shape[1])
+    for i, vector in enumerate(vectors):
+        store.upsert(CaseEntry(f"c{i:03d}", f"d{labels[i]}"), "m1", vector)
+    assert store.refresh_archive_map("m1")
+    projection = store.maps["m1"]
+    ids = sorted(store.indexed_case_ids("m1"))
+    stored = np.stack([store.vectors[("m1", c)] for c in ids])
+    mapped = ArchiveMap(
+        "m1", ids, ["d"] * len(ids), projection.apply(stored), projection, len(ids), len(ids)
+    ).to_json()["points"]
+    for i in (0, 41, 119):  # the case's vector placed as a query is placed, on the server
+        point = store.place_on_map("m1", store.vectors[("m1", ids[i])])
+        assert point is not None
+        assert point.to_json() == {"x": mapped[i]["x"], "y": mapped[i]["y"]}
+    # A query between two cases lands between their points.
+    between = store.place_on_map("m1", (stored[0] + stored[1]) / 2)
+    assert between is not None
+    middle = (projection.apply(stored[:1]) + projection.apply(stored[1:2]))[0] / 2
+    assert (between.x, between.y) == pytest.approx(tuple(middle))
+
+
+def test_no_place_without_a_map() -> None:
+    store = MemoryStore()
+    store.register_model("m1", 4)
+    store.upsert(CaseEntry("only", "glioma"), "m1", np.asarray([1, 0, 0, 0], dtype=np.float32))
+    assert store.place_on_map("m1", np.ones(4)) is None  # one case: nothing to map
+    assert MapPoint(0.123456789, -2.0).to_json() == {"x": 0.12346, "y": -2.0}
