@@ -28,6 +28,7 @@ __all__ = [
     "pending_studies",
     "record_instance",
     "save_feed_position",
+    "seconds_since_received",
     "study_files",
     "study_instances",
 ]
@@ -183,6 +184,19 @@ def pending_studies(conn: psycopg.Connection[Any]) -> list[IntakeStudy]:
             " ORDER BY last_received_at"
         )
         return cur.fetchall()
+
+
+def seconds_since_received(conn: psycopg.Connection[Any], study_instance_uid: str) -> float | None:
+    """Seconds from the study's last acknowledged instance to now, on the database's
+    clock (the listener's and the worker's hosts may disagree); None for a study the
+    listener did not receive."""
+    with conn.cursor(row_factory=scalar_row) as cur:
+        seconds = cur.execute(
+            "SELECT extract(epoch FROM clock_timestamp() - last_received_at)::float8"
+            " FROM intake_studies WHERE study_instance_uid = %s",
+            (study_instance_uid,),
+        ).fetchone()
+    return None if seconds is None else float(seconds)
 
 
 def forget_study(conn: psycopg.Connection[Any], study_instance_uid: str) -> int:

@@ -40,6 +40,7 @@ __all__ = [
     "job",
     "job_resources",
     "readable_error",
+    "seconds_since_deferred",
     "task_name",
 ]
 
@@ -201,6 +202,18 @@ def defer_once(
         if existing is None:  # it started in between: queue again
             return defer_once(app, conninfo, name, lock, run_alone=run_alone, **kwargs)
         return existing
+
+
+def seconds_since_deferred(conn: psycopg.Connection[Any], job_id: int) -> float | None:
+    """Seconds from the job's queueing to now, on the database's clock (None: no such
+    job, or its events were pruned)."""
+    with conn.cursor(row_factory=scalar_row) as cur:
+        seconds = cur.execute(
+            "SELECT extract(epoch FROM clock_timestamp() - min(at))::float8"
+            " FROM procrastinate_events WHERE job_id = %s AND type = 'deferred'",
+            (job_id,),
+        ).fetchone()
+    return None if seconds is None else float(seconds)
 
 
 def enqueue_reindex(app: procrastinate.App, conninfo: str, case_id: str | None = None) -> int:

@@ -11,7 +11,14 @@ from typing import Any
 
 import procrastinate
 
-from indexer.jobs import DEFAULT_RETRY, JOB_QUEUE, JobResources, JobTask, create_job_app
+from indexer.jobs import (
+    DEFAULT_RETRY,
+    JOB_QUEUE,
+    JobResources,
+    JobTask,
+    create_job_app,
+    readable_error,
+)
 
 __all__ = [
     "WorkerTiming",
@@ -28,6 +35,8 @@ HEARTBEAT_SECONDS = 5.0
 STALLED_AFTER_SECONDS = 20.0
 #: How often each worker looks for jobs of dead workers.
 RECOVERY_INTERVAL_SECONDS = 10.0
+#: Longest pause before a worker that lost the database starts again.
+RESTART_MAX_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -51,8 +60,9 @@ async def retry_stalled_jobs(
     app: procrastinate.App, stalled_after_seconds: float = STALLED_AFTER_SECONDS
 ) -> list[int]:
     """Put the "doing" jobs of dead workers (no heartbeat for ``stalled_after_seconds``)
-    back to "todo", so that a live worker runs them; a job whose workers died
-    ``DEFAULT_RETRY.max_attempts`` times is marked failed instead. Returns the ids retried.
+    back to "todo", so that a live worker runs them; a job that has used up its task's
+    attempts (``max_attempts`` of its retry strategy, else ``DEFAULT_RETRY``'s) is marked
+    failed instead. Returns the ids retried.
 
     Several workers may run this at once: a job another worker already moved on is
     skipped.
@@ -64,7 +74,7 @@ async def retry_stalled_jobs(
     for stalled_job in stalled:
         assert stalled_job.id is not None
         try:
-            if stalled_job.attempts + 1 >= (DEFAULT_RETRY.max_attempts or 1):
+            if stalled_job.attempts + 1 >= _max_attempts(app, stalled_job.task_name):
                 await app.job_manager.finish_job_by_id_async(
                     stalled_job.id, procrastinate.jobs.Status.FAILED, delete_job=False
                 )
@@ -85,6 +95,14 @@ async def retry_stalled_jobs(
         )
         retried.append(stalled_job.id)
     return retried
+
+
+def _max_attempts(app: procrastinate.App, task_name: str) -> int:
+    """The task's own retry budget (``process_study`` has its own), else the default."""
+    task = app.tasks.get(task_name)
+    strategy = getattr(task, "retry_strategy", None)
+    own = getattr(strategy, "max_attempts", None)
+    return int(own or DEFAULT_RETRY.max_attempts or 1)
 
 
 async def _recover_forever(app: procrastinate.App, timing: WorkerTiming) -> None:
@@ -116,11 +134,30 @@ async def run_worker_async(
     **options: Any,
 ) -> None:
     """Run a worker on :data:`JOB_QUEUE` (heartbeats on) beside the stalled-job recovery
-    loop, until the worker stops or is cancelled."""
+    loop, until the worker stops or is cancelled.
+
+    A waiting worker (``wait``) outlives the database: when procrastinate's worker ends
+    because the database cannot be reached (a PostgreSQL restart), it is started again
+    after a pause (1 s, doubling up to :data:`RESTART_MAX_SECONDS`); the job it was
+    running, if any, is retried by the stalled-job recovery."""
     timing = timing or WorkerTiming()
     recovery = asyncio.create_task(_recover_forever(app, timing), name="stalled-job-recovery")
+    pause = 1.0
     try:
-        await app.run_worker_async(**_worker_arguments(resources, timing, wait), **options)
+        while True:
+            try:
+                await app.run_worker_async(**_worker_arguments(resources, timing, wait), **options)
+                return
+            except procrastinate.exceptions.ConnectorException as exc:
+                if not wait:
+                    raise
+                log.error(
+                    "worker stopped: the database cannot be reached (%s); starting again in %.0f s",
+                    readable_error(exc.__cause__ or exc, 200),
+                    pause,
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RESTART_MAX_SECONDS)
     finally:
         recovery.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -8,20 +8,36 @@ tasks never read them again.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import procrastinate
-from procrastinate import JobContext
+import psycopg
+from procrastinate import JobContext, RetryStrategy
 
-from indexer.jobs import JobResources, JobTask, defer_once, job
+from indexer.database import connect
+from indexer.errors import DatabaseUnavailableError
+from indexer.intake import seconds_since_received
+from indexer.jobs import (
+    DEFAULT_RETRY,
+    JobResources,
+    JobTask,
+    defer_once,
+    job,
+    seconds_since_deferred,
+)
 from indexer.tasks import INDEXER_TASKS
 from plugin import metrics
 from plugin.dicom.uids import require_uid
+from plugin.errors import SendError
 from plugin.processing import process_study
 from plugin.settings import Settings
 
+log = logging.getLogger(__name__)
+
 __all__ = [
+    "PROCESS_STUDY_RETRY",
     "TASKS",
     "WorkerResources",
     "enqueue_process_study",
@@ -47,7 +63,20 @@ def worker_resources(settings: Settings, conninfo: str) -> WorkerResources:
     )
 
 
-@job("process_study")
+#: ``process_study`` is retried when the database went away (as every job) and when the
+#: PACS could not take the results (:class:`~plugin.errors.SendError`, after the sender's
+#: own few retries): after 2, 4, 8 ... 512 s, 10 attempts in about 17 minutes, each
+#: failed attempt's error kept for the admin API. The result objects' UIDs are derived
+#: from the study's content, the same at every attempt, so a set delivered in part is
+#: completed, not duplicated, and one that was recorded is never sent again.
+PROCESS_STUDY_RETRY = RetryStrategy(
+    max_attempts=10,
+    exponential_wait=2,
+    retry_exceptions={*(DEFAULT_RETRY.retry_exceptions or ()), SendError},
+)
+
+
+@job("process_study", retry=PROCESS_STUDY_RETRY)
 def process_study_task(
     context: JobContext, study_instance_uid: str, source: str = "spool"
 ) -> dict[str, Any]:
@@ -61,7 +90,29 @@ def process_study_task(
         metrics.record_failure(exc)
         raise
     metrics.record_outcome(outcome.state, outcome.shown_case_ids, outcome.timings_s)
+    if outcome.state not in metrics.SKIPPED_STATES:
+        _record_latency(resources.conninfo, study_instance_uid, source, context.job.id)
     return outcome.to_dict()
+
+
+def _record_latency(
+    conninfo: str, study_instance_uid: str, source: str, job_id: int | None
+) -> None:
+    """Observe the study's arrival-to-delivery latency: from its last acknowledged
+    instance (pushed studies), else from the job's queueing. A database hiccup here
+    costs the observation, never the job (whose results are already delivered)."""
+    try:
+        with connect(conninfo, autocommit=True) as conn:
+            seconds = (
+                seconds_since_received(conn, study_instance_uid) if source == "spool" else None
+            )
+            if seconds is None and job_id is not None:
+                seconds = seconds_since_deferred(conn, job_id)
+    except (psycopg.Error, DatabaseUnavailableError) as exc:
+        log.warning("study latency not recorded: %s", type(exc).__name__)
+        return
+    if seconds is not None:
+        metrics.record_latency(source, seconds)
 
 
 #: Every simcase task: what a worker runs and what an app that defers jobs carries

@@ -10,12 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -29,6 +27,7 @@ from plugin.api_settings import (
     ApiSettings,
     is_loopback_host,
 )
+from plugin.dicom_settings import DicomSettings, DicomTlsSettings
 from plugin.errors import ConfigurationError
 
 __all__ = [
@@ -38,6 +37,7 @@ __all__ = [
     "ApiSettings",
     "DemoSettings",
     "DicomSettings",
+    "DicomTlsSettings",
     "IndexSettings",
     "PacsSettings",
     "ResultsSettings",
@@ -52,42 +52,6 @@ def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/simcase``, else ``~/.local/share/simcase``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "simcase"
-
-
-class DicomSettings(BaseModel):
-    """The DICOM listener (``simcase listen``)."""
-
-    ae_title: str = Field("SIMCASE", min_length=1, max_length=16)
-    #: Address the listener binds: ``0.0.0.0`` (default) for all IPv4 interfaces, or one
-    #: address such as ``127.0.0.1`` to accept only local senders.
-    host: str = Field("0.0.0.0", min_length=1, max_length=255)
-    port: int = Field(11112, ge=1, le=65535)
-    allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    debounce_seconds: float = Field(2.0, ge=0)
-    stable_seconds: float = Field(30.0, gt=0)
-    #: Associations at once (beyond it: A-ASSOCIATE-RJ "local limit exceeded").
-    max_associations: int = Field(16, ge=1, le=1000)
-    #: Associations at once from one calling IP address (beyond it: A-ASSOCIATE-RJ "local
-    #: limit exceeded", logged with the address), so one sender cannot take them all.
-    max_associations_per_peer: int = Field(4, ge=1, le=1000)
-    #: Connections waiting for their A-ASSOCIATE-RQ at once; one more closes the oldest.
-    max_pending_connections: int = Field(4, ge=1, le=1000)
-    #: ARTIM: a connection that has not associated after this long is closed.
-    association_timeout_seconds: float = Field(10.0, gt=0, le=300)
-    #: Largest PDU the listener receives (its Maximum Length Receive); a PDU header
-    #: declaring more is refused before anything is buffered.
-    max_pdu_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
-    #: Free space (MiB) the spool's file system must keep: an instance that would leave
-    #: less is refused with 0xA700 "out of resources" before anything is written (0: no
-    #: check).
-    min_free_mb: int = Field(1024, ge=0, le=1024**3)
-
-    @field_validator("allowed_aes", mode="before")
-    @classmethod
-    def _split_aes(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [ae.strip() for ae in value.split(",") if ae.strip()]
-        return value
 
 
 class ResultsSettings(BaseModel):

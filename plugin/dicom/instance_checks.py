@@ -20,10 +20,31 @@ from pydicom.charset import python_encoding
 
 from plugin.dicom.uids import is_dicom_uid
 
-__all__ = ["REQUIRED_UIDS", "instance_problem", "repair_dates"]
+__all__ = [
+    "REQUIRED_UIDS",
+    "STUDY_TYPE2",
+    "fill_study_attributes",
+    "instance_problem",
+    "repair_dates",
+]
 
 #: The UIDs every instance must carry in its data set.
 REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+#: Type 2 attributes of the Patient and General Study modules, which the result objects
+#: copy from the query: present (empty when unknown) in every valid instance, but
+#: missing from some that senders send, or dropped by :func:`repair_dates`.
+STUDY_TYPE2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "ReferringPhysicianName",
+    "AccessionNumber",
+)
 
 _DATES = (
     "StudyDate",
@@ -127,4 +148,24 @@ def repair_dates(ds: Dataset) -> list[str]:
             else:
                 del ds[keyword]
             changed.append(keyword)
+    return changed
+
+
+def fill_study_attributes(ds: Dataset) -> list[str]:
+    """Add the :data:`STUDY_TYPE2` attributes ``ds`` lacks, empty (as DICOM allows for
+    Type 2), and drop a SpecificCharacterSet that is one blank value (the default
+    repertoire), so the result objects can be built from ``ds``.
+
+    Returns the keywords that were changed.
+    """
+    changed: list[str] = []
+    for keyword in STUDY_TYPE2:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+            changed.append(keyword)
+    charsets = ds.get("SpecificCharacterSet")
+    blank = isinstance(charsets, str | None) and not (charsets or "").strip()
+    if "SpecificCharacterSet" in ds and blank:
+        del ds.SpecificCharacterSet
+        changed.append("SpecificCharacterSet")
     return changed

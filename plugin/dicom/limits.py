@@ -18,7 +18,7 @@ import logging
 import socket
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from pynetdicom import evt
 from pynetdicom.association import Association
@@ -48,6 +48,16 @@ class LimitedAssociationServer(ThreadedAssociationServer):
         self.max_pending = max_pending
         self._closing: weakref.WeakSet[Association] = weakref.WeakSet()
         super().__init__(*args, **kwargs)
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        """Accept a connection; with TLS, wrap it without the handshake (see
+        :mod:`plugin.dicom.tls`): pynetdicom's own wrap would run each client's handshake
+        here, in the one thread that accepts connections."""
+        raw, address = cast(socket.socket, self.socket).accept()
+        if self.ssl_context is None:
+            return raw, address
+        wrapped = self.ssl_context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+        return wrapped, address
 
     def verify_request(
         self,

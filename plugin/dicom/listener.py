@@ -9,6 +9,10 @@ unless they can never be used (refused with 0xC210 and a reason: see
 system is short of ``min_free_mb`` (refused with 0xA700). A study is handed on
 (``on_study_complete``) once its sender has finished (see
 :mod:`plugin.dicom.study_tracker`), after its rows are committed.
+
+The C-STORE handler is :mod:`plugin.dicom.store_handler`, the start-up scan
+:mod:`plugin.dicom.recovery`, the limits before authentication
+:mod:`plugin.dicom.limits`, and the optional TLS :mod:`plugin.dicom.tls`.
 """
 
 from __future__ import annotations
@@ -16,21 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from io import BytesIO
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import pydicom
-from pydicom import Dataset
-from pydicom.errors import InvalidDicomError
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
-from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from indexer.intake import ReceivedInstance
-from plugin.dicom.file_meta import file_header
-from plugin.dicom.instance_checks import instance_problem
+from indexer.jobs import readable_error
 from plugin.dicom.journal import InstanceJournal
 from plugin.dicom.limits import (
     LimitedAssociationServer,
@@ -38,9 +35,16 @@ from plugin.dicom.limits import (
     pdu_read_limit,
 )
 from plugin.dicom.recorder import JournalRecorder
+from plugin.dicom.recovery import recover_spool
 from plugin.dicom.spool import Spool
+from plugin.dicom.store_handler import (
+    STATUS_CANNOT_UNDERSTAND,
+    STATUS_OUT_OF_RESOURCES,
+    StoreHandler,
+)
 from plugin.dicom.study_tracker import StudyTracker
 from plugin.dicom.tcp import set_fast_polling, set_tcp_nodelay
+from plugin.dicom.tls import server_ssl_context
 from plugin.errors import ListenerError
 from plugin.settings import DicomSettings
 
@@ -51,20 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: C-STORE failure (0xC210, "cannot understand"): the data set could not be parsed or
-#: cannot be used (see :func:`plugin.dicom.instance_checks.instance_problem`).
-STATUS_CANNOT_UNDERSTAND = 0xC210
-#: C-STORE failure ("out of resources"): the instance could not be written or recorded,
-#: or the spool's file system is below its minimum free space.
-STATUS_OUT_OF_RESOURCES = 0xA700
-
-
-def _failure(status: int, reason: str) -> Dataset:
-    ds = Dataset()
-    ds.Status = status
-    ds.ErrorComment = reason[:64]
-    return ds
 
 
 class DicomListener:
@@ -105,6 +95,9 @@ class DicomListener:
             self._study_complete,
             debounce_seconds=settings.debounce_seconds,
             stable_seconds=settings.stable_seconds,
+        )
+        self.store_handler = StoreHandler(
+            self.spool, self.recorder, self.tracker, settings.min_free_mb
         )
         self._host = settings.host if host is None else host
         self._port = settings.port if port is None else port
@@ -168,7 +161,7 @@ class DicomListener:
             ),
             (evt.EVT_CONN_OPEN, set_tcp_nodelay),
             (evt.EVT_CONN_OPEN, set_fast_polling),
-            (evt.EVT_C_STORE, self._handle_store),
+            (evt.EVT_C_STORE, self.store_handler),
             (evt.EVT_C_ECHO, self._handle_echo),
             (evt.EVT_RELEASED, self._handle_ended),
             (evt.EVT_ABORTED, self._handle_ended),
@@ -180,6 +173,7 @@ class DicomListener:
                 (self._host, self._port),
                 evt_handlers=handlers,
                 server_class=LimitedAssociationServer,
+                ssl_context=server_ssl_context(self.settings.tls),
                 max_pending=self.settings.max_pending_connections,
             )
         except OSError as exc:
@@ -198,12 +192,19 @@ class DicomListener:
         self.recorder.start()
         self.tracker.start()
         log.info(
-            "DICOM listener %s on %s:%s (allowed callers: %s)",
+            "DICOM listener %s on %s:%s%s (allowed callers: %s)",
             self.settings.ae_title,
             self._host,
             self.port,
+            self._tls_mode(),
             ", ".join(self.settings.allowed_aes) or "any",
         )
+
+    def _tls_mode(self) -> str:
+        tls = self.settings.tls
+        if not tls.enabled:
+            return ""
+        return ", TLS" + (" with client certificates" if tls.require_client_cert else "")
 
     def stop(self) -> None:
         """Stop accepting associations, end the active ones and stop the timer."""
@@ -226,42 +227,26 @@ class DicomListener:
         """Journal the spooled instances that have no row (acknowledged, then a crash
         before their batch was committed); remove unreadable files (writes interrupted
         before the acknowledgement). Returns the studies found."""
-        known = self.journal.known_paths()
-        found: list[ReceivedInstance] = []
-        for path in self.spool.instances():
-            if str(path) in known:
-                continue
-            try:
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
-                instance = ReceivedInstance(
-                    sop_instance_uid=str(ds.SOPInstanceUID),
-                    study_instance_uid=str(ds.StudyInstanceUID),
-                    series_instance_uid=str(ds.SeriesInstanceUID),
-                    sop_class_uid=str(ds.SOPClassUID),
-                    path=path,
-                    modality=str(ds.get("Modality") or "") or None,
-                )
-            except (InvalidDicomError, AttributeError, OSError, ValueError, EOFError) as exc:
-                log.warning("removing unreadable spool file %s: %s", path.name, exc)
-                path.unlink(missing_ok=True)
-                continue
-            found.append(instance)
-        if found:
-            self.journal.record_many(found)
-            log.info("journalled %d spooled instances without a row", len(found))
-        return {i.study_instance_uid for i in found}
+        return recover_spool(self.spool, self.journal)
 
     # -- handlers ---------------------------------------------------------------
     def _study_complete(self, study_instance_uid: str) -> None:
-        if not self.recorder.flush():
-            log.error("journal rows still not written", extra={"study_uid": study_instance_uid})
+        """Hand a complete study on once its rows are committed; while the database
+        cannot take them (or the hand-over fails), try again after ``stable_seconds``."""
+        extra = {"study_uid": study_instance_uid}
         try:
+            if not self.recorder.flush(timeout=self.settings.stable_seconds):
+                raise ListenerError(f"{self.recorder.backlog} journal rows not written yet")
             self.journal.study_completed(study_instance_uid)
-        except Exception:
-            log.exception(
-                "could not record study completion", extra={"study_uid": study_instance_uid}
+            self._on_study_complete(study_instance_uid)
+        except Exception as exc:
+            log.error(
+                "study complete but not handed on (%s); trying again in %s s",
+                readable_error(exc, 200),
+                self.settings.stable_seconds,
+                extra=extra,
             )
-        self._on_study_complete(study_instance_uid)
+            self.tracker.mark_pending(study_instance_uid)
 
     def _handle_echo(self, event: evt.Event) -> int:
         log.debug("C-ECHO from %s", event.assoc.requestor.ae_title)
@@ -286,75 +271,3 @@ class DicomListener:
         self.recorder.flush()
         self.spool.sync_directories()
         self.tracker.association_ended(id(event.assoc))
-
-    def _disk_space_problem(self, size: int) -> str | None:
-        """Why an instance of ``size`` bytes cannot be kept (the spool's file system would
-        fall below ``min_free_mb``), or ``None``."""
-        minimum = self.settings.min_free_mb * 1024 * 1024
-        if minimum == 0:
-            return None
-        free = self.spool.free_bytes()
-        if free - size >= minimum:
-            return None
-        return f"spool disk full: {free // 2**20} MB free, {self.settings.min_free_mb} MB kept"
-
-    def _handle_store(self, event: evt.Event) -> int | Dataset:
-        calling_ae = event.assoc.requestor.ae_title
-        try:
-            ds = event.dataset
-        except Exception as exc:
-            log.warning("C-STORE from %s refused: unreadable data set: %s", calling_ae, exc)
-            return _failure(STATUS_CANNOT_UNDERSTAND, f"cannot read data set: {exc}")
-        # Refused at the door, with a reason the sender can log: what the pipeline could
-        # never use (UIDs missing or not UIDs, unknown character set, empty image,
-        # non-finite geometry). Kept: every other instance of any storage SOP class.
-        problem = instance_problem(ds)
-        if problem is not None:
-            log.warning("C-STORE from %s refused: %s", calling_ae, problem)
-            return _failure(STATUS_CANNOT_UNDERSTAND, problem)
-        study_instance_uid = str(ds.StudyInstanceUID).strip()
-        series_uid = str(ds.SeriesInstanceUID).strip()
-        sop_uid = str(ds.SOPInstanceUID).strip()
-        sop_class_uid = str(ds.SOPClassUID).strip()
-        try:
-            modality = str(ds.get("Modality") or "").strip() or None
-        except Exception:
-            modality = None
-        try:
-            header = file_header(sop_class_uid, sop_uid, str(event.context.transfer_syntax))
-            stream = cast(C_STORE, event.request).DataSet
-            if not isinstance(stream, BytesIO):
-                raise TypeError("C-STORE request without a data set stream")
-            short = self._disk_space_problem(len(header) + stream.getbuffer().nbytes)
-            if short is not None:
-                log.error(
-                    "C-STORE from %s refused: %s",
-                    calling_ae,
-                    short,
-                    extra={"study_uid": study_instance_uid, "sop_uid": sop_uid},
-                )
-                return _failure(STATUS_OUT_OF_RESOURCES, short)
-            path = self.spool.write(
-                study_instance_uid, series_uid, sop_uid, [header, stream.getbuffer()]
-            )
-            self.recorder.add(
-                ReceivedInstance(
-                    sop_instance_uid=sop_uid,
-                    study_instance_uid=study_instance_uid,
-                    series_instance_uid=series_uid,
-                    sop_class_uid=sop_class_uid,
-                    path=path,
-                    modality=modality,
-                    calling_ae=calling_ae,
-                )
-            )
-        except Exception as exc:
-            log.error(
-                "C-STORE could not be kept: %s",
-                exc,
-                extra={"study_uid": study_instance_uid, "sop_uid": sop_uid},
-            )
-            return _failure(STATUS_OUT_OF_RESOURCES, f"cannot store: {type(exc).__name__}")
-        self.tracker.instance_received(study_instance_uid, id(event.assoc))
-        log.debug("stored", extra={"study_uid": study_instance_uid, "sop_uid": sop_uid})
-        return 0x0000

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from indexer.intake import ReceivedInstance
+from indexer.jobs import readable_error
 from plugin.dicom.journal import InstanceJournal
 from plugin.dicom.worker_thread import ConditionThread
 
@@ -94,8 +95,13 @@ class JournalRecorder(ConditionThread):
                 batch, self._queue = self._queue, []
             try:
                 self._journal.record_many(batch)
-            except Exception:
-                log.exception("journal rows not written (%d queued); retrying", len(batch))
+            except Exception as exc:
+                # once a second while the database is away: one line, no traceback
+                log.error(
+                    "journal rows not written (%d queued; %s); retrying",
+                    len(batch),
+                    readable_error(exc, 200),
+                )
                 with self._cond:
                     self._queue[:0] = batch
                     self._cond.wait(timeout=self._retry)

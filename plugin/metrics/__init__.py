@@ -3,7 +3,8 @@
 Two kinds:
 
 * in-process instruments (:mod:`plugin.metrics.instruments`): instances received, studies
-  queued, studies processed / skipped / failed, stage latencies, send retries; counted in
+  queued, studies processed / skipped / failed, stage latencies, each study's arrival-to-
+  delivery latency, send retries; counted in
   the process that does the work (``simcase run`` is one process; a separate
   ``simcase worker`` or ``simcase listen`` serves its own on ``SIMCASE_METRICS_PORT``);
 * database gauges (:mod:`plugin.metrics.database`), read on every scrape of the API's
@@ -13,8 +14,10 @@ Two kinds:
 
 from plugin.metrics.database import DatabaseCollector, database_metrics
 from plugin.metrics.instruments import (
+    SKIPPED_STATES,
     CountingJournal,
     record_failure,
+    record_latency,
     record_outcome,
     record_send,
     record_study_queued,
@@ -22,10 +25,12 @@ from plugin.metrics.instruments import (
 )
 
 __all__ = [
+    "SKIPPED_STATES",
     "CountingJournal",
     "DatabaseCollector",
     "database_metrics",
     "record_failure",
+    "record_latency",
     "record_outcome",
     "record_send",
     "record_study_queued",

@@ -19,19 +19,25 @@ __all__ = [
     "INSTANCES_RECEIVED",
     "SEND_ATTEMPTS",
     "SEND_RETRIES",
+    "SKIPPED_STATES",
     "STAGES",
     "STAGE_SECONDS",
     "STUDIES_FAILED",
     "STUDIES_PROCESSED",
     "STUDIES_QUEUED",
     "STUDIES_SKIPPED",
+    "STUDY_LATENCY",
     "CountingJournal",
     "record_failure",
+    "record_latency",
     "record_outcome",
     "record_send",
     "record_study_queued",
     "serve_process_metrics",
 ]
+
+#: ``process_study`` outcomes that delivered nothing (counted as skipped, no latency).
+SKIPPED_STATES = frozenset({"unchanged", "no-input"})
 
 #: ``process_study``'s named steps -> the stage label of ``simcase_stage_seconds``.
 #: The segmenter and the embedder run in one step (``embed_study``): one stage.
@@ -78,6 +84,14 @@ STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
 )
+STUDY_LATENCY = Histogram(
+    "simcase_study_latency_seconds",
+    "From a study's arrival to its results delivered, by how it arrived (spool: from the "
+    "last acknowledged instance; dicomweb: from the job's queueing, once Orthanc called "
+    "the study stable), on the database's clock.",
+    ["source"],
+    buckets=(0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0),
+)
 SEND_ATTEMPTS = Counter(
     "simcase_send_attempts",
     "Attempts to deliver a batch of result objects, by result ('ok', 'retry', 'failed').",
@@ -98,12 +112,17 @@ def record_outcome(
     state: str, shown_case_ids: Sequence[str], timings_s: Mapping[str, float]
 ) -> None:
     """Count one finished ``process_study`` and observe its stages' durations."""
-    if state in ("unchanged", "no-input"):
+    if state in SKIPPED_STATES:
         STUDIES_SKIPPED.labels(reason=state.replace("-", "_")).inc()
     else:
         STUDIES_PROCESSED.labels(outcome="answered" if shown_case_ids else "short_report").inc()
     for step, seconds in timings_s.items():
         STAGE_SECONDS.labels(stage=STAGES.get(step, step)).observe(seconds)
+
+
+def record_latency(source: str, seconds: float) -> None:
+    """Observe one study's arrival-to-delivery latency (``source``: spool or dicomweb)."""
+    STUDY_LATENCY.labels(source=source).observe(max(0.0, seconds))
 
 
 def _failure_reason(exc: BaseException) -> str:

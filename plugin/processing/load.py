@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 
 from dicom_conversion import read_dicom_file
 from indexer import intake
-from plugin.dicom.instance_checks import instance_problem, repair_dates
+from plugin.dicom.instance_checks import fill_study_attributes, instance_problem, repair_dates
 from plugin.dicom.uids import is_dicom_uid
 from plugin.errors import StudySourceError
 from plugin.orthanc.loop_guard import SIMCASE_MANUFACTURER
@@ -145,7 +145,8 @@ def screen_instances(
 
     An instance is skipped when :func:`~plugin.dicom.instance_checks.instance_problem`
     names a problem, or when it belongs to another study; ISO-form dates and times of
-    the usable ones are repaired in place.
+    the usable ones are repaired in place, and the Type 2 patient and study attributes
+    they lack are added empty (:func:`~plugin.dicom.instance_checks.fill_study_attributes`).
     """
     usable: list[Dataset] = []
     skipped: list[Skipped] = []
@@ -166,6 +167,7 @@ def screen_instances(
             )
             continue
         repair_dates(ds)
+        fill_study_attributes(ds)
         usable.append(ds)
     for item in skipped:
         log.warning(

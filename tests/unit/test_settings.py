@@ -161,3 +161,40 @@ def test_search_credential_settings_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("SIMCASE_API__TRUSTED_USER_HEADER", "X-User: evil")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_dicom_tls_off_by_default_and_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not Settings().dicom.tls.enabled
+    monkeypatch.setenv("SIMCASE_DICOM__TLS__CERT_FILE", "/etc/simcase/dicom.pem")
+    monkeypatch.setenv("SIMCASE_DICOM__TLS__KEY_FILE", "/etc/simcase/dicom.key")
+    monkeypatch.setenv("SIMCASE_DICOM__TLS__CA_FILE", "/etc/simcase/senders-ca.pem")
+    monkeypatch.setenv("SIMCASE_DICOM__TLS__REQUIRE_CLIENT_CERT", "true")
+    tls = Settings().dicom.tls
+    assert tls.enabled
+    assert tls.cert_file == Path("/etc/simcase/dicom.pem")
+    assert tls.key_file == Path("/etc/simcase/dicom.key")
+    assert tls.ca_file == Path("/etc/simcase/senders-ca.pem")
+    assert tls.require_client_cert
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"CERT_FILE": "/c.pem"}, "cert_file and key_file together"),
+        ({"KEY_FILE": "/k.pem"}, "cert_file and key_file together"),
+        (
+            {"CERT_FILE": "/c.pem", "KEY_FILE": "/k.pem", "REQUIRE_CLIENT_CERT": "true"},
+            "require_client_cert needs ca_file",
+        ),
+        ({"CA_FILE": "/ca.pem"}, "TLS is off"),
+    ],
+)
+def test_incomplete_dicom_tls_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], message: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(f"SIMCASE_DICOM__TLS__{name}", value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

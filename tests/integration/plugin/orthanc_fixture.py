@@ -69,10 +69,12 @@ def running_orthanc(
     forward_script: Path | None = None,
     forward_settings: dict[str, Any] | None = None,
     timeout: float = 30.0,
+    ports: tuple[int, int] | None = None,
 ) -> Iterator[OrthancServer]:
-    """Start Orthanc with the shipped configuration; stop it (SIGTERM) at the end."""
+    """Start Orthanc with the shipped configuration (on ``ports``, HTTP and DICOM, when
+    given, else free ones); stop it (SIGTERM) at the end."""
     directory.mkdir(parents=True, exist_ok=True)
-    http_port, dicom_port = free_port(), free_port()
+    http_port, dicom_port = ports or (free_port(), free_port())
     config = orthanc_config(
         directory / "storage",
         http_port=http_port,

@@ -18,171 +18,33 @@ study.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from pydicom import Dataset
-from pydicom.uid import ExplicitVRLittleEndian
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import MRImageStorage  # type: ignore[attr-defined]
 
-from indexer.jobs import create_job_app
 from indexer.store import IndexOptions
 from indexer.store._pg import open_store
-from indexer.worker import WorkerTiming, run_worker_async
-from plugin.jobs import TASKS, WorkerResources
 from plugin.results import codes
 from plugin.settings import DicomSettings, ResultsSettings, Settings
 from tests.conftest import free_port
+from tests.integration.plugin.fault_helpers import (
+    SlowPacs,
+    content_hash,
+    result_sets,
+    send_study,
+    simcase_listen,
+    stand_in_workers,
+    study_jobs,
+    wait_until,
+)
 from tests.unit.plugin.samples import mr_series
-from tests.unit.plugin.test_processing_steps import DIM, VERSION, models
+from tests.unit.plugin.test_processing_steps import DIM, VERSION
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-def _wait(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@contextlib.contextmanager
-def _listen(
-    database_url: str, data_dir: Path, port: int, log: Path, stable_seconds: float = 3.0
-) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMCASE_")}
-    env |= {
-        "PYTHONPATH": str(REPO),
-        "PYTHONUNBUFFERED": "1",
-        "SIMCASE_DATABASE_URL": database_url,
-        "SIMCASE_DATA_DIR": str(data_dir),
-        "SIMCASE_DICOM__HOST": "127.0.0.1",
-        "SIMCASE_DICOM__PORT": str(port),
-        "SIMCASE_DICOM__DEBOUNCE_SECONDS": "0.5",
-        "SIMCASE_DICOM__STABLE_SECONDS": str(stable_seconds),
-    }
-    start = log.stat().st_size if log.exists() else 0
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "plugin.cli", "listen"], env=env, stdout=out, stderr=out
-        )
-    try:
-        _wait(
-            lambda: (
-                "DICOM listener SIMCASE on" in log.read_bytes()[start:].decode(errors="replace")
-                or proc.poll() is not None
-            ),
-            60,
-            "the listener to start",
-        )
-        assert proc.poll() is None, log.read_text()
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-class SlowPacs:
-    """The results' destination: a real storage SCP whose first C-STORE waits until
-    ``gate`` is set (a slow PACS), and which keeps every object it receives."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.received: dict[str, Dataset] = {}
-        self._lock = threading.Lock()
-        ae = AE(ae_title="PACS")
-        for context in AllStoragePresentationContexts:
-            if context.abstract_syntax is not None:
-                ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-        server = ae.start_server(
-            ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, self._store)]
-        )
-        assert server is not None
-        self.server = server
-        self.port = int(self.server.server_address[1])
-
-    def _store(self, event: evt.Event) -> int:
-        self.gate.wait(30)
-        ds = event.dataset
-        with self._lock:
-            self.received[str(ds.SOPInstanceUID)] = ds
-        return 0x0000
-
-    def stop(self) -> None:
-        self.gate.set()
-        self.server.shutdown()
-
-
-def _jobs(database_url: str, study_uid: str) -> list[tuple[int, str]]:
-    with psycopg.connect(database_url) as conn:
-        return [
-            (int(r[0]), str(r[1]))
-            for r in conn.execute(
-                "SELECT id, status FROM procrastinate_jobs"
-                " WHERE task_name LIKE %s AND args->>'study_instance_uid' = %s ORDER BY id",
-                ("%process_study", study_uid),
-            )
-        ]
-
-
-def _send(port: int, datasets: list[Dataset]) -> object:
-    ae = AE(ae_title="ORTHANC")
-    ae.add_requested_context(MRImageStorage, ExplicitVRLittleEndian)
-    assoc = ae.associate("127.0.0.1", port, ae_title="SIMCASE")
-    assert assoc.is_established
-    for ds in datasets:
-        assert assoc.send_c_store(ds).Status == 0x0000
-    return assoc
-
-
-@contextlib.contextmanager
-def _workers(settings: Settings, database_url: str) -> Iterator[None]:
-    """A procrastinate worker running two jobs at once, as two workers would."""
-    resources = WorkerResources(conninfo=database_url, settings=settings)
-    resources._models = models()  # stand-in models: the test is about delivery
-    loop = asyncio.new_event_loop()
-    app = create_job_app(database_url, tasks=TASKS)
-
-    async def run() -> None:
-        async with app.open_async():
-            await run_worker_async(app, resources, timing=WorkerTiming(), concurrency=2)
-
-    task = loop.create_task(run())
-
-    def in_thread() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-        loop.close()
-
-    thread = threading.Thread(target=in_thread, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        loop.call_soon_threadsafe(task.cancel)
-        thread.join(30)
-        resources.close()
 
 
 def _supersedes(report: Dataset) -> str | None:
@@ -197,24 +59,6 @@ def _supersedes(report: Dataset) -> str | None:
 
     walk(report.get("ContentSequence"))
     return found[0] if found else None
-
-
-def _result_sets(database_url: str, study_uid: str) -> list[tuple[str, list[str]]]:
-    """(content hash, SOPInstanceUIDs sent) of each result set, oldest first."""
-    with psycopg.connect(database_url) as conn:
-        return [
-            (str(r[0]), list(r[1]))
-            for r in conn.execute(
-                "SELECT content_hash, sop_instance_uids FROM results"
-                " WHERE study_instance_uid = %s ORDER BY sent_at",
-                (study_uid,),
-            )
-        ]
-
-
-def _content_hash(datasets: list[Dataset]) -> str:
-    uids = sorted(str(d.SOPInstanceUID) for d in datasets)
-    return hashlib.sha256("\n".join(uids).encode()).hexdigest()[:32]
 
 
 @contextlib.contextmanager
@@ -233,13 +77,13 @@ def _crashed_mid_study(
         dicom=DicomSettings(ae_title="SIMCASE"),
         results=ResultsSettings(ae_title="PACS", host="127.0.0.1", port=pacs.port),
     )
-    with _workers(settings, database_url):
-        with _listen(database_url, tmp_path / "data", port, log, stable) as first:
-            partial = _send(port, study[:3])  # acknowledged, association still open
+    with stand_in_workers(settings, database_url):
+        with simcase_listen(database_url, tmp_path / "data", port, log, stable) as first:
+            partial = send_study(port, study[:3])  # acknowledged, association still open
             first.kill()  # SIGKILL mid-study
             first.wait()
             partial.abort()  # type: ignore[attr-defined]
-        with _listen(database_url, tmp_path / "data", port, log, stable):
+        with simcase_listen(database_url, tmp_path / "data", port, log, stable):
             yield port
 
 
@@ -254,26 +98,28 @@ def test_listener_killed_mid_study_then_resend_leaves_one_result_set_in_effect(
     try:
         with _crashed_mid_study(database_url, tmp_path, study, pacs, stable=3) as port:
             # the partial study is completed after stable_seconds; a worker takes it
-            _wait(
-                lambda: [s for _, s in _jobs(database_url, study_uid)] == ["doing"],
+            wait_until(
+                lambda: [s for _, s in study_jobs(database_url, study_uid)] == ["doing"],
                 60,
                 "the partial study's job",
             )
-            resend = _send(port, study)
+            resend = send_study(port, study)
             resend.release()  # type: ignore[attr-defined]
-            _wait(lambda: len(_jobs(database_url, study_uid)) == 2, 30, "the resend's job")
+            wait_until(
+                lambda: len(study_jobs(database_url, study_uid)) == 2, 30, "the resend's job"
+            )
             # a slow PACS: the first delivery waits until the second job could run
             with contextlib.suppress(AssertionError):
-                _wait(lambda: _jobs(database_url, study_uid)[1][1] != "todo", 5, "job 2")
+                wait_until(lambda: study_jobs(database_url, study_uid)[1][1] != "todo", 5, "job 2")
             pacs.gate.set()
-            _wait(
-                lambda: all(s == "succeeded" for _, s in _jobs(database_url, study_uid)),
+            wait_until(
+                lambda: all(s == "succeeded" for _, s in study_jobs(database_url, study_uid)),
                 60,
                 "both jobs to finish",
             )
     finally:
         pacs.stop()
-    sets = _result_sets(database_url, study_uid)
+    sets = result_sets(database_url, study_uid)
     assert len(sets) == 2  # the partial study's answer, then the whole study's
     assert all(uid in pacs.received for _, uids in sets for uid in uids)
     reports = [pacs.received[uids[-1]] for _, uids in sets]  # the report goes last
@@ -282,7 +128,7 @@ def test_listener_killed_mid_study_then_resend_leaves_one_result_set_in_effect(
     assert len(in_effect) == 1, [(_supersedes(r), str(r.SOPInstanceUID)) for r in reports]
     # the answer in effect is the last one sent, and it covers the whole study
     assert str(in_effect[0].SOPInstanceUID) == sets[-1][1][-1]
-    assert sets[-1][0] == _content_hash(study)
+    assert sets[-1][0] == content_hash(study)
 
 
 def test_a_resend_within_stable_seconds_of_the_restart_is_answered_once(
@@ -299,16 +145,16 @@ def test_a_resend_within_stable_seconds_of_the_restart_is_answered_once(
     try:
         with _crashed_mid_study(database_url, tmp_path, study, pacs, stable=20) as port:
             time.sleep(2)  # the sender notices the lost association and starts over
-            assert _jobs(database_url, study_uid) == []
-            resend = _send(port, study)
+            assert study_jobs(database_url, study_uid) == []
+            resend = send_study(port, study)
             resend.release()  # type: ignore[attr-defined]
-            _wait(
-                lambda: [s for _, s in _jobs(database_url, study_uid)] == ["succeeded"],
+            wait_until(
+                lambda: [s for _, s in study_jobs(database_url, study_uid)] == ["succeeded"],
                 60,
                 "the study's job",
             )
     finally:
         pacs.stop()
-    sets = _result_sets(database_url, study_uid)
-    assert [content for content, _ in sets] == [_content_hash(study)]
+    sets = result_sets(database_url, study_uid)
+    assert [content for content, _ in sets] == [content_hash(study)]
     assert _supersedes(pacs.received[sets[0][1][-1]]) is None

@@ -12,6 +12,8 @@ from pgvector import HalfVector
 from pgvector.psycopg import register_vector
 from prometheus_client.parser import text_string_to_metric_families
 
+from indexer.intake import seconds_since_received
+from indexer.jobs import seconds_since_deferred
 from plugin.metrics import record_outcome
 from plugin.settings import ApiSettings
 
@@ -96,3 +98,20 @@ def test_metrics_expose_queue_archive_models_and_process_counters(
         "simcase_send_retries_total",
     ):
         assert (name, ()) in found, name
+
+
+def test_latency_is_read_on_the_database_clock(database_url: str) -> None:
+    seed(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE intake_studies SET last_received_at = now() - interval '7 seconds'"
+            " WHERE study_instance_uid = '1.2.3'"
+        )
+        received = seconds_since_received(conn, "1.2.3")
+        job_id = conn.execute("SELECT max(id) FROM procrastinate_jobs").fetchone()
+        assert job_id is not None
+        deferred = seconds_since_deferred(conn, int(job_id[0]))
+        assert seconds_since_received(conn, "9.9.9") is None  # not received by the listener
+        assert seconds_since_deferred(conn, -1) is None
+    assert received is not None and 7 <= received < 60
+    assert deferred is not None and 90 <= deferred < 150

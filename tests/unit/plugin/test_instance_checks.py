@@ -10,7 +10,7 @@ import pytest
 from pydicom import Dataset
 
 from indexer.jobs import readable_error
-from plugin.dicom.instance_checks import instance_problem, repair_dates
+from plugin.dicom.instance_checks import fill_study_attributes, instance_problem, repair_dates
 from plugin.processing import Skipped, screen_instances, skipped_facts
 from plugin.results import build_results
 from tests.unit.plugin.result_samples import hits_for, query_for
@@ -24,6 +24,20 @@ def _set(keyword: str, value: object) -> Callable[[Dataset], None]:
             setattr(ds, keyword, value)
 
     return mutate
+
+
+def _results(usable: list[Dataset], facts: tuple[tuple[str, str], ...] = ()) -> list[Dataset]:
+    """The whole result set of a query made of ``usable``, with ``facts`` in its report."""
+    return build_results(
+        query_for(usable, extra=facts),
+        hits_for(3),
+        per_diagnosis=None,
+        source_datasets=usable,
+        model_version="m1",
+        query_image=np.zeros((64, 64), np.uint8),
+        hit_images={},
+        supersedes=None,
+    )
 
 
 def _del(keyword: str) -> Callable[[Dataset], None]:
@@ -88,17 +102,7 @@ def test_one_bad_instance_does_not_sink_the_results(name: str) -> None:
     assert [s.reason for s in skipped][-1] == "unreadable file"
     facts = skipped_facts(usable, skipped)
     assert facts[0][0] == "skipped instances" and facts[0][1].startswith("2: ")
-    query = query_for(usable, extra=facts)
-    objects = build_results(
-        query,
-        hits_for(3),
-        per_diagnosis=None,
-        source_datasets=usable,
-        model_version="m1",
-        query_image=np.zeros((64, 64), np.uint8),
-        hit_images={},
-        supersedes=None,
-    )
+    objects = _results(usable, facts)
     texts = [str(e.value) for e in objects[-1].iterall() if e.keyword == "TextValue"]
     assert any(t.startswith("skipped instances: 2: ") for t in texts)
 
@@ -123,3 +127,38 @@ def test_job_errors_are_short_and_readable() -> None:
     assert text.startswith("internal error (AttributeError): ")
     assert "\n" not in readable_error(ValueError("a\nb\n" + "x" * 1000))
     assert len(readable_error(ValueError("x" * 1000))) == 300
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        *(_del(k) for k in ("StudyDate", "StudyTime", "PatientID", "PatientName", "StudyID")),
+        _set("StudyDate", "yesterday"),  # dropped by repair_dates
+        _set("SpecificCharacterSet", ""),
+        _set("SpecificCharacterSet", " "),
+    ],
+)
+def test_missing_type2_study_attributes_do_not_sink_the_results(
+    mutate: Callable[[Dataset], None],
+) -> None:
+    """Found by tests/integration/plugin/test_malformed_at_scale.py: highdicom's SR needs
+    the evidence's patient and study attributes; before, the job failed with
+    ``internal error (AttributeError): 'Dataset' object has no attribute 'StudyDate'``
+    (or ``'' is not a valid SpecificCharacterSetValues``)."""
+    series = mr_series(4)
+    mutate(series[0])  # the first instance: the one results copy attributes from
+    loaded: list[Dataset | Skipped] = list(series)
+    usable, skipped = screen_instances(loaded, str(series[0].StudyInstanceUID))
+    assert len(usable) == 4 and not skipped
+    objects = _results(usable)
+    assert objects[-1].StudyInstanceUID == series[0].StudyInstanceUID
+
+
+def test_fill_study_attributes_adds_empty_type2_values_only() -> None:
+    ds = mr_series(1)[0]
+    del ds.StudyDate, ds.PatientID
+    assert fill_study_attributes(ds) == ["PatientID", "StudyDate"]
+    assert (ds.StudyDate, ds.PatientID, ds.PatientName) == ("", "", "Test^Query")
+    assert fill_study_attributes(ds) == []
+    ds.SpecificCharacterSet = ["", "ISO 2022 IR 87"]  # an empty first value is valid
+    assert fill_study_attributes(ds) == []

@@ -14,6 +14,7 @@ from plugin.errors import SendError
 from plugin.metrics import (
     CountingJournal,
     record_failure,
+    record_latency,
     record_outcome,
     record_send,
     record_study_queued,
@@ -49,6 +50,19 @@ def test_outcomes_count_processed_and_skipped_and_observe_stages() -> None:
     )
     assert value("simcase_stage_seconds_bucket", stage="search", le="0.05") >= 1
     assert value("simcase_stage_seconds_count", stage="fetch") >= 1  # load_files
+
+
+def test_latency_by_source_never_negative() -> None:
+    count = value("simcase_study_latency_seconds_count", source="spool")
+    total = value("simcase_study_latency_seconds_sum", source="spool")
+    within_3s = value("simcase_study_latency_seconds_bucket", source="spool", le="3.0")
+    record_latency("spool", 1.7)
+    record_latency("spool", -0.2)  # clocks: a delivery is never before its arrival
+    assert value("simcase_study_latency_seconds_count", source="spool") == count + 2
+    assert value("simcase_study_latency_seconds_sum", source="spool") == pytest.approx(total + 1.7)
+    assert value("simcase_study_latency_seconds_bucket", source="spool", le="3.0") == (
+        within_3s + 2
+    )
 
 
 def test_failures_by_reason() -> None:
