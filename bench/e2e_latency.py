@@ -53,7 +53,7 @@ CACHE = Path("/tmp/bench-e2e")
 QUERY_SEED = 777
 ARCHIVE_SEED = 4242
 WARMUP_SEED = 778
-STAGES = ("load_files", "load", "segment_embed", "search", "build", "send", "outline")
+STAGES = ("load_files", "load", "segment", "embed", "search", "build", "send", "outline")
 
 
 def study_uid(folder: Path) -> str:

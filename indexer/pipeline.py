@@ -7,6 +7,7 @@ the archive and the query side always see the same preprocessing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -113,9 +114,16 @@ class EmbeddedStudy:
 
 
 def embed_study(
-    study: StudyVolumes, models: ModelSet, *, use_given_mask: bool = True
+    study: StudyVolumes,
+    models: ModelSet,
+    *,
+    use_given_mask: bool = True,
+    lap: Callable[[str], None] | None = None,
 ) -> EmbeddedStudy:
-    """Mask (given or segmented), tumour facts and the case embedding of one study."""
+    """Mask (given or segmented), tumour facts and the case embedding of one study.
+
+    ``lap("segment")`` is called once the mask is there (given or segmented).
+    """
     given = study.mask is not None and bool(np.any(study.mask > 0))
     # Normalised once: the segmenter and the embedder read the same channels.
     channels = normalised_channels(study)
@@ -126,6 +134,8 @@ def embed_study(
     else:
         mask = np.asarray(models.segmenter.segment(study, channels=channels), dtype=np.uint8)
         source = "segmenter"
+    if lap is not None:
+        lap("segment")
     if not np.any(mask > 0):
         raise NoTumourError(
             f"no tumour found in study {study.study_instance_uid or study.case_id or '?'}"

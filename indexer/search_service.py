@@ -71,12 +71,13 @@ def find_similar(
     """Embed the study's tumour with ``models`` (those of the version searches use, see
     :func:`~indexer.pipeline.models_for_search`) and search the store under that version.
 
-    ``lap("segment_embed")`` is called once the tumour is embedded. Raises
+    ``lap("segment")`` is called once the mask is there and ``lap("embed")`` once the
+    tumour is embedded (its facts, vector and thumbnails). Raises
     :class:`~indexer.pipeline.NoTumourError` when the study shows no tumour.
     """
-    embedded = embed_study(study, models, use_given_mask=request.use_given_mask)
+    embedded = embed_study(study, models, use_given_mask=request.use_given_mask, lap=lap)
     if lap is not None:
-        lap("segment_embed")
+        lap("embed")
     result = store.search(
         embedded.vector,
         request.k,

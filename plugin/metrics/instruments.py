@@ -40,11 +40,11 @@ __all__ = [
 SKIPPED_STATES = frozenset({"unchanged", "no-input"})
 
 #: ``process_study``'s named steps -> the stage label of ``simcase_stage_seconds``.
-#: The segmenter and the embedder run in one step (``embed_study``): one stage.
 STAGES: Mapping[str, str] = {
     "load_files": "fetch",
     "load": "load",
-    "segment_embed": "segment_embed",
+    "segment": "segment",
+    "embed": "embed",
     "search": "search",
     "build": "build",
     "send": "send",

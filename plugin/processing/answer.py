@@ -70,7 +70,7 @@ def answer(
     """Search for the study's similar cases and build every result object.
 
     ``models`` are those of the version searches use; ``lap(stage)`` is called after each
-    stage (``load``, ``segment_embed``, ``search``, ``outline``, ``build``).
+    stage (``load``, ``segment``, ``embed``, ``search``, ``outline``, ``build``).
     """
     findings = _find(loaded, store, models, include_seg, lap)
     query = replace(

@@ -215,6 +215,9 @@ def test_compose_services_route_a_study(compose_folder: Path) -> None:
         assert len(_wait_for_results(project, study_uid)) == RESULT_SERIES
         received = _metric(project, 9101, "simcase_studies_received_total", source="dicomweb")
         assert received == 1
+        # The worker timed the study from its queueing to the results delivered, once.
+        latency = _metric(project, 9102, "simcase_study_latency_seconds_count", source="dicomweb")
+        assert latency == 1
 
         # OHIF: the viewer page and the study with its results through the proxy.
         def ohif() -> tuple[str, list[object]]:
@@ -298,6 +301,8 @@ def test_compose_push_profile_routes_a_study(compose_folder: Path) -> None:
         assert _metric(project, 9101, "simcase_studies_received_total", source="spool") == 1
         assert _metric(project, 9101, "simcase_studies_received_total", source="dicomweb") == 0
         assert _metric(project, 9102, "simcase_studies_processed_total", outcome="answered") == 1
+        # ... and timed it from the last acknowledged instance to the results delivered.
+        assert _metric(project, 9102, "simcase_study_latency_seconds_count", source="spool") == 1
         spooled = compose_folder / "volumes" / "spool" / study_uid
         assert len(list(spooled.rglob("*.dcm"))) >= instances
         # The loop guard: the script marked the study; our own results, which make it

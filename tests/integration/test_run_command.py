@@ -128,7 +128,8 @@ def _run_and_interrupt(tmp_path: Path) -> None:
     assert _metric(metrics, "simcase_instances_received_total") == len(query_files)
     assert _metric(metrics, "simcase_studies_received_total", source="spool") == 1
     assert _metric(metrics, "simcase_studies_processed_total", outcome="answered") == 1
-    assert _metric(metrics, "simcase_stage_seconds_count", stage="segment_embed") == 1
+    assert _metric(metrics, "simcase_stage_seconds_count", stage="segment") == 1
+    assert _metric(metrics, "simcase_stage_seconds_count", stage="embed") == 1
     # From the last acknowledged instance to the results delivered, once.
     assert _metric(metrics, "simcase_study_latency_seconds_count", source="spool") == 1
     assert 0 < _metric(metrics, "simcase_study_latency_seconds_sum", source="spool") < 600

@@ -73,7 +73,7 @@ def test_metrics_expose_queue_archive_models_and_process_counters(
     client: TestClient, database_url: str
 ) -> None:
     seed(database_url)
-    record_outcome("sent", ["C-1"], {"load": 1.5, "segment_embed": 3.0, "search": 0.02})
+    record_outcome("sent", ["C-1"], {"load": 1.5, "segment": 1.0, "embed": 2.0, "search": 0.02})
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -92,7 +92,8 @@ def test_metrics_expose_queue_archive_models_and_process_counters(
     assert found[("simcase_intake_pending_studies", ())] == 1
     assert found[("simcase_results", (("state", "sent"),))] == 1
     assert found[("simcase_studies_processed_total", (("outcome", "answered"),))] >= 1
-    assert found[("simcase_stage_seconds_count", (("stage", "segment_embed"),))] >= 1
+    assert found[("simcase_stage_seconds_count", (("stage", "segment"),))] >= 1
+    assert found[("simcase_stage_seconds_count", (("stage", "embed"),))] >= 1
     for name in (
         "simcase_instances_received_total",
         "simcase_send_retries_total",

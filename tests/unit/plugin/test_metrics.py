@@ -35,9 +35,9 @@ def test_outcomes_count_processed_and_skipped_and_observe_stages() -> None:
     short = value("simcase_studies_processed_total", outcome="short_report")
     unchanged = value("simcase_studies_skipped_total", reason="unchanged")
     searches = value("simcase_stage_seconds_count", stage="search")
-    embed_sum = value("simcase_stage_seconds_sum", stage="segment_embed")
+    embed_sum = value("simcase_stage_seconds_sum", stage="embed")
 
-    record_outcome("sent", ["SYN-1"], {"load": 0.5, "segment_embed": 2.0, "search": 0.01})
+    record_outcome("sent", ["SYN-1"], {"load": 0.5, "segment": 0.3, "embed": 2.0, "search": 0.01})
     record_outcome("saved", [], {"load": 0.1})
     record_outcome("unchanged", [], {"load_files": 0.2})
 
@@ -45,9 +45,7 @@ def test_outcomes_count_processed_and_skipped_and_observe_stages() -> None:
     assert value("simcase_studies_processed_total", outcome="short_report") == short + 1
     assert value("simcase_studies_skipped_total", reason="unchanged") == unchanged + 1
     assert value("simcase_stage_seconds_count", stage="search") == searches + 1
-    assert value("simcase_stage_seconds_sum", stage="segment_embed") == pytest.approx(
-        embed_sum + 2.0
-    )
+    assert value("simcase_stage_seconds_sum", stage="embed") == pytest.approx(embed_sum + 2.0)
     assert value("simcase_stage_seconds_bucket", stage="search", le="0.05") >= 1
     assert value("simcase_stage_seconds_count", stage="fetch") >= 1  # load_files
 

@@ -131,7 +131,7 @@ def test_answer_shows_similar_cases_never_the_patients_own() -> None:
     modalities = [str(ds.Modality) for ds in answered.objects]
     assert modalities[0] == "OT" and modalities[-1] == "SR"
     assert "SEG" in modalities
-    assert stages == ["load", "segment_embed", "search", "outline", "build"]
+    assert stages == ["load", "segment", "embed", "search", "outline", "build"]
     uids = {str(ds.StudyInstanceUID) for ds in answered.objects}
     assert uids == {loaded.study_instance_uid}
 
@@ -188,7 +188,7 @@ def test_answer_study_sends_once_then_supersedes_when_the_study_changes() -> Non
     assert isinstance(first, ProcessOutcome)
     assert first.state == "sent" and first.model_version == VERSION
     assert first.sop_instance_uids == [str(ds.SOPInstanceUID) for ds in sender.sent[0]]
-    assert set(first.timings_s) >= {"load_files", "load", "segment_embed", "search", "send"}
+    assert set(first.timings_s) >= {"load_files", "load", "segment", "embed", "search", "send"}
     assert log.records[0].shown_case_ids == first.shown_case_ids
     assert log.records[0].destination == RecordingSender.destination
     again = answer_study(uid, services(series, sender=sender, results=log))
