@@ -16,8 +16,6 @@ import procrastinate
 import psycopg
 from procrastinate import JobContext, RetryStrategy
 
-from indexer.database import connect
-from indexer.errors import DatabaseUnavailableError
 from indexer.intake import seconds_since_received
 from indexer.jobs import (
     DEFAULT_RETRY,
@@ -91,24 +89,25 @@ def process_study_task(
         raise
     metrics.record_outcome(outcome.state, outcome.shown_case_ids, outcome.timings_s)
     if outcome.state not in metrics.SKIPPED_STATES:
-        _record_latency(resources.conninfo, study_instance_uid, source, context.job.id)
+        _record_latency(resources, study_instance_uid, source, context.job.id)
     return outcome.to_dict()
 
 
 def _record_latency(
-    conninfo: str, study_instance_uid: str, source: str, job_id: int | None
+    resources: WorkerResources, study_instance_uid: str, source: str, job_id: int | None
 ) -> None:
     """Observe the study's arrival-to-delivery latency: from its last acknowledged
-    instance (pushed studies), else from the job's queueing. A database hiccup here
-    costs the observation, never the job (whose results are already delivered)."""
+    instance (pushed studies), else from the job's queueing, on a connection of the
+    worker's pool. A database hiccup here costs the observation, never the job (whose
+    results are already delivered)."""
     try:
-        with connect(conninfo, autocommit=True) as conn:
+        with resources.store.pool.connection() as conn:
             seconds = (
                 seconds_since_received(conn, study_instance_uid) if source == "spool" else None
             )
             if seconds is None and job_id is not None:
                 seconds = seconds_since_deferred(conn, job_id)
-    except (psycopg.Error, DatabaseUnavailableError) as exc:
+    except psycopg.Error as exc:  # the pool's timeout is one too
         log.warning("study latency not recorded: %s", type(exc).__name__)
         return
     if seconds is not None:
