@@ -163,7 +163,7 @@ def tumour_facts(study: StudyLike, mask: np.ndarray) -> TumourFacts:
     anterior = float((centroid_ras[1] - lo[1]) / size[1])
     superior = float((centroid_ras[2] - lo[2]) / size[2])
 
-    lesion_count = max(1, count_lesions(tumour, voxel_spacing(affine)))
+    lesion_count = max(1, count_lesions(tumour, voxel_spacing(affine), box=box))
 
     return TumourFacts(
         volume_ml=necrotic + oedema + enhancing,

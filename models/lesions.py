@@ -41,16 +41,19 @@ def count_lesions(
     *,
     merge_mm: float = MERGE_MM,
     min_ml: float = MIN_LESION_ML,
+    box: tuple[slice, slice, slice] | None = None,
 ) -> int:
     """The number of lesions in a boolean tumour mask with voxel ``spacing`` (mm).
 
-    Returns 0 for an empty mask; a mask whose every part is smaller than ``min_ml``
-    still counts as one lesion (there is a tumour, only a small one).
+    ``box``: the tumour's bounding box when the caller has found it already (found here
+    otherwise). Returns 0 for an empty mask; a mask whose every part is smaller than
+    ``min_ml`` still counts as one lesion (there is a tumour, only a small one).
     """
     spacing = np.asarray(spacing, dtype=np.float64)
     step = np.maximum(1, np.round(WORKING_MM / spacing)).astype(int)
     grown_by = round(merge_mm / WORKING_MM)
-    box = bounding_box(np.asarray(tumour, dtype=bool))
+    if box is None:
+        box = bounding_box(np.asarray(tumour, dtype=bool))
     if box is None:
         return 0
     # The box, widened by the growth, on the working grid (whose voxels are every
