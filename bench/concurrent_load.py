@@ -231,9 +231,14 @@ def simcase_receiver(uri: str, postmaster: int, template: str) -> Receiver:
         )
         with simcase_processes(["listen", "worker"], env, work / "logs") as (listen, _):
             wait_for_listener(port)
-            sent = send_together(
-                "SIMCASE", port, groups, {"listener": [listen.pid], "postgres": [postmaster]}
-            )
+            try:
+                sent = send_together(
+                    "SIMCASE", port, groups, {"listener": [listen.pid], "postgres": [postmaster]}
+                )
+            except RuntimeError:
+                log = (work / "logs" / "listen.log").read_text(errors="replace")
+                print("\n".join(x for x in log.splitlines() if "WARNING" in x or "ERROR" in x))
+                raise
             print(f"simcase: {check_simcase(url, groups)}", flush=True)
         return sent
 
