@@ -1,11 +1,12 @@
-# simcase: `make run` starts the service, `make test` runs the whole suite.
+# simcase: `make run` starts the service; `make test` runs lint, types and every test not
+# marked `slow`; `make test-slow` runs the `slow` ones (CI runs both, as separate steps).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit integration e2e bench clean
+.PHONY: install run test test-slow lint typecheck unit integration e2e bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,12 @@ typecheck: install
 	$(BIN)/mypy
 
 test: install lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+# The tests marked `slow` (minutes each, or a fault held for tens of seconds): the compose
+# emulation, the PACS loop, the fault and load tests, training.
+test-slow: install
+	$(BIN)/pytest -m slow
 
 unit: install
 	$(BIN)/pytest tests/unit

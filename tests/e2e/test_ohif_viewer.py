@@ -38,7 +38,7 @@ from tests.e2e.conftest import (
     wait_for_results,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 OHIF_DIR = ROOT / "docker" / "ohif"

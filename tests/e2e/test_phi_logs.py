@@ -49,7 +49,7 @@ from tests.e2e.conftest import (
     wait_for_log,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 PATIENT_NAME = "ZZPHI^SENTINEL"
 PATIENT_ID = "PHI-ID-99173"

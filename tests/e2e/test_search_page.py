@@ -36,7 +36,7 @@ from tests.conftest import free_port
 from tests.e2e.conftest import CHROMIUM_FLAGS, MODEL_DIR, QueryStudy, storescu_folder
 from tests.integration.plugin.orthanc_fixture import running_orthanc
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "search-page.png"

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import psycopg
@@ -57,8 +57,17 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> No
 
 @contextlib.contextmanager
 def simcase_listen(
-    database_url: str, data_dir: Path, port: int, log: Path, stable_seconds: float = 3.0
+    database_url: str,
+    data_dir: Path,
+    port: int,
+    log: Path,
+    stable_seconds: float = 3.0,
+    *,
+    prefix: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """``simcase listen`` as a process (its command after ``prefix``, e.g. an
+    ``nsenter`` line), with ``extra_env`` added to its environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMCASE_")}
     env |= {
         "PYTHONPATH": str(REPO),
@@ -70,10 +79,14 @@ def simcase_listen(
         "SIMCASE_DICOM__DEBOUNCE_SECONDS": "0.5",
         "SIMCASE_DICOM__STABLE_SECONDS": str(stable_seconds),
     }
+    env |= extra_env or {}
     start = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "plugin.cli", "listen"], env=env, stdout=out, stderr=out
+            [*prefix, sys.executable, "-m", "plugin.cli", "listen"],
+            env=env,
+            stdout=out,
+            stderr=out,
         )
     try:
         wait_until(
