@@ -16,7 +16,9 @@ benchmarks were written):
   median raw transfer to dcmtk's storescp (the in-run peer);
 - ``bulk_index``: simcase's and nibabel's cases/s for each worker count.
 
-The load average is printed beside every run.
+The load average is printed beside every run, and the CPU seconds the run used (the
+benchmark process and the processes it waited for), which a shared machine's load
+disturbs much less than the wall-clock figures.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,6 +77,7 @@ def run_once(tree: Path, bench: str, args: list[str]) -> tuple[dict[str, float],
     env["PYTHONPATH"] = str(tree)
     load = f"{os.getloadavg()[0]:.1f}"
     started = time.perf_counter()
+    cpu_before = _children_cpu()
     proc = subprocess.run(
         [sys.executable, f"bench/{bench}.py", *args],
         cwd=tree,
@@ -85,7 +89,17 @@ def run_once(tree: Path, bench: str, args: list[str]) -> tuple[dict[str, float],
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit(f"{bench} at {tree.name} failed (exit {proc.returncode})")
     load += f" -> {os.getloadavg()[0]:.1f}, {time.perf_counter() - started:.0f} s"
-    return parse(bench, proc.stdout), load
+    figures = parse(bench, proc.stdout)
+    # CPU seconds of the whole run (the benchmark and what it waited for as children):
+    # the same work at both revisions, and much less sensitive to a shared machine's
+    # load than wall-clock figures. Daemons it starts (PostgreSQL) are not counted.
+    figures["CPU s of the whole run"] = _children_cpu() - cpu_before
+    return figures, load
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def parse(bench: str, output: str) -> dict[str, float]:
