@@ -225,12 +225,12 @@ def recognise_series(ds: Dataset, rules: RecognitionRules | None = None) -> Sequ
         opinion) until the image decides.
     """
     rules = rules or RecognitionRules()
-    ds = header_view(ds)
+    original, ds = ds, header_view(ds)
     uid = str(ds.get("SeriesInstanceUID", ""))
     description = str(ds.get("SeriesDescription") or ds.get("ProtocolName") or "")
     text = _description_text(ds)
     derived = is_derived(ds, rules)
-    contrast = _contrast(ds, text, rules)
+    contrast = _contrast(original, text, rules)
     evidence = (*_timing_evidence(ds), *contrast.evidence)
 
     def decide(
