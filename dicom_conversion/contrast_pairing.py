@@ -127,8 +127,9 @@ def decide_contrast_by_images(
             sequence=MRSequence.T1C if is_post else MRSequence.T1,
             source="image",
             contrast_rule="images",
-            reason=f"{decided.reason}; image-based pre/post pair ({why}): {known[uid]:.3f}% of brain far "
-            f"above white matter against {low:.3f}% in the pre-contrast reference "
+            reason=f"{decided.reason}; image-based pre/post pair ({why}): "
+            f"{known[uid]:.3f}% of brain far above white matter against {low:.3f}% "
+            "in the pre-contrast reference "
             f"{'series' if uid != reference else '(this series)'}"
             f" -> {'post' if is_post else 'pre'}-contrast",
         )
