@@ -13,8 +13,9 @@ have fooled the header decision:
 
 When every T1-weighted series says post-contrast by its attributes there is no
 pre-contrast series to compare against, and the attributes stand. When the images do
-not separate the series clearly the header decision stands too; the scores are
-recorded on every T1-weighted decision either way.
+not separate the series clearly the header decision stands too. The scores are
+computed (and recorded on the decisions) only when the images are asked, so a study
+whose header evidence is consistent pays nothing for them.
 """
 
 from __future__ import annotations
@@ -89,20 +90,21 @@ def decide_contrast_by_images(
     Returns
     -------
     dict[str, SequenceDecision]
-        A new mapping; T1-weighted decisions carry ``enhancement_percent`` and, where
-        the images decided, ``contrast_rule="images"`` and the comparison in the reason.
+        A new mapping; where the images were compared, the T1-weighted decisions carry
+        ``enhancement_percent`` and, where the images decided,
+        ``contrast_rule="images"`` and the comparison in the reason.
     """
     out = dict(decisions)
     uids = [u for u, d in decisions.items() if d.sequence in _T1_FAMILY and u in canonical]
     if len(uids) < 2:
         return out
-    scores = {uid: _score(canonical[uid]) for uid in uids}
-    for uid in uids:
-        out[uid] = _record(out[uid], scores[uid])
     family = [out[u] for u in uids]
     why = _contested(family)
     if why is None or all(d.contrast_by_attributes for d in family):
         return out
+    scores = {uid: _score(canonical[uid]) for uid in uids}
+    for uid in uids:
+        out[uid] = _record(out[uid], scores[uid])
     known = {u: s for u, s in scores.items() if s is not None}
     if len(known) < 2:
         return out
