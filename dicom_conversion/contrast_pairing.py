@@ -2,9 +2,12 @@
 
 The header decision (:func:`dicom_conversion.recognise_series`) lets the contrast
 attributes outrank the description. Between the T1-weighted series of one study the
-images then decide pre- or post-contrast (the post-contrast enhancement of each series
-against the least enhanced one, the pre-contrast reference) whenever the words could
-have fooled the header decision:
+images then decide pre- or post-contrast whenever the words could have fooled the
+header decision: the series are put on one grid and compared voxel by voxel
+(:func:`~dicom_conversion.image_recognition.enhancement_against`); the series that
+enhances least against the others is the pre-contrast reference, and a series whose
+enhancement against it reaches ``MIN_ENHANCEMENT_PERCENT`` is post-contrast. The
+cases:
 
 - the contrast attributes and the description of a series disagree;
 - two original series claim the same sequence (both T1 or both T1C) and not every
@@ -25,15 +28,15 @@ from collections import Counter
 
 import numpy as np
 
-from dicom_conversion.image_recognition import post_contrast_score
+from dicom_conversion.image_recognition import enhancement_against
+from dicom_conversion.resampling import resample_to_grid
 from dicom_conversion.sequences import MRSequence, SequenceDecision
 
-__all__ = ["MIN_ENHANCEMENT_PERCENT", "MIN_ENHANCEMENT_RATIO", "decide_contrast_by_images"]
+__all__ = ["MIN_ENHANCEMENT_PERCENT", "decide_contrast_by_images"]
 
-#: Post-contrast: at least this many more per cent of brain voxels far above white matter
+#: Post-contrast: at least this per cent of the head far brighter than in the reference
+#: (:func:`dicom_conversion.image_recognition.enhancement_against`).
 MIN_ENHANCEMENT_PERCENT = 0.05
-#: ... and at least this many times the pre-contrast series' per cent.
-MIN_ENHANCEMENT_RATIO = 1.5
 
 _T1_FAMILY = (MRSequence.T1, MRSequence.T1C)
 
@@ -58,19 +61,40 @@ def _contested(family: list[SequenceDecision]) -> str | None:
     return None
 
 
-def _score(canonical: tuple[np.ndarray, np.ndarray]) -> float | None:
-    array, affine = canonical
-    spacing = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
-    return post_contrast_score(array, (spacing[0], spacing[1], spacing[2]))
+def _common_grid(
+    canonical: dict[str, tuple[np.ndarray, np.ndarray]], uids: list[str]
+) -> dict[str, np.ndarray]:
+    """The series resampled onto the first one's grid, thinned to about 2 mm."""
+    array, affine = canonical[uids[0]]
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    step = max(1, round(2.0 / max(float(spacing.min()), 1e-3)))
+    x, y, z = (len(range(0, n, step)) for n in array.shape)
+    target = affine @ np.diag([step, step, step, 1.0])
+    return {uid: resample_to_grid(*canonical[uid], (x, y, z), target) for uid in uids}
 
 
-def _record(decision: SequenceDecision, score: float | None) -> SequenceDecision:
-    if score is None:
-        return decision
+def _rises(
+    canonical: dict[str, tuple[np.ndarray, np.ndarray]], uids: list[str]
+) -> tuple[str, dict[str, float]] | None:
+    """The pre-contrast reference and each series' enhancement against it, or None."""
+    grids = _common_grid(canonical, uids)
+    pair: dict[tuple[str, str], float] = {}
+    for i, first in enumerate(uids):
+        for second in uids[i + 1 :]:
+            value = enhancement_against(grids[first], grids[second])
+            if value is None:
+                return None
+            pair[first, second], pair[second, first] = value, -value
+    gain = {u: sum(pair[v, u] for v in uids if v != u) for u in uids}
+    reference = min(uids, key=gain.__getitem__)
+    return reference, {u: 0.0 if u == reference else pair[reference, u] for u in uids}
+
+
+def _record(decision: SequenceDecision, rise: float) -> SequenceDecision:
     return dataclasses.replace(
         decision,
-        enhancement_percent=round(score, 4),
-        evidence=(*decision.evidence, ("post-contrast enhancement", f"{score:.3f}%")),
+        enhancement_percent=round(rise, 4),
+        evidence=(*decision.evidence, ("post-contrast enhancement", f"{rise:.3f}%")),
     )
 
 
@@ -102,24 +126,20 @@ def decide_contrast_by_images(
     why = _contested(family)
     if why is None or all(d.contrast_by_attributes for d in family):
         return out
-    scores = {uid: _score(canonical[uid]) for uid in uids}
-    for uid in uids:
-        out[uid] = _record(out[uid], scores[uid])
-    known = {u: s for u, s in scores.items() if s is not None}
-    if len(known) < 2:
+    found = _rises(canonical, uids)
+    if found is None:
         return out
-    reference = min(known, key=known.__getitem__)
-    low = known[reference]
-    post = {
-        u: s - low >= MIN_ENHANCEMENT_PERCENT and s >= MIN_ENHANCEMENT_RATIO * low
-        for u, s in known.items()
-    }
+    reference, rises = found
+    for uid in uids:
+        out[uid] = _record(out[uid], rises[uid])
+    post = {u: rise >= MIN_ENHANCEMENT_PERCENT for u, rise in rises.items()}
     if not any(post.values()):
-        for uid in known:
+        for uid in uids:
             out[uid] = dataclasses.replace(
                 out[uid],
-                reason=f"{out[uid].reason}; images compared ({why}) but do not "
-                f"separate pre from post ({known[uid]:.3f}% vs {low:.3f}%): header decision kept",
+                reason=f"{out[uid].reason}; images compared ({why}) but do not separate pre "
+                f"from post ({rises[uid]:.3f}% of the head enhancing against the least "
+                "enhancing series): header decision kept",
             )
         return out
     for uid, is_post in post.items():
@@ -130,9 +150,12 @@ def decide_contrast_by_images(
             source="image",
             contrast_rule="images",
             reason=f"{decided.reason}; image-based pre/post pair ({why}): "
-            f"{known[uid]:.3f}% of brain far above white matter against {low:.3f}% "
-            "in the pre-contrast reference "
-            f"{'series' if uid != reference else '(this series)'}"
-            f" -> {'post' if is_post else 'pre'}-contrast",
+            + (
+                "the pre-contrast reference (least enhancing against the others)"
+                if uid == reference
+                else f"{rises[uid]:.3f}% of the head far brighter than in the pre-contrast "
+                "reference series"
+            )
+            + f" -> {'post' if is_post else 'pre'}-contrast",
         )
     return out

@@ -75,8 +75,9 @@ class SequenceDecision:
         the description), ``"description"``, ``"images"`` (post-contrast enhancement
         against the pre-contrast series) or ``""`` (nothing said).
     enhancement_percent:
-        For T1 / T1C series compared by their images, the per cent of brain voxels far
-        above white matter (:func:`dicom_conversion.post_contrast_score`).
+        For T1 / T1C series compared by their images, the per cent of the head far
+        brighter than in the pre-contrast reference series (0 for the reference;
+        :func:`dicom_conversion.image_recognition.enhancement_against`).
     evidence:
         The attributes read, ``(name, value)``: timing, contrast attributes, the
         description's contrast keyword.
