@@ -1,14 +1,11 @@
 """Deciding T1 / T1C / T2 / FLAIR / other for a series from its DICOM header.
 
-Attributes (ScanningSequence, SequenceVariant, InversionTime, EchoTime,
-RepetitionTime, ImageType, DiffusionBValue; in enhanced and legacy-converted images
-from their functional groups, :mod:`dicom_conversion.header_evidence`) and the
-series description are read separately; when they agree (or only one speaks)
-the decision is taken, when both are silent or they disagree the decision is
-left to the pixels (:mod:`dicom_conversion.image_recognition`). For contrast the
-attributes (ContrastBolusAgent, the Contrast/Bolus Usage Sequence, ...) outrank the
-description's keywords; both claims are kept on the decision so that
-:mod:`dicom_conversion.contrast_pairing` can let the images settle T1 vs T1C.
+Timing and type attributes (read from the functional groups of multi-frame images by
+:mod:`dicom_conversion.header_evidence`) and the description are read separately; when
+they agree (or only one speaks) the decision is taken, when both are silent or they
+disagree the pixels decide (:mod:`dicom_conversion.image_recognition`). For contrast
+the attributes outrank the description; both claims stay on the decision for
+:mod:`dicom_conversion.contrast_pairing`, which lets the images settle T1 vs T1C.
 """
 
 from __future__ import annotations
