@@ -29,7 +29,8 @@ from dicom_conversion.errors import (
 )
 from dicom_conversion.files import FolderContents, read_dicom_file, read_dicom_folder
 from dicom_conversion.folder_conversion import FolderConversion, convert_folder
-from dicom_conversion.image_recognition import classify_by_image
+from dicom_conversion.header_evidence import contrast_attributes, header_view
+from dicom_conversion.image_recognition import classify_by_image, post_contrast_score
 from dicom_conversion.mr_writing import StudyInfo, save_series, write_mr_series
 from dicom_conversion.nifti import (
     read_brats_case,
@@ -80,9 +81,12 @@ __all__ = [
     "affine_lps_to_ras",
     "affine_ras_to_lps",
     "classify_by_image",
+    "contrast_attributes",
     "convert_folder",
+    "header_view",
     "load_series",
     "load_study",
+    "post_contrast_score",
     "read_brats_case",
     "read_dicom_file",
     "read_dicom_folder",

@@ -48,6 +48,13 @@ class FolderConversion:
                     "source": d.source,
                     "image_based": d.image_based,
                     "reason": d.reason,
+                    "contrast": {
+                        "rule": d.contrast_rule,
+                        "attributes": d.contrast_by_attributes,
+                        "description": d.contrast_by_description,
+                        "enhancement_percent": d.enhancement_percent,
+                    },
+                    "evidence": dict(d.evidence),
                 }
                 for d in self.study.decisions
             ],

@@ -8,8 +8,13 @@ i.e. CSF, with deep white matter). Then:
 - CSF bright in the centre (high upper tail of the deep region): T2;
 - otherwise grey matter brighter than white matter: FLAIR; darker: T1.
 
-Between two T1-weighted series of one study, the one with the heavier bright
-tail (enhancing vessels, dura, choroid plexus, lesions) is post-contrast.
+Between two T1-weighted series of one study on one grid,
+:func:`enhancement_against` compares them voxel by voxel: the post-contrast series is
+the one with voxels (enhancing vessels, dura, choroid plexus, lesions) far brighter
+than in the other. :func:`post_contrast_score`, the heavier bright tail of one series
+alone, does not need a partner but is fooled by a change of tissue contrast between
+the two series (a synthetic case of the corpus had its native T1 at 1.96 % against
+0.61 % for its T1C).
 Assumes a brain-extracted or mostly brain field of view; a decision that the
 features cannot support returns ``None`` instead of a guess.
 """
@@ -23,7 +28,13 @@ from scipy import ndimage
 
 from dicom_conversion.sequences import MRSequence
 
-__all__ = ["ImageFeatures", "classify_by_image", "image_features", "post_contrast_score"]
+__all__ = [
+    "ImageFeatures",
+    "classify_by_image",
+    "enhancement_against",
+    "image_features",
+    "post_contrast_score",
+]
 
 _GM_WM_MARGIN = 0.03
 
@@ -125,3 +136,36 @@ def post_contrast_score(array: np.ndarray, spacing: tuple[float, float, float]) 
     """Per cent of brain voxels brighter than 1.5x white matter; higher after contrast."""
     features = image_features(array, spacing)
     return None if features is None else features.bright_tail
+
+
+#: A voxel enhances when it is brighter by this share of the head's median intensity.
+ENHANCED_RISE = 0.5
+
+
+def enhancement_against(reference: np.ndarray, candidate: np.ndarray) -> float | None:
+    """Per cent of head voxels far brighter in ``candidate`` than in ``reference``, less
+    the per cent far darker (each series scaled by its own median over the shared head).
+
+    Both arrays must be on one grid. Positive when ``candidate`` is post-contrast and
+    ``reference`` native, negative the other way round, near 0 when neither enhances;
+    ``None`` when there is no shared head.
+    """
+    if reference.shape != candidate.shape:
+        raise ValueError(
+            f"Arguments 'reference' and 'candidate' must share one grid, got shapes "
+            f"{reference.shape} and {candidate.shape}."
+        )
+    masks = []
+    for array in (reference, candidate):
+        positive = array[array > 0]
+        if positive.size == 0:
+            return None
+        masks.append(array > 0.15 * float(np.percentile(positive, 99)))
+    head = masks[0] & masks[1]
+    if head.sum() < 500:
+        return None
+    scales = [float(np.median(array[head])) for array in (reference, candidate)]
+    if min(scales) <= 0:
+        return None
+    rise = candidate[head] / scales[1] - reference[head] / scales[0]
+    return 100.0 * (float(np.mean(rise > ENHANCED_RISE)) - float(np.mean(rise < -ENHANCED_RISE)))

@@ -1,10 +1,11 @@
 """Deciding T1 / T1C / T2 / FLAIR / other for a series from its DICOM header.
 
-Attributes (ContrastBolusAgent, ScanningSequence, SequenceVariant,
-InversionTime, EchoTime, RepetitionTime, ImageType, DiffusionBValue) and the
-series description are read separately; when they agree (or only one speaks)
-the decision is taken, when both are silent or they disagree the decision is
-left to the pixels (:mod:`dicom_conversion.image_recognition`).
+Timing and type attributes (read from the functional groups of multi-frame images by
+:mod:`dicom_conversion.header_evidence`) and the description are read separately; when
+they agree (or only one speaks) the decision is taken, when both are silent or they
+disagree the pixels decide (:mod:`dicom_conversion.image_recognition`). For contrast
+the attributes outrank the description; both claims stay on the decision for
+:mod:`dicom_conversion.contrast_pairing`, which lets the images settle T1 vs T1C.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from dataclasses import dataclass
 
 from pydicom import Dataset
 
+from dicom_conversion.header_evidence import contrast_attributes, header_view
 from dicom_conversion.recognition_rules import RecognitionRules
 from dicom_conversion.sequences import MRSequence, SequenceDecision
 
 __all__ = ["is_derived", "recognise_series"]
 
-_NO_AGENT = {"", "NONE", "NO", "N/A", "NA", "0", "NIL", "NOT APPLICABLE", "WITHOUT"}
 _DERIVED_TYPES = {"DERIVED", "SECONDARY"}
 _DERIVED_VALUES = {"MPR", "REFORMATTED", "PROJECTION IMAGE", "MIP", "MNIP", "CPR", "SUBTRACT"}
 _OTHER_VALUES = {
@@ -103,17 +104,61 @@ def _exclusion(ds: Dataset, text: str, rules: RecognitionRules) -> str | None:
     return None
 
 
-def _contrast(ds: Dataset, text: str, rules: RecognitionRules) -> tuple[bool | None, str]:
-    agent = str(ds.get("ContrastBolusAgent", "") or "").strip()
-    if agent.upper() not in _NO_AGENT:
-        return True, f"ContrastBolusAgent {agent!r}"
-    for rule in rules.of_kind("pre"):
-        if rule.search(text):
-            return False, f"description says {rule.label}"
-    for rule in rules.of_kind("post"):
-        if rule.search(text):
-            return True, f"description says {rule.label}"
-    return None, ""
+@dataclass(frozen=True)
+class _Contrast:
+    post: bool | None
+    reason: str
+    by_attributes: bool | None
+    by_description: bool | None
+    evidence: tuple[tuple[str, str], ...]
+
+    @property
+    def rule(self) -> str:
+        if self.by_attributes is not None:
+            return "attributes"
+        return "description" if self.by_description is not None else ""
+
+
+def _state(post: bool | None) -> str:
+    return "post-contrast" if post else "native"
+
+
+def _contrast(ds: Dataset, text: str, rules: RecognitionRules) -> _Contrast:
+    """Attributes first (they outrank the description), then the description."""
+    by_attributes, evidence = contrast_attributes(ds)
+    by_description: bool | None = None
+    label = ""
+    for kind, value in (("pre", False), ("post", True)):
+        rule = next((r for r in rules.of_kind(kind) if r.search(text)), None)
+        if rule is not None:
+            by_description, label = value, rule.label
+            break
+    if by_description is not None:
+        evidence = (*evidence, ("description", f"{label} ({text!r})"))
+    if by_attributes is not None:
+        named = "; ".join(f"{name} {value!r}" for name, value in evidence if name != "description")
+        reason = f"attributes say {_state(by_attributes)} ({named})"
+        if by_description is not None and by_description is not by_attributes:
+            reason += f", outranking the description ({label})"
+        return _Contrast(by_attributes, reason, by_attributes, by_description, evidence)
+    if by_description is not None:
+        return _Contrast(
+            by_description, f"description says {label}", None, by_description, evidence
+        )
+    return _Contrast(None, "", None, None, evidence)
+
+
+def _timing_evidence(ds: Dataset) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for keyword in ("EchoTime", "RepetitionTime", "InversionTime"):
+        value = _float(ds, keyword)
+        if value is not None:
+            out.append((keyword, f"{value:g} ms"))
+    for keyword in ("ScanningSequence", "SequenceVariant"):
+        values = sorted(_multi(ds, keyword) - {""})
+        if values:
+            out.append((keyword, "\\".join(values)))
+    return tuple(out)
 
 
 def _from_description(text: str, rules: RecognitionRules) -> _Opinion:
@@ -181,19 +226,18 @@ def recognise_series(ds: Dataset, rules: RecognitionRules | None = None) -> Sequ
         opinion) until the image decides.
     """
     rules = rules or RecognitionRules()
+    original, ds = ds, header_view(ds)
     uid = str(ds.get("SeriesInstanceUID", ""))
     description = str(ds.get("SeriesDescription") or ds.get("ProtocolName") or "")
     text = _description_text(ds)
     derived = is_derived(ds, rules)
+    contrast = _contrast(original, text, rules)
+    evidence = (*_timing_evidence(ds), *contrast.evidence)
 
     def decide(
-        sequence: MRSequence,
-        reason: str,
-        source: str,
-        *,
-        needs_image: bool = False,
-        contrast_evidence: bool = False,
+        sequence: MRSequence, reason: str, source: str, *, needs_image: bool = False
     ) -> SequenceDecision:
+        family = sequence in (MRSequence.T1, MRSequence.T1C)
         return SequenceDecision(
             series_instance_uid=uid,
             sequence=sequence,
@@ -202,7 +246,11 @@ def recognise_series(ds: Dataset, rules: RecognitionRules | None = None) -> Sequ
             derived=derived,
             description=description,
             needs_image=needs_image,
-            contrast_evidence=contrast_evidence,
+            contrast_evidence=contrast.post is not None,
+            contrast_by_attributes=contrast.by_attributes,
+            contrast_by_description=contrast.by_description,
+            contrast_rule=contrast.rule if family else "",
+            evidence=evidence,
         )
 
     modality = str(ds.get("Modality", "MR"))
@@ -212,11 +260,10 @@ def recognise_series(ds: Dataset, rules: RecognitionRules | None = None) -> Sequ
     if excluded:
         return decide(MRSequence.OTHER, excluded, "attributes+description")
 
-    post, contrast_reason = _contrast(ds, text, rules)
+    post = contrast.post
     by_attr = _from_attributes(ds, rules)
     by_desc = _from_description(text, rules)
-    contrast_note = f"; {contrast_reason}" if contrast_reason else ""
-    evidence = post is not None
+    contrast_note = f"; {contrast.reason}" if contrast.reason else ""
     if by_attr.sequence is MRSequence.OTHER:
         return decide(MRSequence.OTHER, by_attr.reason, "attributes")
     if by_attr.sequence and by_desc.sequence:
@@ -225,7 +272,6 @@ def recognise_series(ds: Dataset, rules: RecognitionRules | None = None) -> Sequ
                 _with_contrast(by_attr.sequence, post),
                 f"{by_attr.reason}; {by_desc.reason}{contrast_note}",
                 "attributes+description",
-                contrast_evidence=evidence,
             )
         return decide(
             _with_contrast(by_attr.sequence, post),
@@ -233,26 +279,20 @@ def recognise_series(ds: Dataset, rules: RecognitionRules | None = None) -> Sequ
             f"{contrast_note}",
             "attributes+description",
             needs_image=True,
-            contrast_evidence=evidence,
         )
     if by_attr.sequence:
         return decide(
-            _with_contrast(by_attr.sequence, post),
-            f"{by_attr.reason}{contrast_note}",
-            "attributes",
-            contrast_evidence=evidence,
+            _with_contrast(by_attr.sequence, post), f"{by_attr.reason}{contrast_note}", "attributes"
         )
     if by_desc.sequence:
         return decide(
             _with_contrast(by_desc.sequence, post),
             f"{by_desc.reason}{contrast_note}",
             "description",
-            contrast_evidence=evidence,
         )
     return decide(
         MRSequence.OTHER,
         f"no usable timing attributes and no recognised description ({description!r})",
         "undecided",
         needs_image=True,
-        contrast_evidence=evidence,
     )

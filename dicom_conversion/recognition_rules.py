@@ -140,7 +140,9 @@ _DEFAULT_RULES: tuple[DescriptionRule, ...] = (
     ),
     DescriptionRule(
         r"\+ ?c\b|\+ ?gd|\+ ?gad|\+ ?km|\+ ?contrast|\bc\+|\bpost|\bgad|\bgd\b|"
-        r"\bgado|contrast|\bce\b|\bt1ce\b|\bt1c\b|\bkm\b|\bmdc\b|\benh|\bw ?con|"
+        r"\bgado|contrast|\bce\b|\bt1ce\b|\bt1c\b|\bkm\b|\bmdc\b|\bw ?con|"
+        # "enhanced" but not highdicom's legacy-conversion suffix "(enhanced conversion)".
+        r"\benh(?!anced conversion)|"
         r"\bw/ ?c\b|\bwith ?con|\bdotarem|\bgadovist|\bmultihance|\bprohance|"
         r"\bmagnevist|\bclariscan|_ce\b|\bce$",
         "post",

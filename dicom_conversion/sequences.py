@@ -66,6 +66,21 @@ class SequenceDecision:
         pixels must decide (``load_study`` does).
     contrast_evidence:
         True when an attribute or the description said pre- or post-contrast.
+    contrast_by_attributes, contrast_by_description:
+        What the contrast attributes (ContrastBolusAgent, the Contrast/Bolus Usage
+        Sequence, ContrastBolusAgentSequence, ContrastBolusIngredient) and the
+        description keywords said: True post-contrast, False native, None silent.
+    contrast_rule:
+        For T1 / T1C, what decided pre- or post-contrast: ``"attributes"`` (they outrank
+        the description), ``"description"``, ``"images"`` (post-contrast enhancement
+        against the pre-contrast series) or ``""`` (nothing said).
+    enhancement_percent:
+        For T1 / T1C series compared by their images, the per cent of the head far
+        brighter than in the pre-contrast reference series (0 for the reference;
+        :func:`dicom_conversion.image_recognition.enhancement_against`).
+    evidence:
+        The attributes read, ``(name, value)``: timing, contrast attributes, the
+        description's contrast keyword.
     """
 
     series_instance_uid: str
@@ -77,8 +92,22 @@ class SequenceDecision:
     description: str = ""
     needs_image: bool = False
     contrast_evidence: bool = False
+    contrast_by_attributes: bool | None = None
+    contrast_by_description: bool | None = None
+    contrast_rule: str = ""
+    enhancement_percent: float | None = None
+    evidence: tuple[tuple[str, str], ...] = ()
 
     __module__ = "dicom_conversion"
+
+    @property
+    def contrast_conflict(self) -> bool:
+        """True when the contrast attributes and the description disagree."""
+        return (
+            self.contrast_by_attributes is not None
+            and self.contrast_by_description is not None
+            and self.contrast_by_attributes is not self.contrast_by_description
+        )
 
     @property
     def image_based(self) -> bool:

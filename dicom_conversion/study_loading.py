@@ -10,13 +10,14 @@ import numpy as np
 from pydicom import Dataset
 from pydicom.uid import SegmentationStorage
 
+from dicom_conversion.contrast_pairing import decide_contrast_by_images
 from dicom_conversion.errors import (
     ConversionError,
     CorruptDatasetError,
     FrameOfReferenceMismatchError,
     NoUsableSeriesError,
 )
-from dicom_conversion.image_recognition import classify_by_image, post_contrast_score
+from dicom_conversion.image_recognition import classify_by_image
 from dicom_conversion.raw_elements import raw_text
 from dicom_conversion.recognition import recognise_series
 from dicom_conversion.recognition_rules import RecognitionRules
@@ -28,10 +29,6 @@ from dicom_conversion.volumes import SeriesVolume, StudyVolumes
 __all__ = ["group_series", "load_study"]
 
 logger = logging.getLogger(__name__)
-
-_T1_FAMILY = (MRSequence.T1, MRSequence.T1C)
-# Post-contrast: at least this many more per cent of brain voxels far above white matter.
-_MIN_ENHANCEMENT_PERCENT = 0.05
 
 
 def group_series(datasets: Iterable[Dataset]) -> dict[str, list[Dataset]]:
@@ -220,34 +217,7 @@ def _decide_from_images(
         out[uid] = dataclasses.replace(
             decision, sequence=sequence, reason=f"{decision.reason}; {reason}", source="image"
         )
-    # Pre/post-contrast from the pair when the header said nothing about contrast.
-    family = [uid for uid, d in out.items() if d.sequence in _T1_FAMILY and uid in canonical]
-    unsure = [uid for uid in family if not out[uid].contrast_evidence]
-    if len(family) >= 2 and len(unsure) == len(family):
-        scores: dict[str, float] = {}
-        for uid in family:
-            array, affine = canonical[uid]
-            spacing = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
-            score = post_contrast_score(array, (spacing[0], spacing[1], spacing[2]))
-            if score is not None:
-                scores[uid] = score
-        if len(scores) >= 2:
-            ranked = sorted(scores, key=scores.__getitem__)
-            low, high = scores[ranked[0]], scores[ranked[-1]]
-            if high - low >= _MIN_ENHANCEMENT_PERCENT and high >= 1.5 * low:
-                for uid in family:
-                    if uid not in scores:
-                        continue
-                    post = uid == ranked[-1]
-                    out[uid] = dataclasses.replace(
-                        out[uid],
-                        sequence=MRSequence.T1C if post else MRSequence.T1,
-                        source="image",
-                        reason=f"{out[uid].reason}; image-based pre/post pair: "
-                        f"{scores[uid]:.2f}% vs {high if not post else low:.2f}% of brain "
-                        f"far above white matter -> {'post' if post else 'pre'}-contrast",
-                    )
-    return out
+    return decide_contrast_by_images(out, canonical)
 
 
 def _choose(

@@ -27,6 +27,7 @@ from plugin.errors import OutlineError
 from plugin.processing.build import ResultSetParts, build_result_set, location
 from plugin.processing.load import LoadedStudy, skipped_facts
 from plugin.results import QueryFacts, QueryOutline
+from plugin.results.facts import sequence_decision_texts
 from plugin.results.segmentation import source_series
 
 __all__ = ["MONTAGE_TILE", "PER_DIAGNOSIS", "TOP_K", "Answer", "answer"]
@@ -145,6 +146,7 @@ def _query_facts(
         study_instance_uid=study_instance_uid,
         sequences_used=tuple(s.value for s in study.arrays),
         missing_sequences=tuple(s.value for s in study.missing),
+        sequence_decisions=sequence_decision_texts(study.decisions),
         tumour_volume_ml=float(facts["volume_ml"]),
         location=location(facts),
         tumour_slice=k,

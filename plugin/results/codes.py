@@ -31,6 +31,7 @@ __all__ = [
     "REPORT_TITLE",
     "RESULT",
     "SEQUENCES_USED",
+    "SEQUENCE_DECISION",
     "SIMILARITY",
     "STUDY_INSTANCE_UID",
     "SUMMARY",
@@ -64,6 +65,7 @@ DIAGNOSIS = _local("DX", "Confirmed diagnosis")
 SIMILARITY = _local("SIM", "Similarity")
 SEQUENCES_USED = _local("SEQ", "Sequences used")
 MISSING_SEQUENCES = _local("MISSEQ", "Missing sequences")
+SEQUENCE_DECISION = _local("SEQDEC", "Series used and why")
 QUERY_TUMOUR = _local("QT", "Query tumour")
 TUMOUR_LOCATION = _local("LOC", "Tumour location")
 SUPERSEDES = _local("SUPER", "Supersedes result")

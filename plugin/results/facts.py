@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["QueryFacts", "ResultHit"]
+from dicom_conversion import SequenceDecision
+
+__all__ = ["QueryFacts", "ResultHit", "sequence_decision_texts"]
+
+_CONTRAST = {True: "post-contrast", False: "native", None: "silent"}
+
+
+def sequence_decision_texts(decisions: Iterable[SequenceDecision]) -> tuple[str, ...]:
+    """One line per series used: its sequence, what decided it, and the evidence.
+
+    For T1 / T1C the line names the contrast rule (attributes, description or images),
+    what the attributes and the description said, and the enhancement score when the
+    images were compared, e.g. ``T1C <- 'T1 SE pre': contrast by images (attributes
+    post-contrast, description native); ContrastBolusAgent 'Gadobutrol';
+    post-contrast enhancement 1.912%``.
+    """
+    lines = []
+    for d in decisions:
+        if not d.selected:
+            continue
+        line = f"{d.sequence.value} <- {d.description or '(no description)'!r}: {d.source}"
+        if d.contrast_rule:
+            line += (
+                f"; contrast by {d.contrast_rule} (attributes "
+                f"{_CONTRAST[d.contrast_by_attributes]}, description "
+                f"{_CONTRAST[d.contrast_by_description]})"
+            )
+        shown = [f"{name} {value}" for name, value in d.evidence if name != "description"]
+        if shown:
+            line += "; " + "; ".join(shown)
+        lines.append(f"{line} [series {d.series_instance_uid}]")
+    return tuple(lines)
 
 
 @dataclass(frozen=True)
@@ -19,6 +51,9 @@ class QueryFacts:
         Sequences that went into the search, e.g. ``["T1", "T1C", "T2", "FLAIR"]``.
     missing_sequences
         Sequences the study lacks.
+    sequence_decisions
+        One line per series used: which rule decided its sequence and on what
+        evidence (:func:`sequence_decision_texts`).
     is_brain_mr
         ``False`` when the study is not a brain MR simcase can read.
     tumour_found
@@ -38,6 +73,7 @@ class QueryFacts:
     study_instance_uid: str
     sequences_used: tuple[str, ...] = ()
     missing_sequences: tuple[str, ...] = ()
+    sequence_decisions: tuple[str, ...] = ()
     is_brain_mr: bool = True
     tumour_found: bool = True
     tumour_volume_ml: float | None = None

@@ -111,6 +111,7 @@ def summary_container(
         *algorithm_items(model_version),
         _text(codes.SEQUENCES_USED, ", ".join(query.sequences_used) or "none"),
         _text(codes.MISSING_SEQUENCES, ", ".join(query.missing_sequences) or "none"),
+        *(_text(codes.SEQUENCE_DECISION, line) for line in query.sequence_decisions),
     ]
     tumour: list[ContentItem] = []
     if query.tumour_volume_ml is not None:
