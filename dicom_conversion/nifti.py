@@ -37,10 +37,13 @@ BRATS_LEGACY_SUFFIXES: dict[MRSequence, str] = {
 def read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A NIfTI file as a canonical (X, Y, Z) float32 array and its RAS affine.
 
+    Voxels that are not finite (NaN, inf) read as 0.
+
     Raises
     ------
     NiftiError
-        If the file is missing, unreadable or not 3D.
+        If the file is missing, unreadable, not 3D, empty along an axis, holds no finite
+        voxel, or its affine is not finite or cannot be oriented.
     """
     try:
         image = nib.load(str(path))
@@ -50,9 +53,19 @@ def read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise NiftiError(f"Cannot read NIfTI file {path}: {type(exc).__name__}: {exc}") from exc
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
-    if data.ndim != 3:
-        raise NiftiError(f"NIfTI file {path} is not 3D (shape {data.shape})")
-    return to_canonical(data, affine)
+    if data.ndim != 3 or data.size == 0:
+        raise NiftiError(f"NIfTI file {path} is not a 3D image (shape {data.shape})")
+    if not np.isfinite(affine).all():
+        raise NiftiError(f"NIfTI file {path} has an affine that is not finite")
+    if np.issubdtype(data.dtype, np.inexact) and not np.isfinite(data).all():
+        finite = np.isfinite(data)
+        if not finite.any():
+            raise NiftiError(f"NIfTI file {path} holds no finite voxel")
+        data = np.where(finite, data, 0)
+    try:
+        return to_canonical(data, affine)
+    except ValueError as exc:  # a singular affine: no axis to orient
+        raise NiftiError(f"NIfTI file {path} cannot be oriented: {exc}") from exc
 
 
 def write_nifti(array: np.ndarray, affine_ras: np.ndarray, path: Path) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 
 from indexer.errors import IndexerError
 from indexer.store import CaseEntry
-from models.corpus import parse_age, parse_diagnosis, parse_sex, read_cases_csv
+from models.corpus import CaseRecord, parse_age, parse_diagnosis, parse_sex, read_cases_csv
 
 __all__ = ["CaseSource", "ImportSummary", "discover", "discover_brats", "discover_dicom"]
 
@@ -76,18 +76,57 @@ class ImportSummary:
         }
 
 
-def discover_brats(root: Path, summary: ImportSummary, source: str = "brats") -> list[CaseSource]:
-    """Cases of a BraTS-layout folder, labelled by its ``cases.csv``."""
+#: Longest case id (the admin API's limit too).
+MAX_CASE_ID = 128
+
+
+def _read_records(root: Path) -> list[CaseRecord]:
     if not (root / "cases.csv").is_file():
         raise IndexerError(f"{root} has no cases.csv (case_id,diagnosis[,patient_id,age,sex])")
+    try:
+        return read_cases_csv(root, strict=False)
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else exc
+        raise IndexerError(f"{root / 'cases.csv'} is not a UTF-8 CSV file: {reason}") from exc
+
+
+def _case_folder_problem(root: Path, case_id: str) -> str | None:
+    """Why ``case_id`` names no case folder inside ``root`` (None when it does): not a
+    plain folder name, no such folder, or a folder or file that leaves ``root`` by a
+    symbolic link."""
+    if (
+        case_id in (".", "..")
+        or len(case_id) > MAX_CASE_ID
+        or any(c in case_id for c in "/\\\0")
+        or not case_id.isprintable()
+    ):
+        return f"case_id is not a folder name of at most {MAX_CASE_ID} characters"
+    case_dir = root / case_id
+    inside = root.resolve()
+    try:
+        if not case_dir.is_dir():
+            return f"no folder {case_id} beside cases.csv"
+        for path in (case_dir, *case_dir.iterdir()):
+            if not path.resolve().is_relative_to(inside):
+                return f"{path.relative_to(root)} is a link leaving the folder"
+    except OSError as exc:
+        return f"cannot read the folder {case_id}: {exc.strerror}"
+    return None
+
+
+def discover_brats(root: Path, summary: ImportSummary, source: str = "brats") -> list[CaseSource]:
+    """Cases of a BraTS-layout folder, labelled by its ``cases.csv``; a row whose case
+    id is not a folder name, or whose folder (or a file in it) is a link leaving
+    ``root``, is skipped."""
     found: list[CaseSource] = []
-    for record in read_cases_csv(root, strict=False):
+    for record in _read_records(root):
         if not record.case_id or not record.diagnosis:
             summary.skipped.append((record.case_id or "?", "row without case_id or diagnosis"))
             continue
+        problem = _case_folder_problem(root, record.case_id)
         case_dir = root / record.case_id
-        if not case_dir.is_dir():
-            summary.skipped.append((record.case_id, f"no folder {case_dir.name} beside cases.csv"))
+        if problem is not None:
+            summary.skipped.append((record.case_id[:MAX_CASE_ID], problem))
             continue
         found.append(
             CaseSource(

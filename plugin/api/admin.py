@@ -13,7 +13,7 @@ from indexer import cases
 from indexer.job_status import JobStatus, get_job, list_jobs
 from indexer.jobs import enqueue_reindex
 from plugin.api.actors import AdminActor
-from plugin.api.deps import AdminToken, ConnDep, JobsDep
+from plugin.api.deps import BAD_BODY_RESPONSES, AdminToken, ConnDep, JobsDep
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -33,7 +33,7 @@ class ReindexRequest(BaseModel):
     case_id: str | None = None
 
 
-@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED, responses=BAD_BODY_RESPONSES)
 def reindex(
     actor: AdminActor,
     jobs: JobsDep,

@@ -15,6 +15,7 @@ from indexer.store import PgVectorStore
 from plugin.settings import Settings, is_loopback_host
 
 __all__ = [
+    "BAD_BODY_RESPONSES",
     "SEARCH_CREDENTIAL_RESPONSES",
     "AdminToken",
     "ConnDep",
@@ -69,6 +70,12 @@ def _admin(
         )
     return "admin-api"
 
+
+#: The answer of a route with a request body when the body cannot be parsed at all
+#: (JSON that is not UTF-8, multipart data without its boundary): FastAPI's own 400.
+BAD_BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The request body cannot be parsed (not JSON, or not multipart data)"}
+}
 
 #: Longest user name taken from the trusted proxy header (kept in the audit log).
 MAX_USER_NAME = 128

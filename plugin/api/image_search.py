@@ -15,6 +15,7 @@ from indexer.errors import IndexerError
 from indexer.image_query import ImageQuery, pixel_size, read_image, search_image
 from models.errors import ModelError
 from plugin.api.deps import (
+    BAD_BODY_RESPONSES,
     SEARCH_CREDENTIAL_RESPONSES,
     ModelsDep,
     SearchCredential,
@@ -47,6 +48,7 @@ def _box(text: str | None) -> tuple[int, int, int, int] | None:
     response_model_exclude_unset=True,
     responses={
         **SEARCH_CREDENTIAL_RESPONSES,
+        **BAD_BODY_RESPONSES,
         413: {"description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES"},
         422: {"description": "The image cannot be read, or a parameter is out of range"},
     },

@@ -16,6 +16,7 @@ from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import PgVectorStore
 from plugin.api.deps import (
+    BAD_BODY_RESPONSES,
     SEARCH_CREDENTIAL_RESPONSES,
     AdminToken,
     JobsDep,
@@ -50,6 +51,7 @@ def without_paths(message: str, folder: str) -> str:
     response_model_exclude_unset=True,
     responses={
         **SEARCH_CREDENTIAL_RESPONSES,
+        **BAD_BODY_RESPONSES,
         413: {
             "description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES, or"
             " decompresses (.zip, .gz) to more than SIMCASE_API__MAX_UNCOMPRESSED_BYTES"
