@@ -51,7 +51,7 @@ class LimitedAssociationServer(ThreadedAssociationServer):
     """
 
     def __init__(
-        self, *args: Any, max_pending: int = 4, max_pending_per_peer: int = 2, **kwargs: Any
+        self, *args: Any, max_pending: int = 8, max_pending_per_peer: int = 4, **kwargs: Any
     ) -> None:
         self.max_pending = max_pending
         self.max_pending_per_peer = max_pending_per_peer
