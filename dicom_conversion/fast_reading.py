@@ -18,12 +18,14 @@ from pydicom import Dataset, FileMetaDataset
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.valuerep import VR
 
-__all__ = ["read_fast"]
+__all__ = ["read_dataset_bytes", "read_fast"]
 
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
+_KNOWN_VRS = frozenset(str(vr) for vr in VR)
 _UNDEFINED = 0xFFFFFFFF
 _HEADER = struct.Struct("<HH2sH")
 _LONG_LENGTH = struct.Struct("<I")
@@ -80,6 +82,25 @@ def _implicit(buffer: bytes, position: int, elements: _Elements) -> None:
             tag, None, length, buffer[start : start + length], start, True, True
         )
         position = start + length
+
+
+def read_dataset_bytes(buffer: bytes, *, implicit_vr: bool) -> Dataset | None:
+    """A little-endian data set (no preamble or file meta, as it arrives in a C-STORE),
+    or ``None`` when it needs pydicom's general reader (undefined lengths at the top
+    level, lengths past the end)."""
+    elements: _Elements = {}
+    try:
+        if implicit_vr:
+            _implicit(buffer, 0, elements)
+        elif _explicit(buffer, 0, len(buffer), elements) != len(buffer):
+            return None
+    except (_NotFast, struct.error, UnicodeDecodeError, ValueError):
+        return None
+    if not elements or any(e.VR is not None and e.VR not in _KNOWN_VRS for e in elements.values()):
+        return None
+    ds = Dataset(elements)
+    ds.set_original_encoding(implicit_vr, True, None)
+    return ds
 
 
 def read_fast(path: Path) -> Dataset | None:

@@ -61,7 +61,12 @@ class DicomSettings(BaseModel):
     #: limit exceeded", logged with the address), so one sender cannot take them all.
     max_associations_per_peer: int = Field(4, ge=1, le=1000)
     #: Connections waiting for their A-ASSOCIATE-RQ at once; one more closes the oldest.
-    max_pending_connections: int = Field(4, ge=1, le=1000)
+    max_pending_connections: int = Field(8, ge=1, le=1000)
+    #: Of those, at most this many from one IP address: one more from it closes its own
+    #: oldest, and when the overall cap is met the address with the most waiting loses
+    #: its oldest, so one peer cannot crowd the others out. As many as the associations a
+    #: peer may hold, which a sender may open at once.
+    max_pending_per_peer: int = Field(4, ge=1, le=1000)
     #: ARTIM: a connection that has not associated after this long is closed.
     association_timeout_seconds: float = Field(10.0, gt=0, le=300)
     #: Largest PDU the listener receives (its Maximum Length Receive); a PDU header

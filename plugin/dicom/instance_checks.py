@@ -17,6 +17,7 @@ from typing import Any
 
 from pydicom import Dataset
 from pydicom.charset import python_encoding
+from pydicom.dataelem import RawDataElement
 
 from plugin.dicom.uids import is_dicom_uid
 
@@ -26,6 +27,7 @@ __all__ = [
     "fill_study_attributes",
     "instance_problem",
     "repair_dates",
+    "uid_text",
 ]
 
 #: The UIDs every instance must carry in its data set.
@@ -74,19 +76,47 @@ def _numbers(value: Any, n: int) -> list[float] | None:
         return None
 
 
+def _decimals(ds: Dataset, keyword: str, n: int) -> list[float] | None:
+    """``n`` floats of a DS element; an element pydicom has not converted yet is read
+    from its bytes (pydicom's DS conversion, with validation, is most of the checks'
+    time at the door)."""
+    element = ds.get_item(keyword, keep_deferred=True)
+    raw = element.value if isinstance(element, RawDataElement) else None
+    if isinstance(element, RawDataElement) and element.VR in (None, "DS") and raw is not None:
+        try:
+            parts = bytes(raw).decode("ascii").strip(" \x00").split("\\")
+            numbers = [float(p) for p in parts]
+        except ValueError:  # UnicodeDecodeError included
+            return None
+        return numbers if len(numbers) == n else None
+    return _numbers(ds[keyword].value, n)
+
+
+def uid_text(ds: Dataset, keyword: str) -> str:
+    """A UI element's value without its padding (``""`` when absent or empty); one not
+    converted by pydicom yet is read from its bytes (no UID object, no validation)."""
+    if keyword not in ds:
+        return ""
+    element = ds.get_item(keyword, keep_deferred=True)
+    if isinstance(element, RawDataElement) and element.VR in (None, "UI"):
+        return bytes(element.value or b"").decode("latin-1").strip(" \x00")
+    return str(ds[keyword].value or "").strip()
+
+
 def _geometry_problem(ds: Dataset) -> str | None:
+    orientation: list[float] | None = None  # ImageOrientationPatient
     for keyword, n in (("ImagePositionPatient", 3), ("ImageOrientationPatient", 6)):
         if keyword in ds:
-            numbers = _numbers(ds[keyword].value, n)
+            numbers = _decimals(ds, keyword, n)
             if numbers is None or not all(math.isfinite(x) for x in numbers):
                 return f"{keyword} is not {n} finite numbers"
-    if "ImageOrientationPatient" in ds:
-        row = _numbers(ds.ImageOrientationPatient, 6)
-        assert row is not None
+            orientation = numbers if n == 6 else None
+    if orientation is not None:
+        row = orientation
         if math.hypot(*row[:3]) < 1e-3 or math.hypot(*row[3:]) < 1e-3:
             return "ImageOrientationPatient is degenerate"
     if "PixelSpacing" in ds:
-        spacing = _numbers(ds["PixelSpacing"].value, 2)
+        spacing = _decimals(ds, "PixelSpacing", 2)
         if spacing is None or not all(math.isfinite(x) and x > 0 for x in spacing):
             return "PixelSpacing is not two finite positive numbers"
     return None
@@ -100,9 +130,10 @@ def instance_problem(ds: Dataset) -> str | None:
     keyword = "data set"
     try:
         for keyword in REQUIRED_UIDS:
-            if keyword not in ds or not str(ds[keyword].value or "").strip():
+            uid = uid_text(ds, keyword)
+            if not uid:
                 return f"no {keyword}"
-            if not is_dicom_uid(str(ds[keyword].value).strip()):
+            if not is_dicom_uid(uid):
                 return f"{keyword} is not a DICOM UID"
         keyword = "SpecificCharacterSet"
         charsets = ds.get(keyword)

@@ -1,8 +1,10 @@
 """What the listener accepts from a connection before anyone is authenticated.
 
 - :class:`LimitedAssociationServer`: at most ``max_pending`` connections may wait for
-  their A-ASSOCIATE-RQ at once; a new connection beyond that closes the one that has
-  waited longest, so idle sockets can never lock out a sender that associates at once.
+  their A-ASSOCIATE-RQ at once, and ``max_pending_per_peer`` from one IP address; a new
+  connection beyond its address's cap closes that address's oldest, one beyond the
+  overall cap the oldest of the address with the most waiting, so idle sockets can never lock
+  out a sender that associates at once, and one peer cannot crowd the others out.
   The ARTIM timer (``AE.acse_timeout``) closes a connection that never associates.
 - :func:`association_limit`: at most ``max_associations`` established associations, and
   at most ``max_per_peer`` of them from one calling IP address; the next A-ASSOCIATE-RQ
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import socket
-import weakref
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -36,17 +38,26 @@ log = logging.getLogger(__name__)
 
 
 class LimitedAssociationServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server with a cap on connections still waiting to associate.
+    """pynetdicom's threaded server with caps on connections still waiting to associate.
 
     Parameters
     ----------
     max_pending
-        Connections that have not yet been accepted or rejected as an association.
+        Connections that have not yet been accepted or rejected as an association; one
+        more closes a waiting one: the oldest of the address with the most waiting.
+    max_pending_per_peer
+        Of those, from one IP address; one more from it closes its own oldest (nobody
+        else's), so one peer cannot crowd the others out.
     """
 
-    def __init__(self, *args: Any, max_pending: int = 4, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_pending: int = 8, max_pending_per_peer: int = 4, **kwargs: Any
+    ) -> None:
         self.max_pending = max_pending
-        self._closing: weakref.WeakSet[Association] = weakref.WeakSet()
+        self.max_pending_per_peer = max_pending_per_peer
+        # accepted connections not yet associated, oldest first, with their address: the
+        # association of each is created later, in its own thread
+        self._waiting: dict[socket.socket, str] = {}
         super().__init__(*args, **kwargs)
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
@@ -59,37 +70,75 @@ class LimitedAssociationServer(ThreadedAssociationServer):
         wrapped = self.ssl_context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
         return wrapped, address
 
+    def _associations(self) -> dict[int, Association]:
+        """This server's associations by the id of their connection's socket."""
+        out: dict[int, Association] = {}
+        for assoc in self.ae.active_associations:
+            sock = getattr(assoc.dul.socket, "socket", None)
+            if assoc.is_acceptor and sock is not None:
+                out[id(sock)] = assoc
+        return out
+
+    def _prune(self) -> dict[int, Association]:
+        """Forget the connections that have associated (or been rejected) or closed."""
+        associations = self._associations()
+        for sock in list(self._waiting):
+            assoc = associations.get(id(sock))
+            waiting = assoc is None or (
+                not (assoc.is_established or assoc.is_rejected or assoc.is_aborted)
+                # Sta1: its DUL not started yet; Sta2: awaiting the A-ASSOCIATE-RQ
+                and assoc.dul.state_machine.current_state in ("Sta1", "Sta2")
+            )
+            if sock.fileno() == -1 or not waiting:
+                del self._waiting[sock]
+        return associations
+
     def verify_request(
         self,
         request: socket.socket | tuple[bytes, socket.socket],
         client_address: tuple[str, int] | str,
     ) -> bool:
-        pending = [
-            assoc
-            for assoc in self.ae.active_associations
-            if assoc.is_acceptor
-            and not (assoc.is_established or assoc.is_rejected or assoc.is_aborted)
-            # Sta1: accepted, its DUL not started yet; Sta2: awaiting the A-ASSOCIATE-RQ
-            and assoc.dul.state_machine.current_state in ("Sta1", "Sta2")
-            and assoc not in self._closing
-        ]
-        for stale in pending[: max(0, len(pending) - self.max_pending + 1)]:
+        peer = client_address[0] if isinstance(client_address, tuple) else client_address
+        associations = self._prune()
+        from_peer = [sock for sock, address in self._waiting.items() if address == peer]
+        for stale in from_peer[: max(0, len(from_peer) - self.max_pending_per_peer + 1)]:
+            log.warning(
+                "closing a connection from %s that has not associated: %d from this"
+                " address waiting (limit per peer %d)",
+                peer,
+                len(from_peer),
+                self.max_pending_per_peer,
+            )
+            self._close(stale, associations.get(id(stale)))
+        while len(self._waiting) >= self.max_pending:
+            stale = _most_waiting(self._waiting)
             log.warning(
                 "closing a connection from %s that has not associated: too many waiting",
-                stale.requestor.address,
+                self._waiting[stale],
             )
-            self._closing.add(stale)
-            # The DUL thread sees the transport closed (Evt17: back to Sta1); the
-            # association thread, waiting for the A-ASSOCIATE-RQ, is woken with "nothing
-            # came" and ends. Both in their own threads, as for an ARTIM expiry.
-            raw = getattr(stale.dul.socket, "socket", None)
-            if isinstance(raw, socket.socket):
-                try:
-                    raw.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            stale.dul.to_user_queue.put(None)  # type: ignore[arg-type]
+            self._close(stale, associations.get(id(stale)))
+        if isinstance(request, socket.socket):
+            self._waiting[request] = peer
         return True
+
+    def _close(self, stale: socket.socket, assoc: Association | None) -> None:
+        del self._waiting[stale]
+        # The DUL thread sees the transport closed (Evt17: back to Sta1); the association
+        # thread, waiting for the A-ASSOCIATE-RQ, is woken with "nothing came" and ends
+        # (or, not started yet, ends at ARTIM). Both in their own threads.
+        try:
+            stale.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        if assoc is not None:
+            assoc.dul.to_user_queue.put(None)  # type: ignore[arg-type]
+
+
+def _most_waiting(waiting: dict[socket.socket, str]) -> socket.socket:
+    """The oldest waiting connection of the address that has the most waiting."""
+    counts = Counter(waiting.values())
+    most = max(counts.values())
+    return next(sock for sock, address in waiting.items() if counts[address] == most)
 
 
 def association_limit(

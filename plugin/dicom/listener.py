@@ -175,6 +175,7 @@ class DicomListener:
                 server_class=LimitedAssociationServer,
                 ssl_context=server_ssl_context(self.settings.tls),
                 max_pending=self.settings.max_pending_connections,
+                max_pending_per_peer=self.settings.max_pending_per_peer,
             )
         except OSError as exc:
             raise ListenerError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc

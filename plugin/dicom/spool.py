@@ -68,9 +68,14 @@ class Spool:
         """Bytes available to simcase on the spool's file system (the root, or the
         nearest folder above it that exists)."""
         folder = self.root
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        stats = os.statvfs(folder)
+        while True:  # one statvfs once the root exists (no stat before it)
+            try:
+                stats = os.statvfs(folder)
+                break
+            except FileNotFoundError:
+                if folder == folder.parent:
+                    raise
+                folder = folder.parent
         return stats.f_bavail * stats.f_frsize
 
     def write(

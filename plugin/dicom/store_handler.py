@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import cast
 
 from pydicom import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import evt
 from pynetdicom.dimse_primitives import C_STORE
 
+from dicom_conversion.fast_reading import read_dataset_bytes
 from indexer.intake import ReceivedInstance
 from plugin.dicom.file_meta import file_header
-from plugin.dicom.instance_checks import instance_problem
+from plugin.dicom.instance_checks import instance_problem, uid_text
 from plugin.dicom.recorder import JournalRecorder
 from plugin.dicom.spool import Spool
 from plugin.dicom.study_tracker import StudyTracker
@@ -40,6 +42,7 @@ STATUS_CANNOT_UNDERSTAND = 0xC210
 #: C-STORE failure ("out of resources"): the instance could not be written or recorded,
 #: or the spool's file system is below its minimum free space.
 STATUS_OUT_OF_RESOURCES = 0xA700
+_LITTLE_ENDIAN = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
 
 def failure(status: int, reason: str) -> Dataset:
@@ -83,7 +86,7 @@ class StoreHandler:
     def __call__(self, event: evt.Event) -> int | Dataset:
         calling_ae = event.assoc.requestor.ae_title
         try:
-            ds = event.dataset
+            ds = received_dataset(event)
         except Exception as exc:
             log.warning("C-STORE from %s refused: unreadable data set: %s", calling_ae, exc)
             return failure(STATUS_CANNOT_UNDERSTAND, f"cannot read data set: {exc}")
@@ -124,6 +127,22 @@ class StoreHandler:
         return 0x0000
 
 
+def received_dataset(event: evt.Event) -> Dataset:
+    """The C-STORE's data set, its elements left undecoded until read.
+
+    Little-endian data sets are walked with :func:`read_dataset_bytes` (a few element
+    headers read with ``struct``); any other, and any it cannot walk, go through
+    pynetdicom's decoding (pydicom's general reader), which raises when unreadable.
+    """
+    stream = cast(C_STORE, event.request).DataSet
+    syntax = event.context.transfer_syntax
+    if isinstance(stream, BytesIO) and syntax in _LITTLE_ENDIAN:
+        ds = read_dataset_bytes(stream.getvalue(), implicit_vr=syntax == ImplicitVRLittleEndian)
+        if ds is not None:
+            return ds
+    return event.dataset
+
+
 def _instance(ds: Dataset, calling_ae: str) -> ReceivedInstance:
     """The journal row of a checked data set (its path is set once it is written)."""
     try:
@@ -131,10 +150,10 @@ def _instance(ds: Dataset, calling_ae: str) -> ReceivedInstance:
     except Exception:
         modality = None
     return ReceivedInstance(
-        sop_instance_uid=str(ds.SOPInstanceUID).strip(),
-        study_instance_uid=str(ds.StudyInstanceUID).strip(),
-        series_instance_uid=str(ds.SeriesInstanceUID).strip(),
-        sop_class_uid=str(ds.SOPClassUID).strip(),
+        sop_instance_uid=uid_text(ds, "SOPInstanceUID"),
+        study_instance_uid=uid_text(ds, "StudyInstanceUID"),
+        series_instance_uid=uid_text(ds, "SeriesInstanceUID"),
+        sop_class_uid=uid_text(ds, "SOPClassUID"),
         path=Path(),
         modality=modality,
         calling_ae=calling_ae,

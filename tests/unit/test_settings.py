@@ -26,6 +26,7 @@ def test_defaults() -> None:
     assert s.dicom.allowed_aes == []
     assert s.dicom.min_free_mb == 1024
     assert (s.dicom.max_associations, s.dicom.max_associations_per_peer) == (16, 4)
+    assert (s.dicom.max_pending_connections, s.dicom.max_pending_per_peer) == (8, 4)
     assert s.api.host == "127.0.0.1"
     assert s.api.port == 8000
     assert s.data_dir.name == "simcase"

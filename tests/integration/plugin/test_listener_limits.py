@@ -198,3 +198,50 @@ def test_one_peer_cannot_take_every_association(
             for a in held:
                 if a.is_established:
                     a.release()
+
+
+def _connect_from(port: int, address: str) -> socket.socket:
+    """A TCP connection to the listener from ``address`` that never associates."""
+    return socket.create_connection(("127.0.0.1", port), source_address=(address, 0))
+
+
+def test_one_peer_cannot_crowd_out_connections_waiting_to_associate(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At most ``max_pending_per_peer`` (2 here) connections from one IP address wait for
+    their A-ASSOCIATE-RQ: 20 more from 127.0.0.1 close only its own, never the two other
+    peers' (before, each new connection beyond the overall cap of 4 closed the oldest
+    waiting, whoever it came from). At the overall cap, the address with the most
+    waiting loses its oldest. The crowding address can still associate."""
+    caplog.set_level(logging.WARNING, logger="plugin.dicom.limits")
+    with running_listener(
+        database_url,
+        tmp_path / "spool",
+        CollectingCallback(),
+        max_pending_connections=4,
+        max_pending_per_peer=2,
+        association_timeout_seconds=20.0,  # no ARTIM expiry during the test
+    ) as listener:
+        port = listener.port
+        slow = [_connect_from(port, "127.0.0.2"), _connect_from(port, "127.0.0.3")]
+        time.sleep(0.2)
+        crowd = [_connect_from(port, "127.0.0.1") for _ in range(20)]
+        try:
+            time.sleep(0.5)
+            assert all(_closed_by_peer(s, 2) for s in crowd[:18])
+            assert not any(_closed_by_peer(s, 0.5) for s in [*slow, *crowd[18:]])
+            messages = [r.getMessage() for r in caplog.records]
+            assert any("127.0.0.1" in m and "limit per peer 2" in m for m in messages)
+            assert not any("127.0.0.2" in m or "127.0.0.3" in m for m in messages), messages
+            # the overall cap (4 waiting): a fifth peer closes 127.0.0.1's oldest
+            late = _connect_from(port, "127.0.0.4")
+            slow.append(late)
+            assert _closed_by_peer(crowd[18], 2)
+            assert not any(_closed_by_peer(s, 0.5) for s in [*slow, crowd[19]])
+            assoc = _associate_from(port, "127.0.0.1")
+            assert assoc.is_established
+            assert assoc.send_c_echo().Status == 0x0000
+            assoc.release()
+        finally:
+            for s in [*slow, *crowd]:
+                s.close()

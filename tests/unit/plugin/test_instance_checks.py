@@ -8,9 +8,19 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from pydicom import Dataset
+from pydicom.dataelem import RawDataElement
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+from pydicom.tag import Tag
 
+from dicom_conversion.fast_reading import read_dataset_bytes
 from indexer.jobs import readable_error
-from plugin.dicom.instance_checks import fill_study_attributes, instance_problem, repair_dates
+from plugin.dicom.instance_checks import (
+    fill_study_attributes,
+    instance_problem,
+    repair_dates,
+    uid_text,
+)
 from plugin.processing import Skipped, screen_instances, skipped_facts
 from plugin.results import build_results
 from tests.unit.plugin.result_samples import hits_for, query_for
@@ -162,3 +172,61 @@ def test_fill_study_attributes_adds_empty_type2_values_only() -> None:
     assert fill_study_attributes(ds) == []
     ds.SpecificCharacterSet = ["", "ISO 2022 IR 87"]  # an empty first value is valid
     assert fill_study_attributes(ds) == []
+
+
+def _as_received(ds: Dataset, implicit_vr: bool) -> Dataset:
+    """``ds`` as the listener reads a C-STORE's data set: encoded, then walked by
+    ``read_dataset_bytes`` with every element left raw."""
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR, buffer.is_little_endian = implicit_vr, True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_dataset(buffer, ds)
+    received = read_dataset_bytes(buffer.getvalue(), implicit_vr=implicit_vr)
+    assert received is not None
+    return received
+
+
+def _raw(keyword: str, value: bytes) -> Callable[[Dataset], None]:
+    """Set the bytes of a DS element as a sender may (pydicom refuses such values)."""
+
+    def mutate(ds: Dataset) -> None:
+        tag = Tag(keyword)
+        ds[tag] = RawDataElement(tag, "DS", len(value), value, 0, False, True)  # type: ignore[assignment]
+
+    return mutate
+
+
+RAW_BAD: dict[str, tuple[Callable[[Dataset], None], str]] = {
+    **BAD,
+    "text position": (_raw("ImagePositionPatient", b"0\\abc\\1 "), "finite"),
+    "two-valued orientation": (_set("ImageOrientationPatient", "1\\0"), "finite"),
+    "empty position": (_set("ImagePositionPatient", ""), "finite"),
+    "degenerate orientation": (_set("ImageOrientationPatient", [0, 0, 0, 0, 1, 0]), "degenerate"),
+    "one spacing": (_set("PixelSpacing", "1"), "PixelSpacing"),
+    "blank SOPInstanceUID": (_set("SOPInstanceUID", "  "), "no SOPInstanceUID"),
+    "non-ASCII series": (_set("SeriesInstanceUID", "1.2.é"), "not a DICOM UID"),
+}
+
+
+@pytest.mark.parametrize("implicit_vr", [False, True])
+@pytest.mark.parametrize("name", sorted(RAW_BAD))
+def test_raw_elements_are_checked_as_decoded_ones(name: str, implicit_vr: bool) -> None:
+    """The door reads UIDs and geometry from the raw bytes of a received data set: the
+    same verdict as on the decoded data set, for every bad value above."""
+    mutate, expected = RAW_BAD[name]
+    ds = mr_series(1)[0]
+    mutate(ds)
+    problem = instance_problem(_as_received(ds, implicit_vr))
+    assert problem is not None and expected in problem, problem
+    decoded = instance_problem(ds)
+    assert decoded is not None
+
+
+@pytest.mark.parametrize("implicit_vr", [False, True])
+def test_valid_received_instances_pass_with_their_uids(implicit_vr: bool) -> None:
+    ds = mr_series(1)[0]
+    received = _as_received(ds, implicit_vr)
+    assert instance_problem(received) is None
+    assert uid_text(received, "SOPInstanceUID") == ds.SOPInstanceUID
+    assert uid_text(received, "StudyInstanceUID") == ds.StudyInstanceUID
