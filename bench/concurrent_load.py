@@ -45,7 +45,7 @@ import pydicom
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.e2e_latency import has_sr, wait_for_listener
-from bench.receive import CACHE, SEED, Run, cpu_seconds, postgres, report
+from bench.receive import CACHE, SEED, Run, cpu_seconds, postgres, report, running_storescp
 from indexer.bulk import ImportSummary, discover, index_sources
 from indexer.database import create_pool
 from indexer.migrate import migrate
@@ -191,16 +191,9 @@ Receiver = Callable[[list[list[Path]], Path], Sent]
 
 
 def to_storescp(groups: list[list[Path]], work: Path) -> Sent:
-    port, out = free_port(), work / "storescp"
-    out.mkdir()
-    proc = subprocess.Popen(["storescp", "-aet", "STORESCP", "-od", str(out), "+B", str(port)])
-    try:
-        time.sleep(0.5)
-        sent = send_together("STORESCP", port, groups, {"storescp": [proc.pid]})
+    with running_storescp(work) as (port, out, pid):
+        sent = send_together("STORESCP", port, groups, {"storescp": [pid]})
         stored = sum(1 for _ in out.iterdir())
-    finally:
-        proc.terminate()
-        proc.wait(10)
     if stored != sum(map(len, groups)):
         raise RuntimeError(f"storescp stored {stored}")
     return sent

@@ -127,18 +127,26 @@ def send(aet: str, port: int, files: list[Path], parts: dict[str, list[int]]) ->
 Receiver = Callable[[list[Path], Path], Run]
 
 
-def to_storescp(files: list[Path], work: Path) -> Run:
+@contextmanager
+def running_storescp(work: Path) -> Iterator[tuple[int, Path, int]]:
+    """dcmtk's ``storescp`` (AE title STORESCP, ``+B``: bit-preserving) writing into
+    ``work/storescp``: yields its port, that folder and its pid."""
     port = free_port()
     out = work / "storescp"
     out.mkdir()
     proc = subprocess.Popen(["storescp", "-aet", "STORESCP", "-od", str(out), "+B", str(port)])
     try:
         time.sleep(0.5)
-        run = send("STORESCP", port, files, {"storescp": [proc.pid]})
-        stored = sum(1 for _ in out.iterdir())
+        yield port, out, proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def to_storescp(files: list[Path], work: Path) -> Run:
+    with running_storescp(work) as (port, out, pid):
+        run = send("STORESCP", port, files, {"storescp": [pid]})
+        stored = sum(1 for _ in out.iterdir())
     if stored != len(files):
         raise RuntimeError(f"storescp stored {stored} of {len(files)}")
     return run
