@@ -22,71 +22,39 @@ import re
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
 import pydicom
-import pydicom.config
 import pytest
 from pydicom import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import MRImageStorage  # type: ignore[attr-defined]
 
-from indexer.bulk import ImportSummary, discover, index_sources
-from indexer.database import create_pool
-from indexer.pipeline import load_models
-from indexer.store import PgVectorStore
-from models.synth import write_corpus
 from tests.conftest import free_port
 from tests.e2e.conftest import (
-    MODEL_DIR,
     QueryStudy,
     simcase_env,
     simcase_processes,
     wait_for_log,
 )
+from tests.e2e.phi_scan import (  # noqa: F401  (small_archive is a fixture)
+    ADMIN,
+    TIMEOUT_S,
+    healthy,
+    job_states,
+    leaks,
+    phi_study,
+    scan,
+    small_archive,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
-PATIENT_NAME = "ZZPHI^SENTINEL"
-PATIENT_ID = "PHI-ID-99173"
-BIRTH_DATE = "19010203"
-#: What must never appear (compared case-insensitively, whitespace removed: the console
-#: handler wraps long lines): the name, its parts, the ID, the birth date as DICOM, ISO,
-#: European and American dates.
-SECRETS = (
-    "ZZPHI^SENTINEL",
-    "ZZPHI",
-    "SENTINEL",
-    "ZZPHI SENTINEL",
-    "PHI-ID-99173",
-    "PHI-ID",
-    "19010203",
-    "1901-02-03",
-    "03.02.1901",
-    "03/02/1901",
-    "02/03/1901",
-    "1901/02/03",
-    "3 Feb 1901",
-    "February 3, 1901",
-)
-ADMIN = "phi-scan-admin-token-0123456789"
 SEARCH = "phi-scan-search-token-0123456789"
-ARCHIVE_CASES = 6
-TIMEOUT_S = 240.0
-
-
-def _wait(predicate: Callable[[], object], timeout: float, what: str, logs: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    dump = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log")))
-    raise AssertionError(f"timed out waiting for {what}\n{dump}")
 
 
 class RefusingPacs:
@@ -116,42 +84,6 @@ class RefusingPacs:
         self.server.shutdown()
 
 
-@pytest.fixture
-def small_archive(e2e_root: Path, database_url: str) -> str:
-    out = e2e_root / "phi-archive"
-    if not (out / "cases.csv").exists():
-        write_corpus(out, ARCHIVE_CASES, 5151, resolution_mm=2.0, workers=2)
-    pool = create_pool(database_url, max_size=2)
-    try:
-        summary = ImportSummary()
-        index_sources(
-            discover(out, summary), PgVectorStore(pool), load_models(MODEL_DIR), summary=summary
-        )
-        assert summary.indexed == ARCHIVE_CASES, summary.to_dict()
-    finally:
-        pool.close()
-    return database_url
-
-
-def _phi_study(query: QueryStudy, out: Path) -> list[Path]:
-    """The query study with the sentinel patient data in every instance; every third
-    carries the birth date in ISO form (``1901-02-03``), as some senders do, which the
-    worker repairs."""
-    paths = []
-    for i, source in enumerate(sorted(query.dicom_dir.rglob("*.dcm"))):
-        ds = pydicom.dcmread(source)
-        ds.PatientName = PATIENT_NAME
-        ds.PatientID = PATIENT_ID
-        ds.OtherPatientNames = PATIENT_NAME
-        with pydicom.config.disable_value_validation():
-            ds.PatientBirthDate = "1901-02-03" if i % 3 == 0 else BIRTH_DATE
-        path = out / f"{i:05d}.dcm"
-        out.mkdir(parents=True, exist_ok=True)
-        ds.save_as(path)
-        paths.append(path)
-    return paths
-
-
 def _send_unusable_instance(port: int, template: Path) -> int:
     """One more instance of the study, same patient data, Rows=0: refused at the door."""
     ds = pydicom.dcmread(template)
@@ -167,31 +99,10 @@ def _send_unusable_instance(port: int, template: Path) -> int:
         assoc.release()
 
 
-def _job_state(url: str, study_uid: str) -> list[str]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT status::text FROM procrastinate_jobs WHERE task_name LIKE %s"
-            " AND args->>'study_instance_uid' = %s ORDER BY id",
-            ("%process_study%", study_uid),
-        ).fetchall()
-    return [r[0] for r in rows]
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _leaks(text: str) -> list[str]:
-    flat = re.sub(r"\s+", "", text).lower()
-    return [s for s in SECRETS if re.sub(r"\s+", "", s).lower() in flat]
-
-
 @pytest.fixture
 def services(
-    small_archive: str, tmp_path: Path
+    small_archive: str,  # noqa: F811
+    tmp_path: Path,
 ) -> Iterator[tuple[str, Path, int, RefusingPacs, str]]:
     """``simcase listen``, ``worker`` and ``api`` (with a search token), each with
     ``--verbose``, on one database and data directory; the refusing PACS as destination."""
@@ -218,7 +129,7 @@ def services(
         with simcase_processes(["listen", "worker", "api"], env, logs, verbose=True):
             wait_for_log(logs / "listen.log", "DICOM listener SIMCASE on")
             wait_for_log(logs / "worker.log", "worker started")
-            _wait(lambda: _healthy(base), 120, "the API to answer", logs)
+            wait_until(lambda: healthy(base), 120, "the API to answer", logs)
             yield small_archive, logs, port, pacs, base
     finally:
         pacs.close()
@@ -229,7 +140,7 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
 ) -> None:
     url, logs, port, pacs, base = services
     study_uid = query_study.study_instance_uid
-    files = _phi_study(query_study, tmp_path / "phi-study")
+    files = phi_study(query_study, tmp_path / "phi-study")
     # The real sender: ``simcase send`` (its output is scanned too).
     sent = subprocess.run(
         [
@@ -267,7 +178,7 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
             listed = api.get("/api/v1/admin/jobs?limit=1000", headers=auth).json()
             return any("SendError" in e for j in listed for e in j["errors"])
 
-        _wait(refused, TIMEOUT_S, "a failed attempt of the job", logs)
+        wait_until(refused, TIMEOUT_S, "a failed attempt of the job", logs)
         jobs = api.get("/api/v1/admin/jobs?limit=1000", headers=auth).json()
         errors = [e for j in jobs for e in j["errors"]]
         assert any("SendError" in e for e in errors), jobs
@@ -276,8 +187,8 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
         pacs.refuse.clear()
         again = api.post(f"/api/v1/admin/studies/{study_uid}/process", headers=auth)
         assert again.status_code == 202, again.text
-        _wait(
-            lambda: _job_state(url, study_uid)[-1:] == ["succeeded"],
+        wait_until(
+            lambda: job_states(url, study_uid)[-1:] == ["succeeded"],
             TIMEOUT_S,
             "the job processed again to succeed",
             logs,
@@ -311,17 +222,16 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
 
     # The scan finds the patient data where it is: in the instances themselves.
     assert {"ZZPHI^SENTINEL", "PHI-ID-99173", "1901-02-03"} <= set(
-        _leaks(str(pydicom.dcmread(files[0])))
+        leaks(str(pydicom.dcmread(files[0])))
     )
-    found: dict[str, list[str]] = {}
-    for log in sorted(logs.glob("*.log")):
-        text = log.read_text(errors="replace")
-        assert text.strip(), f"{log.name} is empty"
-        found |= {log.name: leaks} if (leaks := _leaks(text)) else {}
-    for path, body in answers.items():
-        found |= {path: leaks} if (leaks := _leaks(body)) else {}
-    found |= {"job_errors": leaks} if (leaks := _leaks(json.dumps(stored))) else {}
-    found |= {"job args": leaks} if (leaks := _leaks(json.dumps(events))) else {}
+    found = scan(
+        logs,
+        [
+            *answers.items(),
+            ("job_errors", json.dumps(stored)),
+            ("job args", json.dumps(events)),
+        ],
+    )
     assert found == {}, found
     # The logs do carry the study's UID, the refused instance's reason and the job error.
     everything = re.sub(r"\s+", "", "".join(p.read_text() for p in logs.glob("*.log")))
