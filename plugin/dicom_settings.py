@@ -64,9 +64,10 @@ class DicomSettings(BaseModel):
     max_pending_connections: int = Field(8, ge=1, le=1000)
     #: Of those, at most this many from one IP address: one more from it closes its own
     #: oldest, and when the overall cap is met the address with the most waiting loses
-    #: its oldest, so one peer cannot crowd the others out. As many as the associations a
-    #: peer may hold, which a sender may open at once.
-    max_pending_per_peer: int = Field(4, ge=1, le=1000)
+    #: its oldest, so one peer cannot crowd the others out. Unset: as many as the
+    #: associations a peer may hold (``max_associations_per_peer``), which a sender may
+    #: open at once (a lower cap closed the connections of a legitimate burst).
+    max_pending_per_peer: int | None = Field(None, ge=1, le=1000)
     #: ARTIM: a connection that has not associated after this long is closed.
     association_timeout_seconds: float = Field(10.0, gt=0, le=300)
     #: Largest PDU the listener receives (its Maximum Length Receive); a PDU header
@@ -85,3 +86,16 @@ class DicomSettings(BaseModel):
         if isinstance(value, str):
             return [ae.strip() for ae in value.split(",") if ae.strip()]
         return value
+
+    @property
+    def pending_per_peer(self) -> int:
+        """Connections one IP address may have waiting for their A-ASSOCIATE-RQ."""
+        if self.max_pending_per_peer is not None:
+            return self.max_pending_per_peer
+        return self.max_associations_per_peer
+
+    @property
+    def pending_connections(self) -> int:
+        """Connections that may wait for their A-ASSOCIATE-RQ at once: never fewer than
+        one peer may have waiting."""
+        return max(self.max_pending_connections, self.pending_per_peer)

@@ -110,7 +110,7 @@ class DicomListener:
         # Established associations are limited by `association_limit`, connections
         # waiting to associate by LimitedAssociationServer and the ARTIM timeout.
         ae.maximum_associations = (
-            self.settings.max_associations + self.settings.max_pending_connections + 64
+            self.settings.max_associations + self.settings.pending_connections + 64
         )
         ae.network_timeout = 60
         ae.acse_timeout = self.settings.association_timeout_seconds  # ARTIM
@@ -174,8 +174,8 @@ class DicomListener:
                 evt_handlers=handlers,
                 server_class=LimitedAssociationServer,
                 ssl_context=server_ssl_context(self.settings.tls),
-                max_pending=self.settings.max_pending_connections,
-                max_pending_per_peer=self.settings.max_pending_per_peer,
+                max_pending=self.settings.pending_connections,
+                max_pending_per_peer=self.settings.pending_per_peer,
             )
         except OSError as exc:
             raise ListenerError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc

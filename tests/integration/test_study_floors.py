@@ -102,6 +102,11 @@ CALLBACKS_UP = {
 }
 
 
+#: Reached from any floor through the ``logging`` module: the handlers and formatters the
+#: process installed (``simcase``'s CLI, or an earlier test in the same process).
+LOG_HANDLERS = ("plugin.logging_setup",)
+
+
 @dataclass
 class StepCalls:
     """What the calls of one step did: how many, and where each left the step's floor."""
@@ -143,7 +148,8 @@ class FloorTrace:
             (i for i in range(len(stack) - 1, -1, -1) if stack[i][3] is not None), None
         )
         with self._lock:
-            if stack and FLOORS.index(floor) < FLOORS.index(stack[-1][2]):
+            upward = stack and FLOORS.index(floor) < FLOORS.index(stack[-1][2])
+            if upward and module not in LOG_HANDLERS:
                 self.upward.append(f"{stack[-1][1]} -> {name}")
             if step_index is not None:
                 _, step_name, step_floor, record = stack[step_index]

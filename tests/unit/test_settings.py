@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from plugin.errors import ConfigurationError
-from plugin.settings import DEFAULT_ADMIN_TOKEN, ApiSettings, Settings
+from plugin.settings import DEFAULT_ADMIN_TOKEN, ApiSettings, DicomSettings, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,8 @@ def test_defaults() -> None:
     assert s.dicom.allowed_aes == []
     assert s.dicom.min_free_mb == 1024
     assert (s.dicom.max_associations, s.dicom.max_associations_per_peer) == (16, 4)
-    assert (s.dicom.max_pending_connections, s.dicom.max_pending_per_peer) == (8, 4)
+    assert (s.dicom.max_pending_connections, s.dicom.max_pending_per_peer) == (8, None)
+    assert (s.dicom.pending_connections, s.dicom.pending_per_peer) == (8, 4)
     assert s.api.host == "127.0.0.1"
     assert s.api.port == 8000
     assert s.data_dir.name == "simcase"
@@ -199,3 +200,13 @@ def test_incomplete_dicom_tls_settings_are_refused(
         monkeypatch.setenv(f"SIMCASE_DICOM__TLS__{name}", value)
     with pytest.raises(ValidationError, match=message):
         Settings()
+
+
+def test_pending_connections_follow_the_associations_a_peer_may_hold() -> None:
+    """A peer allowed 8 associations may open them at once: its 8 connections wait for
+    their A-ASSOCIATE-RQ side by side (a cap of 4 closed a legitimate burst's oldest)."""
+    dicom = DicomSettings(max_associations_per_peer=8)
+    assert (dicom.pending_per_peer, dicom.pending_connections) == (8, 8)
+    dicom = DicomSettings(max_associations_per_peer=20, max_pending_per_peer=2)
+    assert (dicom.pending_per_peer, dicom.pending_connections) == (2, 8)
+    assert DicomSettings(max_associations_per_peer=12).pending_connections == 12

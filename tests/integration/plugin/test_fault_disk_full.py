@@ -16,6 +16,7 @@ and is processed once, with all 60 instances.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,8 @@ def stand_in_worker(
             str(data_dir),
         ],
         cwd=REPO,
+        # nsenter does not keep the working folder on the path: name the repository
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
         text=True,
