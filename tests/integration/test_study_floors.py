@@ -66,8 +66,11 @@ STEPS = {
 #: Where each step leaves its floor (data classes and properties aside): the test's record
 #: of the path; a change that adds a way down must change this on purpose.
 EXPECTED_ENTRIES: dict[str, set[str]] = {
-    # the handler checks and spools on its own floor; the row follows in a batch
-    "plugin.dicom.store_handler:StoreHandler.__call__": set(),
+    # the handler reads the data set's raw elements, checks and spools them on its own
+    # floor; the row follows in a batch
+    "plugin.dicom.store_handler:StoreHandler.__call__": {
+        "dicom_conversion.fast_reading:read_dataset_bytes"
+    },
     "plugin.dicom.journal:PostgresJournal.record_many": {"indexer.intake:record_instance"},
     "plugin.dicom.listener:DicomListener._study_complete": {
         "indexer.intake:mark_study_complete",
