@@ -37,6 +37,7 @@ __all__ = [
     "result_sets",
     "send_study",
     "simcase_listen",
+    "spooled_body",
     "stand_in_workers",
     "study_jobs",
     "wait_until",
@@ -138,6 +139,13 @@ class SlowPacs:
     def stop(self) -> None:
         self.gate.set()
         self.server.shutdown()
+
+
+def spooled_body(path: Path) -> bytes:
+    """A spooled file's data set: what follows the File Meta Information group."""
+    data = path.read_bytes()
+    assert data[128:132] == b"DICM" and data[132:136] == b"\x02\x00\x00\x00"
+    return data[144 + int.from_bytes(data[140:144], "little") :]
 
 
 def study_jobs(database_url: str, study_uid: str) -> list[tuple[int, str]]:

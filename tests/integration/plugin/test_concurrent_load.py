@@ -33,12 +33,12 @@ from tests.integration.plugin.fault_helpers import (
     register_stand_in_model,
     result_sets,
     simcase_listen,
+    spooled_body,
     stand_in_workers,
     study_jobs,
     wait_until,
     worker_settings,
 )
-from tests.integration.plugin.test_fault_disk_full import spooled_body
 from tests.unit.plugin.samples import mr_series
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

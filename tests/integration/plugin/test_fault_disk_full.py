@@ -36,6 +36,7 @@ from tests.integration.plugin.fault_helpers import (
     register_stand_in_model,
     result_sets,
     simcase_listen,
+    spooled_body,
     study_jobs,
     wait_until,
 )
@@ -46,13 +47,6 @@ from tests.unit.plugin.samples import mr_series
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 FILLER_MIB = 4
-
-
-def spooled_body(path: Path) -> bytes:
-    """A spooled file's data set: what follows the File Meta Information group."""
-    data = path.read_bytes()
-    assert data[128:132] == b"DICM" and data[132:136] == b"\x02\x00\x00\x00"
-    return data[144 + int.from_bytes(data[140:144], "little") :]
 
 
 def journal(database_url: str, study_uid: str) -> dict[str, str]:
