@@ -1,4 +1,5 @@
-"""A running listener for tests, and what its callback saw."""
+"""A running listener for tests, what its callback saw, and instances as files for a
+sender to send."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydicom import Dataset
+
 from plugin.dicom import DicomListener, PostgresJournal
 from plugin.settings import DicomSettings
 
-__all__ = ["CollectingCallback", "running_listener"]
+__all__ = ["CollectingCallback", "running_listener", "write_files"]
 
 
 class CollectingCallback:
@@ -60,3 +63,13 @@ def running_listener(
     finally:
         listener.stop()
         journal.close()
+
+
+def write_files(datasets: list[Dataset], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ds in datasets:
+        path = folder / f"{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths

@@ -23,8 +23,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pydicom import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom.dsutils import encode
 
 from tests.conftest import free_port
@@ -39,6 +37,7 @@ from tests.integration.plugin.fault_helpers import (
     wait_until,
     worker_settings,
 )
+from tests.integration.plugin.listener_helpers import write_files
 from tests.unit.plugin.samples import mr_series
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -59,21 +58,6 @@ def _send(index: int, port: int, files: list[Path]) -> subprocess.CompletedProce
         text=True,
         timeout=300,
     )
-
-
-def _write(study: list[Dataset], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True)
-    paths = []
-    for ds in study:
-        path = folder / f"{ds.SOPInstanceUID}.dcm"
-        copy = Dataset(ds)
-        copy.file_meta = FileMetaDataset()
-        copy.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        copy.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        copy.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        copy.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    return paths
 
 
 def _journal(database_url: str) -> list[tuple[str, str, str]]:
@@ -99,7 +83,7 @@ def test_eight_senders_at_once_lose_nothing_and_each_study_is_processed_once(
     bodies = {str(ds.SOPInstanceUID): encode(ds, False, True) for s in studies for ds in s}
     data_dir = tmp_path / "data"
     port = free_port()
-    files = [_write(study, tmp_path / f"sender-{i}") for i, study in enumerate(studies)]
+    files = [write_files(study, tmp_path / f"sender-{i}") for i, study in enumerate(studies)]
     results: dict[int, subprocess.CompletedProcess[str]] = {}
     with (
         stand_in_workers(worker_settings(database_url, data_dir), database_url),

@@ -21,7 +21,11 @@ from pynetdicom.sop_class import MRImageStorage, Verification  # type: ignore[at
 
 from plugin.dicom import STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES, DicomListener
 from plugin.dicom.tcp import DUL_POLL_SECONDS
-from tests.integration.plugin.listener_helpers import CollectingCallback, running_listener
+from tests.integration.plugin.listener_helpers import (
+    CollectingCallback,
+    running_listener,
+    write_files,
+)
 from tests.unit.plugin.samples import mr_series
 
 pytestmark = pytest.mark.integration
@@ -40,16 +44,6 @@ def listener(
 ) -> Iterator[DicomListener]:
     with running_listener(database_url, tmp_path / "spool", callback) as running:
         yield running
-
-
-def write_files(datasets: list[Dataset], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ds in datasets:
-        path = folder / f"{ds.SOPInstanceUID}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    return paths
 
 
 def scu(ae_title: str = "TESTSCU") -> AE:
