@@ -16,12 +16,14 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from models.networks.oedema_growth import OedemaGrowth
 from models.networks.segmentation_net import (
     SEGMENTER_MULTIPLE,
     SEGMENTER_SPACING_MM,
     build_segmentation_net,
 )
 from models.onnx_session import cpu_session, onnx_weights, torch_weights
+from models.registry import ModelCard
 from models.study_arrays import StudyLike, bounding_box, normalised_channels, voxel_spacing
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "brain_box",
     "pad_to_multiple",
     "resample_channels",
+    "segmentation_net_of",
     "segmenter_grid_shape",
 ]
 
@@ -168,6 +171,23 @@ class _LogitsSegmenter:
         raise NotImplementedError
 
 
+def segmentation_net_of(card: ModelCard, weights: Path) -> nn.Module:
+    """The network a segmenter card describes, with the trained weights ``weights``
+    (the UNet's state dict) and, when the card names it, the oedema growth after it."""
+    channels = tuple(card.architecture.get("channels") or (8, 16, 32, 64))
+    net = build_segmentation_net(channels)
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    growth = card.architecture.get("oedema_growth")
+    if not growth:
+        return net
+    return OedemaGrowth(
+        net,
+        flair_z=float(growth["flair_z"]),
+        t2_z=float(growth["t2_z"]),
+        steps=int(growth["steps"]),
+    )
+
+
 class TorchSegmenter(_LogitsSegmenter):
     """The segmentation network in eager torch."""
 
@@ -179,10 +199,7 @@ class TorchSegmenter(_LogitsSegmenter):
     def load(cls, model_dir: Path | None = None) -> TorchSegmenter:
         """Load ``segmenter.pt`` (with its card) from ``model_dir`` (None: shipped)."""
         path, card = torch_weights(model_dir, "segmenter")
-        channels = tuple(card.architecture.get("channels", (8, 16, 32, 64)))
-        net = build_segmentation_net(channels)
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return cls(net, card.model_version)
+        return cls(segmentation_net_of(card, path), card.model_version)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
