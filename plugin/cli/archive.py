@@ -57,6 +57,12 @@ def index(
             sources = discover_pacs(pacs, cache, summary, pacs_filter, labels)
     except IndexerError as exc:
         fail(str(exc))
+    if not sources:
+        _report(summary, json_output, None)
+        fail(
+            f"0 cases to index in {path or pacs}"
+            + (" (every one skipped)" if summary.skipped else "")
+        )
     models = load_models(settings.model_dir)
     with database(settings) as conninfo:
         with open_store(conninfo, settings.index.options(), max_size=2) as store:
@@ -86,18 +92,30 @@ def index(
             have, total = store.coverage(models.model_version)
             if store.active_model_version() != models.model_version and have == total:
                 store.activate(models.model_version, actor="cli-index")
+    _report(summary, json_output, models.model_version)
+    if summary.malformed_lines:
+        lines = ", ".join(map(str, summary.malformed_lines[:10]))
+        more = ", ..." if len(summary.malformed_lines) > 10 else ""
+        fail(
+            f"{path}/cases.csv: {len(summary.malformed_lines)} malformed line(s) ({lines}{more});"
+            " their cases were not indexed (the others were): fix them and run again"
+        )
+    if (summary.failed or summary.skipped) and not summary.indexed and not summary.already_indexed:
+        fail("0 cases indexed")
+
+
+def _report(summary: ImportSummary, json_output: bool, model_version: str | None) -> None:
+    """The import's summary on stdout: JSON, or one line and a line per case not indexed."""
     if json_output:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
         return
     typer.echo(
         f"indexed {summary.indexed}, already indexed {summary.already_indexed}, "
-        f"failed {len(summary.failed)}, skipped {len(summary.skipped)} "
-        f"(model {models.model_version})"
+        f"failed {len(summary.failed)}, skipped {len(summary.skipped)}"
+        + (f" (model {model_version})" if model_version else "")
     )
     for case_id, reason in summary.failed + summary.skipped:
         typer.echo(f"  {case_id}: {reason}")
-    if summary.failed and not summary.indexed and not summary.already_indexed:
-        raise typer.Exit(1)
 
 
 def _print_results(result: dict[str, object]) -> None:
