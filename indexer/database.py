@@ -117,9 +117,10 @@ def unreachable_reason(exc: BaseException, conninfo: str | None = None) -> str:
 
 def _password(conninfo: str) -> str | None:
     try:
-        return conninfo_to_dict(conninfo).get("password") or None
+        password = conninfo_to_dict(conninfo).get("password")
     except psycopg.Error:
         return None
+    return str(password) if password else None
 
 
 def connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:

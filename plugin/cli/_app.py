@@ -7,7 +7,6 @@ import sys
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-import click
 import psycopg
 import requests
 import typer
@@ -62,7 +61,7 @@ class _Commands(TyperGroup):
     on stderr naming the server (never a password) and :data:`EXIT_UNAVAILABLE`, not a
     traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer._click.core.Context (typer vendors click)
         try:
             return super().invoke(ctx)
         except DatabaseUnavailableError as exc:
