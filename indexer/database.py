@@ -183,14 +183,21 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 
 def create_pool(
-    conninfo: str, *, min_size: int = 1, max_size: int = 8, open: bool = True
+    conninfo: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 8,
+    open: bool = True,
+    timeout: float = 30.0,
 ) -> ConnectionPool[psycopg.Connection[Any]]:
-    """A psycopg pool whose connections autocommit and know pgvector's types."""
+    """A psycopg pool whose connections autocommit and know pgvector's types;
+    ``timeout`` is how long ``connection()`` waits before ``PoolTimeout``."""
     pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
         conninfo,
         min_size=min_size,
         max_size=max_size,
         open=False,
+        timeout=timeout,
         configure=_configure,
         kwargs={"autocommit": True},
     )
