@@ -107,6 +107,8 @@ def unreachable_reason(exc: BaseException, conninfo: str | None = None) -> str:
     """The gist of a connection failure in one line (libpq's last clause: ``Connection
     refused``, ``password authentication failed ...``), with the password, if any,
     blanked out."""
+    if not isinstance(exc, psycopg.Error) and isinstance(exc.__cause__, psycopg.Error):
+        exc = exc.__cause__  # the job queue's ConnectorException says only "Database error."
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     reason = first.rsplit(" failed: ", 1)[-1].strip() or type(exc).__name__
     if isinstance(exc, psycopg.ProgrammingError):

@@ -25,6 +25,7 @@ import psycopg
 import requests
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from procrastinate.exceptions import ConnectorException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dicom_conversion import ConversionError
@@ -54,7 +55,8 @@ PROBLEM_JSON = "application/problem+json"
 #: Seconds a client is asked to wait before trying a 503 again.
 RETRY_AFTER_SECONDS = 30
 
-_DATABASE = (DatabaseUnavailableError, psycopg.OperationalError)  # PoolTimeout is one
+#: PostgreSQL not there: psycopg's (PoolTimeout is one), simcase's, and the job queue's.
+_DATABASE = (DatabaseUnavailableError, psycopg.OperationalError, ConnectorException)
 _PACS = (requests.ConnectionError, requests.Timeout, StudySourceError)
 _MODEL_FILES = (WeightsNotFoundError, ChecksumMismatchError)
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import psycopg
 import requests
 import typer
+from procrastinate.exceptions import ConnectorException
 from typer.core import TyperGroup
 
 from indexer.database import describe_database, unreachable_reason
@@ -68,7 +69,7 @@ class _Commands(TyperGroup):
             fail(str(exc), EXIT_UNAVAILABLE)
         except MissingExtensionError as exc:
             fail(str(exc))
-        except psycopg.OperationalError as exc:  # lost during the run, or a pool timeout
+        except (psycopg.OperationalError, ConnectorException) as exc:  # lost during the run
             reason = unreachable_reason(exc, get_settings().database_url)
             fail(f"PostgreSQL at {_database_target()} is unreachable: {reason}", EXIT_UNAVAILABLE)
         except requests.RequestException as exc:
