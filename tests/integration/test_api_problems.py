@@ -20,6 +20,8 @@ from plugin.settings import ApiSettings, Settings
 from tests.integration.conftest import service_dir
 from tests.integration.restartable_postgres import RestartablePostgres
 
+pytestmark = pytest.mark.integration
+
 ADMIN = {"Authorization": "Bearer admin-secret-for-tests"}
 SEARCH = {"Authorization": "Bearer search-secret-for-tests"}
 API = ApiSettings(

@@ -117,6 +117,7 @@ def test_a_connection_lost_during_a_command_is_one_line_too(closed_port: int) ->
     )
 
 
+@pytest.mark.slow  # 30 s: the DICOMweb client tries again with backoff before it gives up
 def test_an_unreachable_pacs_is_one_line(closed_port: int, tmp_path: Path) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text("study_instance_uid,diagnosis\n1.2.3,glioma\n")
