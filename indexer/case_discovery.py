@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from indexer.cases_csv import CasesCsv, read_cases_file
 from indexer.errors import IndexerError
 from indexer.store import CaseEntry
-from models.corpus import CaseRecord, parse_age, parse_diagnosis, parse_sex, read_cases_csv
+from models.corpus import parse_age, parse_diagnosis, parse_sex
 
 __all__ = ["CaseSource", "ImportSummary", "discover", "discover_brats", "discover_dicom"]
 
@@ -65,6 +66,8 @@ class ImportSummary:
     already_indexed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: Line numbers of the malformed lines of ``cases.csv`` (each also in ``skipped``).
+    malformed_lines: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,7 @@ class ImportSummary:
             "already_indexed": self.already_indexed,
             "failed": [{"case_id": c, "reason": r} for c, r in self.failed],
             "skipped": [{"item": c, "reason": r} for c, r in self.skipped],
+            "malformed_lines": self.malformed_lines,
         }
 
 
@@ -80,14 +84,11 @@ class ImportSummary:
 MAX_CASE_ID = 128
 
 
-def _read_records(root: Path) -> list[CaseRecord]:
-    if not (root / "cases.csv").is_file():
+def _read_listing(root: Path) -> CasesCsv:
+    path = root / "cases.csv"
+    if not path.is_file():
         raise IndexerError(f"{root} has no cases.csv (case_id,diagnosis[,patient_id,age,sex])")
-    try:
-        return read_cases_csv(root, strict=False)
-    except (UnicodeDecodeError, csv.Error, OSError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else exc
-        raise IndexerError(f"{root / 'cases.csv'} is not a UTF-8 CSV file: {reason}") from exc
+    return read_cases_file(path)
 
 
 def _case_folder_problem(root: Path, case_id: str) -> str | None:
@@ -119,10 +120,12 @@ def discover_brats(root: Path, summary: ImportSummary, source: str = "brats") ->
     id is not a folder name, or whose folder (or a file in it) is a link leaving
     ``root``, is skipped."""
     found: list[CaseSource] = []
-    for record in _read_records(root):
-        if not record.case_id or not record.diagnosis:
-            summary.skipped.append((record.case_id or "?", "row without case_id or diagnosis"))
-            continue
+    listing = _read_listing(root)
+    for bad in listing.malformed:
+        summary.skipped.append((bad.case_id, f"cases.csv line {bad.line}: {bad.problem}"))
+        summary.malformed_lines.append(bad.line)
+    for listed in listing.cases:
+        record = listed.record
         problem = _case_folder_problem(root, record.case_id)
         case_dir = root / record.case_id
         if problem is not None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from indexer import pg_watchdog
@@ -31,7 +32,9 @@ __all__ = [
     "check_vector_extension",
     "connect",
     "create_pool",
+    "describe_database",
     "open_database",
+    "unreachable_reason",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,12 +90,55 @@ class EmbeddedPostgres:
             self._server = None
 
 
+def describe_database(conninfo: str) -> str:
+    """Where ``conninfo`` points, for an error message: ``host:port (database d, user u)``,
+    never the password (a URI that cannot be parsed is not echoed: it may hold one)."""
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "a database URL that cannot be parsed"
+    where = f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}"
+    pairs = (("database", parts.get("dbname")), ("user", parts.get("user")))
+    named = [f"{key} {value}" for key, value in pairs if value]
+    return f"{where} ({', '.join(named)})" if named else where
+
+
+def unreachable_reason(exc: BaseException, conninfo: str | None = None) -> str:
+    """The gist of a connection failure in one line (libpq's last clause: ``Connection
+    refused``, ``password authentication failed ...``), with the password, if any,
+    blanked out."""
+    if not isinstance(exc, psycopg.Error) and isinstance(exc.__cause__, psycopg.Error):
+        exc = exc.__cause__  # the job queue's ConnectorException says only "Database error."
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    reason = first.rsplit(" failed: ", 1)[-1].strip() or type(exc).__name__
+    if isinstance(exc, psycopg.ProgrammingError):
+        reason = "the database URL cannot be parsed"  # psycopg's message repeats it
+    password = _password(conninfo) if conninfo else None
+    return reason.replace(password, "***") if password else reason
+
+
+def _password(conninfo: str) -> str | None:
+    try:
+        password = conninfo_to_dict(conninfo).get("password")
+    except psycopg.Error:
+        return None
+    return str(password) if password else None
+
+
 def connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    """A psycopg connection, with a clear error when the server cannot be reached."""
+    """A psycopg connection; :class:`DatabaseUnavailableError` naming the server (host,
+    port, database and user, never the password) when it cannot be reached."""
     try:
         return psycopg.connect(conninfo, **kwargs)
+    except psycopg.ProgrammingError as exc:  # its message repeats the URL, password and all
+        raise DatabaseUnavailableError(
+            "cannot connect to PostgreSQL: the database URL (SIMCASE_DATABASE_URL) cannot be parsed"
+        ) from exc
     except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
+        raise DatabaseUnavailableError(
+            f"cannot connect to PostgreSQL at {describe_database(conninfo)}: "
+            f"{unreachable_reason(exc, conninfo)}"
+        ) from exc
 
 
 def check_vector_extension(conn: psycopg.Connection[Any]) -> None:
@@ -139,14 +185,21 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 
 def create_pool(
-    conninfo: str, *, min_size: int = 1, max_size: int = 8, open: bool = True
+    conninfo: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 8,
+    open: bool = True,
+    timeout: float = 30.0,
 ) -> ConnectionPool[psycopg.Connection[Any]]:
-    """A psycopg pool whose connections autocommit and know pgvector's types."""
+    """A psycopg pool whose connections autocommit and know pgvector's types;
+    ``timeout`` is how long ``connection()`` waits before ``PoolTimeout``."""
     pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
         conninfo,
         min_size=min_size,
         max_size=max_size,
         open=False,
+        timeout=timeout,
         configure=_configure,
         kwargs={"autocommit": True},
     )

@@ -14,6 +14,7 @@ from models.errors import TrainingDataError
 __all__ = [
     "REQUIRED_COLUMNS",
     "CaseRecord",
+    "case_record",
     "folder_digest",
     "iter_studies",
     "parse_age",
@@ -72,7 +73,8 @@ def parse_sex(value: str | None) -> str | None:
     return v if v in ("F", "M", "O") else None
 
 
-def _record(row: dict[str, str | None]) -> CaseRecord:
+def case_record(row: dict[str, str | None]) -> CaseRecord:
+    """One ``cases.csv`` row (column name to cell) as a :class:`CaseRecord`."""
     case_id = (row.get("case_id") or "").strip()
     patient_id = (row.get("patient_id") or "").strip()
     return CaseRecord(
@@ -108,7 +110,7 @@ def read_cases_csv(folder: Path, *, strict: bool = True) -> list[CaseRecord]:
         missing = set(REQUIRED_COLUMNS) - set(reader.fieldnames or [])
         if strict and missing:
             raise TrainingDataError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
-        records = [_record(row) for row in reader]
+        records = [case_record(row) for row in reader]
     if strict and not records:
         raise TrainingDataError(f"{path} lists no case")
     return records

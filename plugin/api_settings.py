@@ -52,6 +52,9 @@ class ApiSettings(BaseModel):
     #: Largest size an upload may reach once its ``.zip`` and ``.gz`` files are
     #: decompressed, counted as they stream out: 413 beyond it (a zip or gzip bomb).
     max_uncompressed_bytes: int = Field(2 * 1024**3, ge=1024, le=256 * 1024**3)
+    #: How long a request waits for a database connection before it is answered 503
+    #: (PostgreSQL down or every connection busy).
+    database_wait_seconds: float = Field(10.0, gt=0, le=300)
 
     @field_validator("search_token", "trusted_user_header", mode="before")
     @classmethod

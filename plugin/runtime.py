@@ -160,6 +160,7 @@ async def serve(
                 host=settings.api.host,
                 port=settings.api.port,
                 log_level="warning",
+                access_log=False,  # it logs whole query strings; plugin.api.access_log does not
             )
             server = _Server(config)
             running.append(asyncio.create_task(server.serve(), name="api"))

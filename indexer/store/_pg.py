@@ -29,14 +29,19 @@ log = logging.getLogger(__name__)
 
 
 def open_store(
-    conninfo: str, options: IndexOptions | None = None, *, max_size: int = 4
+    conninfo: str,
+    options: IndexOptions | None = None,
+    *,
+    max_size: int = 4,
+    timeout: float = 30.0,
 ) -> PgVectorStore:
-    """A :class:`PgVectorStore` on a pool of its own (closed by ``close()`` or ``with``).
+    """A :class:`PgVectorStore` on a pool of its own (closed by ``close()`` or ``with``);
+    ``timeout``: how long a caller waits for one of its connections.
 
     The one way the API, the CLI, the worker and the demo open the case store, so the
     index options in the settings reach every one of them.
     """
-    return PgVectorStore(create_pool(conninfo, max_size=max_size), options)
+    return PgVectorStore(create_pool(conninfo, max_size=max_size, timeout=timeout), options)
 
 
 class PgVectorStore:

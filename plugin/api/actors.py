@@ -19,13 +19,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from plugin.api.deps import AdminToken, SearchCredential, SettingsDep, named_person
+from plugin.api.deps import AdminToken, SearchCredential, SettingsDep, admin_actor
 
 __all__ = ["AdminActor", "SearchActor"]
 
 
 def _admin_actor(_: AdminToken, request: Request, settings: SettingsDep) -> str:
-    return named_person(request, settings.api.trusted_user_header) or "admin token"
+    return admin_actor(request, settings)
 
 
 #: The actor of an admin action (the bearer token is checked first).

@@ -14,11 +14,12 @@ from indexer.job_status import JobStatus, get_job, list_jobs
 from indexer.jobs import enqueue_reindex
 from plugin.api.actors import AdminActor
 from plugin.api.deps import BAD_BODY_RESPONSES, AdminToken, ConnDep, JobsDep
+from plugin.api.problems import UNAVAILABLE_RESPONSES
 
 router = APIRouter(
     prefix="/api/v1/admin",
     tags=["admin"],
-    responses={401: {"description": "No valid admin bearer token"}},
+    responses={401: {"description": "No valid admin bearer token"}, **UNAVAILABLE_RESPONSES},
 )
 
 #: Page sizes (anything else is a 422, never a database error).

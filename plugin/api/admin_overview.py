@@ -13,13 +13,14 @@ from indexer.admin_overview import audit_entries, model_version_counts, recent_s
 from indexer.cases import audit
 from plugin.api.actors import AdminActor
 from plugin.api.deps import AdminToken, ConnDep, JobsDep, SettingsDep
+from plugin.api.problems import UNAVAILABLE_RESPONSES
 from plugin.dicom.uids import is_dicom_uid
 from plugin.jobs import enqueue_process_study
 
 router = APIRouter(
     prefix="/api/v1/admin",
     tags=["admin"],
-    responses={401: {"description": "No valid admin bearer token"}},
+    responses={401: {"description": "No valid admin bearer token"}, **UNAVAILABLE_RESPONSES},
 )
 
 Limit = Annotated[int, Query(ge=1, le=1000)]

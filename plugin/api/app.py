@@ -22,6 +22,8 @@ from plugin.api import (
     pages,
     search,
 )
+from plugin.api.access_log import AccessLog
+from plugin.api.problems import install_problem_handlers
 from plugin.api.upload_limit import UploadLimit
 from plugin.jobs import TASKS
 from plugin.settings import Settings
@@ -34,7 +36,12 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(conninfo, settings.index.options(), max_size=8)
+        store = open_store(
+            conninfo,
+            settings.index.options(),
+            max_size=8,
+            timeout=settings.api.database_wait_seconds,
+        )
         app.state.store = store
         app.state.pool = store.pool
         jobs = create_job_app(conninfo, tasks=TASKS, min_size=1, max_size=2)
@@ -68,6 +75,8 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     app.add_middleware(
         UploadLimit, max_bytes=settings.api.max_upload_bytes, prefixes=("/api/v1/search",)
     )
+    app.add_middleware(AccessLog)  # outermost: it sees the upload limit's answers too
+    install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(admin_overview.router)

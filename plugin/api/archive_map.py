@@ -10,8 +10,9 @@ from fastapi import APIRouter, HTTPException, status
 from indexer.archive_map import read_archive_map
 from indexer.errors import IndexerError
 from plugin.api.deps import SEARCH_CREDENTIAL_RESPONSES, ConnDep, SearchCredential
+from plugin.api.problems import SERVICE_UNAVAILABLE, UNAVAILABLE_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"], responses=UNAVAILABLE_RESPONSES)
 
 
 @router.get(
@@ -29,6 +30,8 @@ def archive_map(_: SearchCredential, conn: ConnDep) -> dict[str, Any]:
     ``query.map_point`` is the query placed by the server with the same projection."""
     try:
         mapped = read_archive_map(conn)
+    except SERVICE_UNAVAILABLE:
+        raise  # a 503 (plugin.api.problems)
     except IndexerError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return {**mapped.to_json(), "notice": "Not for diagnostic use."}

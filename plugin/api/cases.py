@@ -15,8 +15,9 @@ from indexer.case_pictures import archive_case, archive_case_outline, archive_ca
 from indexer.errors import CaseNotFoundError, IndexerError
 from models.errors import ModelError
 from plugin.api.deps import SEARCH_CREDENTIAL_RESPONSES, ModelsDep, SearchCredential, StoreDep
+from plugin.api.problems import SERVICE_UNAVAILABLE, UNAVAILABLE_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"], responses=UNAVAILABLE_RESPONSES)
 log = logging.getLogger(__name__)
 
 CaseId = Annotated[str, FastApiPath(min_length=1, max_length=128)]
@@ -42,6 +43,8 @@ def case_pictures(
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     try:
         pictures = archive_case_pictures(case, models.segmenter)
+    except SERVICE_UNAVAILABLE:
+        raise  # a 503 (plugin.api.problems), not the case's fault
     except _UNREADABLE as exc:
         log.warning("case images unreadable: %s", type(exc).__name__, extra={"case_id": case_id})
         raise HTTPException(
@@ -73,6 +76,8 @@ def case_outline(case_id: CaseId, store: StoreDep, models: ModelsDep) -> Respons
             png = archive_case_outline(conn, case, models.segmenter)
         except CaseNotFoundError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        except SERVICE_UNAVAILABLE:
+            raise  # a 503 (plugin.api.problems), not the case's fault
         except _UNREADABLE as exc:
             log.warning(
                 "case outline unreadable: %s", type(exc).__name__, extra={"case_id": case_id}

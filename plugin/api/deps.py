@@ -24,6 +24,7 @@ __all__ = [
     "SearchCredential",
     "SettingsDep",
     "StoreDep",
+    "admin_actor",
     "named_person",
 ]
 
@@ -56,7 +57,14 @@ def _jobs(request: Request) -> Any:
 _bearer = HTTPBearer(auto_error=False)
 
 
+def admin_actor(request: Request, settings: Settings) -> str:
+    """Who an admin request is, for the audit log and the access log: the person the
+    trusted proxy header names, else ``admin token``."""
+    return named_person(request, settings.api.trusted_user_header) or "admin token"
+
+
 def _admin(
+    request: Request,
     settings: Annotated[Settings, Depends(_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
@@ -68,6 +76,7 @@ def _admin(
             "a valid admin bearer token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    request.state.actor = admin_actor(request, settings)  # for plugin.api.access_log
     return "admin-api"
 
 
@@ -99,6 +108,22 @@ def named_person(request: Request, header: str | None) -> str | None:
     return name or None
 
 
+def _search_actor(
+    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> str | None:
+    api = settings.api
+    person = named_person(request, api.trusted_user_header)
+    if person is not None:
+        return person
+    if api.search_token is not None and credentials is not None:
+        if hmac.compare_digest(credentials.credentials.encode(), api.search_token.encode()):
+            return "search token"
+    if api.search_open:
+        client = request.client.host if request.client else ""
+        return "anonymous (loopback)" if is_loopback_host(client) else "anonymous (remote)"
+    return None
+
+
 def _searcher(
     request: Request,
     settings: Annotated[Settings, Depends(_settings)],
@@ -112,16 +137,11 @@ def _searcher(
     allowed on loopback) anyone may, recorded as ``anonymous (loopback)`` or
     ``anonymous (remote)``.
     """
+    actor = _search_actor(request, settings, credentials)
+    if actor is not None:
+        request.state.actor = actor  # for plugin.api.access_log
+        return actor
     api = settings.api
-    person = named_person(request, api.trusted_user_header)
-    if person is not None:
-        return person
-    if api.search_token is not None and credentials is not None:
-        if hmac.compare_digest(credentials.credentials.encode(), api.search_token.encode()):
-            return "search token"
-    if api.search_open:
-        client = request.client.host if request.client else ""
-        return "anonymous (loopback)" if is_loopback_host(client) else "anonymous (remote)"
     accepted = []
     if api.search_token is not None:
         accepted.append("a valid search bearer token")

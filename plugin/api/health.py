@@ -6,9 +6,10 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from plugin.api.deps import ConnDep
+from plugin.api.problems import UNAVAILABLE_RESPONSES
 from plugin.metrics import database_metrics
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=UNAVAILABLE_RESPONSES)
 
 
 @router.get("/health")

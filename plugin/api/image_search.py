@@ -10,10 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 
-from dicom_conversion import ConversionError, MRSequence
-from indexer.errors import IndexerError
+from dicom_conversion import MRSequence
 from indexer.image_query import ImageQuery, pixel_size, read_image, search_image
-from models.errors import ModelError
 from plugin.api.deps import (
     BAD_BODY_RESPONSES,
     SEARCH_CREDENTIAL_RESPONSES,
@@ -22,11 +20,12 @@ from plugin.api.deps import (
     SettingsDep,
     StoreDep,
 )
+from plugin.api.problems import UNAVAILABLE_RESPONSES
 from plugin.api.search import decorate_hits
 from plugin.api.search_answer import SearchAnswer
 from plugin.api.search_filters import FilterDep, patient_of_upload
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"], responses=UNAVAILABLE_RESPONSES)
 
 
 def _box(text: str | None) -> tuple[int, int, int, int] | None:
@@ -49,6 +48,7 @@ def _box(text: str | None) -> tuple[int, int, int, int] | None:
     responses={
         **SEARCH_CREDENTIAL_RESPONSES,
         **BAD_BODY_RESPONSES,
+        409: {"description": "No complete index of the archive for the current model"},
         413: {"description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES"},
         422: {"description": "The image cannot be read, or a parameter is out of range"},
     },
@@ -75,24 +75,22 @@ def search_by_image(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "sequence must be T1, T1C, T2 or FLAIR"
         )
     data = file.file.read()
-    try:
-        pixels, spacing = read_image(data)
-        query = ImageQuery(pixels, pixel_size(pixels, spacing), sequence, _box(box))
-        own = None
-        if chosen.exclude_own_patient:
-            with tempfile.TemporaryDirectory(prefix="simcase-image-") as tmp:
-                (Path(tmp) / "image").write_bytes(data)
-                own = patient_of_upload(Path(tmp))
-        excluded = chosen.exclude_patient or own
-        result = search_image(
-            query,
-            store,
-            models,
-            k=k,
-            per_diagnosis=per_diagnosis,
-            filters=chosen.filters,
-            exclude_patient=excluded,
-        )
-    except (IndexerError, ModelError, ConversionError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    # an image that cannot be read is a 422, a database that is down a 503 (plugin.api.problems)
+    pixels, spacing = read_image(data)
+    query = ImageQuery(pixels, pixel_size(pixels, spacing), sequence, _box(box))
+    own = None
+    if chosen.exclude_own_patient:
+        with tempfile.TemporaryDirectory(prefix="simcase-image-") as tmp:
+            (Path(tmp) / "image").write_bytes(data)
+            own = patient_of_upload(Path(tmp))
+    excluded = chosen.exclude_patient or own
+    result = search_image(
+        query,
+        store,
+        models,
+        k=k,
+        per_diagnosis=per_diagnosis,
+        filters=chosen.filters,
+        exclude_patient=excluded,
+    )
     return decorate_hits(result, store, settings, excluded is not None, actor)

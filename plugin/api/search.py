@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +11,6 @@ from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, 
 from indexer.bulk import load_source
 from indexer.case_images import png_data_uri
 from indexer.cases import audit
-from indexer.errors import IndexerError
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import PgVectorStore
 from plugin.api.deps import (
@@ -25,24 +23,17 @@ from plugin.api.deps import (
     SettingsDep,
     StoreDep,
 )
+from plugin.api.problems import UNAVAILABLE_RESPONSES
 from plugin.api.search_answer import SearchAnswer
 from plugin.api.search_filters import FilterDep, patient_of_upload
-from plugin.api.upload_files import save_uploads
+from plugin.api.upload_files import save_uploads, without_paths
 from plugin.api.viewer_links import add_viewer_links
 from plugin.dicom.uids import is_dicom_uid
 from plugin.errors import UploadTooLargeError
 from plugin.jobs import enqueue_process_study
 from plugin.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
-
-
-def without_paths(message: str, folder: str) -> str:
-    """``message`` with the server's temporary folder (and anything under it) replaced
-    by ``<upload>``: error texts never show server paths."""
-    for root in {folder, str(Path(folder).resolve()), tempfile.gettempdir()}:
-        message = re.sub(re.escape(root) + r"[^\s'\",;:)]*", "<upload>", message)
-    return message
+router = APIRouter(prefix="/api/v1", tags=["search"], responses=UNAVAILABLE_RESPONSES)
 
 
 @router.post(
@@ -56,7 +47,11 @@ def without_paths(message: str, folder: str) -> str:
             "description": "The upload is larger than SIMCASE_API__MAX_UPLOAD_BYTES, or"
             " decompresses (.zip, .gz) to more than SIMCASE_API__MAX_UNCOMPRESSED_BYTES"
         },
-        422: {"description": "The upload cannot be read, or a parameter is out of range"},
+        409: {"description": "No complete index of the archive for the current model"},
+        422: {
+            "description": "The upload cannot be read, the models cannot use the study"
+            " (no tumour, sequences missing), or a parameter is out of range"
+        },
     },
 )
 def search(
@@ -117,12 +112,9 @@ def search(
             use_given_mask=use_given_mask,
             images=images,
         )
-        try:
-            result = search_study(study, store, models, request)
-        except IndexerError as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, without_paths(str(exc), tmp)
-            ) from exc
+        # a study the models cannot use is a 422, a database that is down a 503
+        # (plugin.api.problems); the temporary folder is gone when either is answered
+        result = search_study(study, store, models, request)
     return decorate_hits(result, store, settings, excluded is not None, actor)
 
 

@@ -17,7 +17,9 @@ numbered name (a NIfTI case keeps its file names inside its case folder).
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -26,7 +28,7 @@ from typing import BinaryIO
 
 from plugin.errors import UploadTooLargeError
 
-__all__ = ["MAX_ARCHIVE_MEMBERS", "DecompressionBudget", "save_uploads"]
+__all__ = ["MAX_ARCHIVE_MEMBERS", "DecompressionBudget", "save_uploads", "without_paths"]
 
 #: Files one upload may unpack to (a zip of a million empty files is a bomb too).
 MAX_ARCHIVE_MEMBERS = 20_000
@@ -158,3 +160,11 @@ def _case_name(filename: str) -> str:
         if found and head:
             return head
     return "query"
+
+
+def without_paths(message: str, folder: str) -> str:
+    """``message`` with the server's temporary folder (and anything under it) replaced
+    by ``<upload>``: error texts never show server paths."""
+    for root in {folder, str(Path(folder).resolve()), tempfile.gettempdir()}:
+        message = re.sub(re.escape(root) + r"[^\s'\",;:)]*", "<upload>", message)
+    return message

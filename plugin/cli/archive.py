@@ -8,9 +8,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from dicom_conversion import ConversionError
 from indexer.bulk import ImportSummary, discover, index_sources, load_source
 from indexer.database import create_pool
-from indexer.errors import IndexerError
+from indexer.errors import DatabaseUnavailableError, IndexerError
 from indexer.job_status import get_job
 from indexer.jobs import create_job_app, enqueue_reindex
 from indexer.pacs_source import discover_pacs
@@ -18,6 +19,7 @@ from indexer.pipeline import load_models
 from indexer.search_service import SearchRequest, search_study
 from indexer.store import SearchFilters, open_store
 from indexer.worker import run_queued_jobs
+from models.errors import ModelError
 from plugin.cli._app import app, fail
 from plugin.jobs import TASKS, worker_resources
 from plugin.runtime import database
@@ -57,8 +59,14 @@ def index(
             sources = discover_pacs(pacs, cache, summary, pacs_filter, labels)
     except IndexerError as exc:
         fail(str(exc))
-    models = load_models(settings.model_dir)
-    with database(settings) as conninfo:
+    if not sources:
+        _report(summary, json_output, None)
+        fail(
+            f"0 cases to index in {path or pacs}"
+            + (" (every one skipped)" if summary.skipped else "")
+        )
+    with database(settings) as conninfo:  # before the models: an unreachable server fails fast
+        models = load_models(settings.model_dir)
         with open_store(conninfo, settings.index.options(), max_size=2) as store:
             with Progress(
                 TextColumn("[bold]indexing"),
@@ -86,18 +94,30 @@ def index(
             have, total = store.coverage(models.model_version)
             if store.active_model_version() != models.model_version and have == total:
                 store.activate(models.model_version, actor="cli-index")
+    _report(summary, json_output, models.model_version)
+    if summary.malformed_lines:
+        lines = ", ".join(map(str, summary.malformed_lines[:10]))
+        more = ", ..." if len(summary.malformed_lines) > 10 else ""
+        fail(
+            f"{path}/cases.csv: {len(summary.malformed_lines)} malformed line(s) ({lines}{more});"
+            " their cases were not indexed (the others were): fix them and run again"
+        )
+    if (summary.failed or summary.skipped) and not summary.indexed and not summary.already_indexed:
+        fail("0 cases indexed")
+
+
+def _report(summary: ImportSummary, json_output: bool, model_version: str | None) -> None:
+    """The import's summary on stdout: JSON, or one line and a line per case not indexed."""
     if json_output:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
         return
     typer.echo(
         f"indexed {summary.indexed}, already indexed {summary.already_indexed}, "
-        f"failed {len(summary.failed)}, skipped {len(summary.skipped)} "
-        f"(model {models.model_version})"
+        f"failed {len(summary.failed)}, skipped {len(summary.skipped)}"
+        + (f" (model {model_version})" if model_version else "")
     )
     for case_id, reason in summary.failed + summary.skipped:
         typer.echo(f"  {case_id}: {reason}")
-    if summary.failed and not summary.indexed and not summary.already_indexed:
-        raise typer.Exit(1)
 
 
 def _print_results(result: dict[str, object]) -> None:
@@ -135,11 +155,8 @@ def search(
 ) -> None:
     """Search the archive for cases similar to a study."""
     settings = get_settings()
-    try:
-        study = load_source(str(path))
-    except Exception as exc:
-        fail(f"cannot read {path}: {exc}")
-    models = load_models(settings.model_dir)
+    if not path.exists():
+        fail(f"{path} does not exist")
     request = SearchRequest(
         k=k,
         per_diagnosis=per_diagnosis,
@@ -147,11 +164,18 @@ def search(
         exclude_patient=exclude_patient,
         use_given_mask=use_given_mask,
     )
-    with database(settings) as conninfo:
+    with database(settings) as conninfo:  # first: an unreachable server fails fast
+        try:
+            study = load_source(str(path))
+        except Exception as exc:
+            fail(f"cannot read {path}: {exc}")
+        models = load_models(settings.model_dir)
         with open_store(conninfo, settings.index.options(), max_size=1) as store:
             try:
                 result = search_study(study, store, models, request)
-            except IndexerError as exc:
+            except DatabaseUnavailableError:
+                raise  # the command group's one line
+            except (IndexerError, ModelError, ConversionError) as exc:
                 fail(str(exc))
     if json_output:
         typer.echo(json.dumps(result, indent=2, default=str))

@@ -198,19 +198,21 @@ def _png_bytes() -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("params", "content", "message"),
+    ("params", "content", "status", "message"),
     [
-        ({}, b"not an image", "neither a PNG/JPEG image nor DICOM"),
-        ({"sequence": "OTHER"}, None, "sequence must be T1, T1C, T2 or FLAIR"),
-        ({"box": "1,2"}, None, "box must be x0,y0,x1,y1"),
-        ({"box": "200,200,300,300"}, None, "the box must cover"),
-        ({}, None, "unknown model version"),  # nothing indexed yet
+        ({}, b"not an image", 422, "neither a PNG/JPEG image nor DICOM"),
+        ({"sequence": "OTHER"}, None, 422, "sequence must be T1, T1C, T2 or FLAIR"),
+        ({"box": "1,2"}, None, 422, "box must be x0,y0,x1,y1"),
+        ({"box": "200,200,300,300"}, None, 422, "the box must cover"),
+        # nothing indexed yet: the server's state, not the client's fault (issue 15)
+        ({}, None, 409, "unknown model version"),
     ],
 )
 def test_image_search_refuses_what_it_cannot_use(
-    client: TestClient, params: dict[str, str], content: bytes | None, message: str
+    client: TestClient, params: dict[str, str], content: bytes | None, status: int, message: str
 ) -> None:
     files = {"file": ("slice.png", content if content is not None else _png_bytes())}
     response = client.post("/api/v1/search/image", params=params, files=files)
-    assert response.status_code == 422
-    assert message in response.text
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert message in response.json()["detail"]

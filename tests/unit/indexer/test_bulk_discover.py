@@ -43,10 +43,11 @@ def test_rows_become_case_sources_and_incomplete_rows_are_skipped(tmp_path: Path
         ),
     ]
     assert summary.skipped == [
-        ("?", "row without case_id or diagnosis"),
-        ("c4", "row without case_id or diagnosis"),
+        ("?", "cases.csv line 4: no case_id"),
+        ("c4", "cases.csv line 5: no diagnosis"),
         ("c5", "no folder c5 beside cases.csv"),
     ]
+    assert summary.malformed_lines == [4, 5]
 
 
 def test_a_folder_without_cases_csv_is_an_indexer_error(tmp_path: Path) -> None:

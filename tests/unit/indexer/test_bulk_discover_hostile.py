@@ -11,6 +11,7 @@ crashed it with a UnicodeDecodeError (a huge cell with a csv.Error).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -59,18 +60,18 @@ def test_links_leaving_the_folder_are_skipped(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "expected"),
     [
-        "case_id,diagnosis\nc\xe9,glioma\n".encode("latin-1"),
-        bytes(range(256)),
-        "case_id,diagnosis\nc1,glioma\n".encode("utf-16"),
-        b"case_id,diagnosis\n" + b"c" * 200_000 + b",glioma\n",
+        ("case_id,diagnosis\nc\xe9,glioma\n".encode("latin-1"), "line 2: not UTF-8"),
+        (bytes(range(256)), "line 2: not UTF-8"),  # 0x80 follows the first newline (0x0a)
+        ("case_id,diagnosis\nc1,glioma\n".encode("utf-16"), "line 1: not UTF-8"),
+        (b"case_id,diagnosis\n" + b"c" * 200_000 + b",glioma\n", "line 2: not CSV: field larger"),
     ],
     ids=["latin-1", "binary", "utf-16", "huge-cell"],
 )
-def test_a_cases_csv_that_is_not_utf8_csv_is_an_indexer_error(
-    tmp_path: Path, content: bytes
+def test_a_cases_csv_that_is_not_utf8_csv_is_an_indexer_error_naming_the_line(
+    tmp_path: Path, content: bytes, expected: str
 ) -> None:
     (tmp_path / "cases.csv").write_bytes(content)
-    with pytest.raises(IndexerError, match=r"cases.csv is not a UTF-8 CSV file: "):
+    with pytest.raises(IndexerError, match=re.escape(f"cases.csv, {expected}")):
         discover_brats(tmp_path, ImportSummary())

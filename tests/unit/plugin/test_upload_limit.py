@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from plugin.api.search import without_paths
+from plugin.api.upload_files import without_paths
 from plugin.api.upload_limit import UploadLimit
 
 CHUNK = 64 * 1024
