@@ -104,7 +104,7 @@ def answer_study(study_instance_uid: str, services: StudyServices) -> ProcessOut
         include_seg=services.include_seg,
         lap=laps.lap,
     )
-    report = deliver(answered.objects, services.sender)
+    report = deliver(answered.sending, services.sender)
     laps.lap("send")
     record(
         services.results,
@@ -131,7 +131,8 @@ def answer_study(study_instance_uid: str, services: StudyServices) -> ProcessOut
 
 
 def deliver(objects: list[Dataset], sender: ResultSender) -> SendReport:
-    """Step 3: send the result set (C-STORE, STOW-RS, or into the results folder)."""
+    """Step 3: send the result set (C-STORE, STOW-RS, or into the results folder), in
+    the order given (:attr:`~plugin.processing.answer.Answer.sending`)."""
     report = sender.send(objects)
     if isinstance(sender, FolderSender):
         log.warning(
