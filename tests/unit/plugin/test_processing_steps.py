@@ -172,6 +172,13 @@ def test_the_report_is_sent_before_the_outline_objects_and_recorded_last() -> No
     assert outcome.sop_instance_uids[-1] == report_uid
     assert sorted(outcome.sop_instance_uids) == sorted(str(ds.SOPInstanceUID) for ds in sent)
     assert log.previous(uid, VERSION, "other content").supersedes == report_uid
+    assert (
+        list(outcome.cpu_s)
+        == list(outcome.timings_s)
+        == ["load_files", "load", "segment", "embed", "search", "outline", "build", "send"]
+    )
+    assert all(seconds >= 0 for seconds in outcome.cpu_s.values())
+    assert outcome.to_dict()["cpu_s"].keys() == outcome.cpu_s.keys()
 
 
 def test_deliver_into_the_results_folder(tmp_path: Path) -> None:
