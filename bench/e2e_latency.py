@@ -158,7 +158,7 @@ def job_timeline(url: str, uid: str, since: dt.datetime) -> dict[str, float]:
         events = conn.execute(
             "SELECT e.type::text, max(e.at) FROM procrastinate_events e"
             " JOIN procrastinate_jobs j ON j.id = e.job_id"
-            " WHERE j.task_name = 'process_study' AND j.args->>'study_instance_uid' = %s"
+            " WHERE j.args->>'study_instance_uid' = %s"
             " GROUP BY e.type",
             (uid,),
         ).fetchall()

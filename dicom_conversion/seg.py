@@ -55,13 +55,22 @@ _TRACKING = "BraTS label {}"
 _TRACKING_RE = re.compile(r"BraTS label (\d+)")
 
 
+#: Up to this many label values a mask is counted by comparisons, not by a histogram.
+_FEW_LABELS = 8
+
+
 def label_counts(mask: np.ndarray) -> dict[int, int]:
     """The voxel count of each value present in an integer label mask, in ascending
     order of value (``np.unique(mask, return_counts=True)``, without its sort of every
-    voxel when the mask is unsigned: one ``np.bincount`` pass)."""
+    voxel when the mask is unsigned: one comparison pass per value up to a few labels,
+    else one ``np.bincount`` pass)."""
     values = np.asarray(mask)
     if values.dtype.kind in "ub" and values.size:
-        counts = np.bincount(values.ravel().astype(np.intp, copy=False))
+        top = int(values.max())
+        if top < _FEW_LABELS:
+            found = (int(np.count_nonzero(values == v)) for v in range(top + 1))
+            return {v: n for v, n in enumerate(found) if n}
+        counts = np.bincount(values.ravel())
         return {int(v): int(counts[v]) for v in np.flatnonzero(counts)}
     labels, found = np.unique(values, return_counts=True)
     return {int(v): int(n) for v, n in zip(labels, found, strict=True)}
