@@ -68,8 +68,8 @@ def label_counts(mask: np.ndarray) -> dict[int, int]:
     if values.dtype.kind in "ub" and values.size:
         top = int(values.max())
         if top < _FEW_LABELS:
-            found = (int(np.count_nonzero(values == v)) for v in range(top + 1))
-            return {v: n for v, n in enumerate(found) if n}
+            per_value = (int(np.count_nonzero(values == v)) for v in range(top + 1))
+            return {v: n for v, n in enumerate(per_value) if n}
         counts = np.bincount(values.ravel())
         return {int(v): int(counts[v]) for v in np.flatnonzero(counts)}
     labels, found = np.unique(values, return_counts=True)
