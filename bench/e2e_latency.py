@@ -289,6 +289,7 @@ def main() -> None:
             env = simcase_env(
                 url,
                 work / "data",
+                dicom__host="127.0.0.1",
                 dicom__port=str(listener_port),
                 dicom__debounce_seconds=str(args.debounce),
                 results__ae_title=orthanc.aet,
