@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import shutil
 import statistics
@@ -136,9 +137,42 @@ def wait_for_sr(orthanc: OrthancServer, uid: str, timeout: float = 300) -> float
     return time.perf_counter() - started
 
 
-def stage_timings(url: str, env: dict[str, str], uids: list[str]) -> dict[str, dict[str, float]]:
+def db_now(url: str) -> dt.datetime:
+    """The database's clock (the listener's and the worker's timestamps use it)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def job_timeline(url: str, uid: str, since: dt.datetime) -> dict[str, float]:
+    """Seconds from ``since`` (storescu's exit, database clock) to the study's last
+    journalled instance and its ``process_study`` job's procrastinate events (deferred:
+    the study was complete, started, succeeded), for the latest job of the study."""
+    with psycopg.connect(url) as conn:
+        intake = conn.execute(
+            "SELECT last_received_at FROM intake_studies WHERE study_instance_uid = %s",
+            (uid,),
+        ).fetchone()
+        events = conn.execute(
+            "SELECT e.type::text, max(e.at) FROM procrastinate_events e"
+            " JOIN procrastinate_jobs j ON j.id = e.job_id"
+            " WHERE j.args->>'study_instance_uid' = %s"
+            " GROUP BY e.type",
+            (uid,),
+        ).fetchall()
+    found = {str(kind): (at - since).total_seconds() for kind, at in events if at}
+    if intake is not None:  # completed_at is a marker (= last_received_at), not a time
+        found["last_instance"] = (intake[0] - since).total_seconds()
+    return found
+
+
+def stage_timings(
+    url: str, env: dict[str, str], uids: list[str]
+) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
     """Re-run ``process_study`` in this process on each spooled study (results rows
-    cleared first, so it does the whole work again) and return its stage timings.
+    cleared first, so it does the whole work again) and return its stage timings
+    (wall clock, and CPU seconds of this process).
 
     The worker's own job results are not kept: procrastinate stores no return values
     and simcase's logging silences procrastinate's success lines.
@@ -152,12 +186,12 @@ def stage_timings(url: str, env: dict[str, str], uids: list[str]) -> dict[str, d
     try:
         settings = Settings()
         resources = worker_resources(settings, url)
-        found: dict[str, dict[str, float]] = {}
+        found: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
         for uid in [uids[0], *uids]:  # the first run warms the models up
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("DELETE FROM results WHERE study_instance_uid = %s", (uid,))
             outcome = process_study(uid, "spool", resources, settings)
-            found[uid] = outcome.timings_s
+            found[uid] = (outcome.timings_s, outcome.cpu_s)
         return found
     finally:
         os.environ.clear()
@@ -255,6 +289,7 @@ def main() -> None:
             env = simcase_env(
                 url,
                 work / "data",
+                dicom__host="127.0.0.1",
                 dicom__port=str(listener_port),
                 dicom__debounce_seconds=str(args.debounce),
                 results__ae_title=orthanc.aet,
@@ -272,15 +307,19 @@ def main() -> None:
                 storescu("SIMCASE", listener_port, warm)
                 cold = wait_for_sr(orthanc, study_uid(warm))
                 print(f"warm-up study (2 mm, first job of the worker): ack -> SR {cold:.2f} s")
-                sends, latencies = [], []
+                sends, latencies, timelines = [], [], []
                 for folder, uid in zip(studies, uids, strict=True):
                     peer.append(to_peer(folder))  # interleaved: same load for both
                     sends.append(storescu("SIMCASE", listener_port, folder))
+                    exited = db_now(url)
                     latencies.append(wait_for_sr(orthanc, uid))
+                    time.sleep(0.3)  # the job records its results after the send
+                    timelines.append(job_timeline(url, uid, exited))
                     print(
                         f"{uid[-12:]}: storescu -> storescp {peer[-1]:.2f} s, "
                         f"-> simcase {sends[-1]:.2f} s, "
-                        f"ack -> SR queryable {latencies[-1]:.2f} s",
+                        f"ack -> SR queryable {latencies[-1]:.2f} s; job (s after ack) "
+                        + ", ".join(f"{k} {v:+.2f}" for k, v in timelines[-1].items()),
                         flush=True,
                     )
                 time.sleep(1)
@@ -290,18 +329,35 @@ def main() -> None:
     print()
     print(f"{'study':>14} {'ack->SR':>8} " + " ".join(f"{s:>13}" for s in STAGES))
     for uid, lat in zip(uids, latencies, strict=True):
-        t = stages.get(uid, {})
+        t, cpu = stages.get(uid, ({}, {}))
         print(
             f"{uid[-14:]:>14} {lat:8.2f} "
             + " ".join(f"{t.get(s, float('nan')):13.3f}" for s in STAGES)
+        )
+        print(
+            f"{'cpu':>14} {'':8} " + " ".join(f"{cpu.get(s, float('nan')):13.3f}" for s in STAGES)
         )
     med = statistics.median(latencies)
     print()
     print(f"median ack -> SR queryable (simcase, debounce {args.debounce} s): {med:.2f} s")
     for s in STAGES:
-        vals = [stages[u][s] for u in uids if u in stages and s in stages[u]]
+        vals = [stages[u][0][s] for u in uids if u in stages and s in stages[u][0]]
+        cpus = [stages[u][1][s] for u in uids if u in stages and s in stages[u][1]]
         if vals:
-            print(f"  median {s:>13}: {statistics.median(vals):.3f} s")
+            print(
+                f"  median {s:>13}: {statistics.median(vals):.3f} s"
+                f" (cpu {statistics.median(cpus) if cpus else float('nan'):.3f} s)"
+            )
+    walls = [sum(stages[u][0].values()) for u in uids if u in stages]
+    cpus = [sum(stages[u][1].values()) for u in uids if u in stages]
+    print(
+        f"  median sum of stages: {statistics.median(walls):.3f} s"
+        f" (cpu {statistics.median(cpus):.3f} s)"
+    )
+    for event in ("last_instance", "deferred", "started", "succeeded"):
+        vals = [t[event] for t in timelines if event in t]
+        if vals:
+            print(f"  median {event:>13}: {statistics.median(vals):+.3f} s after storescu's exit")
     print(f"median storescu -> simcase listener:  {statistics.median(sends):.2f} s")
     raw = statistics.median(peer)
     print(f"median storescu -> dcmtk storescp (peer, raw transfer): {raw:.2f} s")

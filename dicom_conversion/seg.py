@@ -22,6 +22,7 @@ __all__ = [
     "PROPERTY_CATEGORY",
     "TUMOUR_REGIONS",
     "TumourRegion",
+    "label_counts",
     "read_seg",
     "write_seg",
 ]
@@ -52,6 +53,27 @@ _REGION_OF = {region.label: region for region in TUMOUR_REGIONS}
 PROPERTY_CATEGORY = hd.sr.CodedConcept.from_code(codes.SCT.MorphologicallyAbnormalStructure)
 _TRACKING = "BraTS label {}"
 _TRACKING_RE = re.compile(r"BraTS label (\d+)")
+
+
+#: Up to this many label values a mask is counted by comparisons, not by a histogram.
+_FEW_LABELS = 8
+
+
+def label_counts(mask: np.ndarray) -> dict[int, int]:
+    """The voxel count of each value present in an integer label mask, in ascending
+    order of value (``np.unique(mask, return_counts=True)``, without its sort of every
+    voxel when the mask is unsigned: one comparison pass per value up to a few labels,
+    else one ``np.bincount`` pass)."""
+    values = np.asarray(mask)
+    if values.dtype.kind in "ub" and values.size:
+        top = int(values.max())
+        if top < _FEW_LABELS:
+            per_value = (int(np.count_nonzero(values == v)) for v in range(top + 1))
+            return {v: n for v, n in enumerate(per_value) if n}
+        counts = np.bincount(values.ravel())
+        return {int(v): int(counts[v]) for v in np.flatnonzero(counts)}
+    labels, found = np.unique(values, return_counts=True)
+    return {int(v): int(n) for v, n in zip(labels, found, strict=True)}
 
 
 def write_seg(
@@ -108,7 +130,7 @@ def write_seg(
         raise SegmentationError(f"Argument 'mask_xyz' must be 3D, got shape {mask.shape}")
     if not source_images:
         raise SegmentationError("Argument 'source_images' must hold at least one image")
-    labels = [int(v) for v in np.unique(mask) if v != 0]
+    labels = [v for v in label_counts(mask) if v != 0]
     unknown = [v for v in labels if v not in BRATS_LABELS]
     if unknown:
         raise SegmentationError(f"Mask holds labels {unknown} outside the BraTS labels 1..3")

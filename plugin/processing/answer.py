@@ -42,10 +42,15 @@ MONTAGE_TILE = 256
 
 @dataclass(frozen=True)
 class Answer:
-    """The result set for one study, built completely, and the cases it shows."""
+    """The result set for one study, built completely, and the cases it shows.
+
+    ``objects`` are in recording order (the report last); ``sending`` holds the same
+    objects in sending order (the montage and the report before the outline objects).
+    """
 
     objects: list[Dataset]
     shown_case_ids: list[str]
+    sending: list[Dataset]
 
 
 @dataclass
@@ -79,7 +84,7 @@ def answer(
         extra=(*findings.query.extra, *skipped_facts(loaded.datasets, loaded.skipped)),
     )
     shown = [*findings.hits, *(h for group in findings.per_diagnosis.values() for h in group)]
-    objects = build_result_set(
+    built = build_result_set(
         ResultSetParts(
             query=query,
             hits=findings.hits,
@@ -95,7 +100,7 @@ def answer(
         now=now or dt.datetime.now().replace(microsecond=0),
         lap=lap,
     )
-    return Answer(objects, [h.case_id for h in shown])
+    return Answer(built.recorded, [h.case_id for h in shown], built.sending)
 
 
 def _find(

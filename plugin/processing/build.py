@@ -1,7 +1,9 @@
 """The result set of one answer: montage, tumour outline (SEG and its report), SR.
 
 Every object is built before any is sent or written: a failure while building leaves
-nothing half-delivered.
+nothing half-delivered. The set is recorded with the report last (later results name it
+as the one they supersede) and sent in one batch with the montage and the report first
+(what the radiologist reads does not wait for the outline objects' transfer).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
 from plugin.results.outline_objects import build_outline
 
 __all__ = [
+    "ResultSet",
     "ResultSetParts",
     "build_outline_safely",
     "build_result_set",
@@ -45,6 +48,26 @@ class ResultSetParts:
     outline: QueryOutline | None = None
     #: PNG thumbnails of the shown cases, by case id.
     thumbnails: dict[str, bytes] | None = None
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """A built result set: the montage and the report (``main``, the report last) and
+    the outline objects (SEG and TID 1500 reports; none when there is no outline)."""
+
+    main: list[Dataset]
+    outline: list[Dataset]
+
+    @property
+    def recorded(self) -> list[Dataset]:
+        """The set in recording order (:func:`result_set`: the report last)."""
+        return result_set(self.main, self.outline)
+
+    @property
+    def sending(self) -> list[Dataset]:
+        """The set in sending order: the montage and the report, then the outline
+        objects (one batch, the same objects as :attr:`recorded`)."""
+        return [*self.main, *self.outline]
 
 
 def location(tumour: dict[str, Any]) -> str | None:
@@ -78,8 +101,8 @@ def build_result_set(
     supersedes: str | None,
     now: dt.datetime,
     lap: Callable[[str], None] = lambda stage: None,
-) -> list[Dataset]:
-    """Every object of the result set, in sending order (see :func:`result_set`)."""
+) -> ResultSet:
+    """Every object of the result set, built before any is sent."""
     query = parts.query
     hits = [_result_hit(h) for h in parts.hits]
     groups = {d: [_result_hit(h) for h in g] for d, g in parts.per_diagnosis.items()}
@@ -103,9 +126,8 @@ def build_result_set(
         uid_seed=uid_seed,
         now=now,
     )
-    ordered = result_set(objects, outline_objects)
     lap("build")
-    return ordered
+    return ResultSet(objects, outline_objects)
 
 
 def build_outline_safely(

@@ -40,6 +40,9 @@ class ProcessOutcome:
     timings_s: dict[str, float] = field(default_factory=dict)
     #: Instances left out because they could not be used (named in the report).
     skipped: int = 0
+    #: CPU seconds of the process in each stage (all its threads; the wall-clock
+    #: seconds are ``timings_s``).
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class ProcessOutcome:
             "sop_instance_uids": self.sop_instance_uids,
             "shown_case_ids": self.shown_case_ids,
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+            "cpu_s": {k: round(v, 3) for k, v in self.cpu_s.items()},
         }
 
 
@@ -67,16 +71,20 @@ class StudyServices:
 
 
 class _Laps:
-    """Seconds spent in each stage, one lap after the other."""
+    """Seconds spent in each stage, one lap after the other: wall clock and the
+    process's CPU time."""
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self._clock = time.perf_counter()
+        self._cpu_clock = time.process_time()
 
     def lap(self, stage: str) -> None:
-        now = time.perf_counter()
+        now, cpu_now = time.perf_counter(), time.process_time()
         self.timings[stage] = now - self._clock
-        self._clock = now
+        self.cpu[stage] = cpu_now - self._cpu_clock
+        self._clock, self._cpu_clock = now, cpu_now
 
 
 def answer_study(study_instance_uid: str, services: StudyServices) -> ProcessOutcome:
@@ -104,7 +112,7 @@ def answer_study(study_instance_uid: str, services: StudyServices) -> ProcessOut
         include_seg=services.include_seg,
         lap=laps.lap,
     )
-    report = deliver(answered.objects, services.sender)
+    report = deliver(answered.sending, services.sender)
     laps.lap("send")
     record(
         services.results,
@@ -127,11 +135,13 @@ def answer_study(study_instance_uid: str, services: StudyServices) -> ProcessOut
         answered.shown_case_ids,
         laps.timings,
         len(loaded.skipped),
+        laps.cpu,
     )
 
 
 def deliver(objects: list[Dataset], sender: ResultSender) -> SendReport:
-    """Step 3: send the result set (C-STORE, STOW-RS, or into the results folder)."""
+    """Step 3: send the result set (C-STORE, STOW-RS, or into the results folder), in
+    the order given (:attr:`~plugin.processing.answer.Answer.sending`)."""
     report = sender.send(objects)
     if isinstance(sender, FolderSender):
         log.warning(

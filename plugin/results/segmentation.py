@@ -19,7 +19,7 @@ from pydicom import Dataset
 from pydicom.sr.codedict import codes
 
 from dicom_conversion import TUMOUR_REGIONS, SegmentationError, TumourRegion, write_seg
-from dicom_conversion.seg import PROPERTY_CATEGORY
+from dicom_conversion.seg import PROPERTY_CATEGORY, label_counts
 from plugin.errors import OutlineError
 
 __all__ = [
@@ -124,11 +124,11 @@ def _set_series_time(ds: Dataset, when: dt.datetime) -> None:
 def compartment_volumes_ml(mask: np.ndarray, affine_ras: np.ndarray) -> dict[int, float]:
     """Volume in ml of each BraTS label present in ``mask`` (voxel volume from the affine)."""
     voxel_ml = abs(float(np.linalg.det(np.asarray(affine_ras, float)[:3, :3]))) / 1000.0
-    labels, counts = np.unique(np.asarray(mask), return_counts=True)
+    known = {c.label for c in COMPARTMENTS}
     return {
-        int(label): float(count) * voxel_ml
-        for label, count in zip(labels, counts, strict=True)
-        if int(label) in {c.label for c in COMPARTMENTS}
+        label: float(count) * voxel_ml
+        for label, count in label_counts(mask).items()
+        if label in known
     }
 
 

@@ -92,6 +92,7 @@ EXPECTED_ENTRIES: dict[str, set[str]] = {
         "indexer.thumbnails:tumour_slice_image",  # the montage's query picture
         "indexer.store._pg:PgVectorStore.thumbnails",  # and its hits' pictures
         "dicom_conversion.seg:write_seg",  # the outline's SEG
+        "dicom_conversion.seg:label_counts",  # its compartments' volumes (TID 1500)
     },
     "plugin.processing.steps:deliver": set(),
     "plugin.processing.steps:record": {"indexer.results_log:PostgresResultsLog.record"},

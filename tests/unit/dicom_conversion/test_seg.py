@@ -19,6 +19,7 @@ from dicom_conversion import (
     write_mr_series,
     write_seg,
 )
+from dicom_conversion.seg import label_counts
 from tests.helpers.tools import require_tool
 from tests.unit.dicom_conversion.helpers import canonical_case
 
@@ -113,3 +114,18 @@ def test_seg_on_the_source_frames_references_each_source_slice(
     study = load_study([*images, seg])
     assert study.mask is not None
     assert np.array_equal(read_seg(seg, study), mask)
+
+
+@pytest.mark.parametrize("top", [5, 300])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.bool_, np.int16, np.int32])
+def test_label_counts_are_those_of_np_unique(dtype: type, top: int) -> None:
+    rng = np.random.default_rng(3)
+    low = -2 if np.dtype(dtype).kind == "i" else 0
+    mask = rng.integers(low, top, size=(9, 8, 7)) % (256 if dtype is np.uint8 else 1000)
+    mask = mask.astype(dtype)
+    labels, counts = np.unique(mask, return_counts=True)
+    expected = {int(v): int(n) for v, n in zip(labels, counts, strict=True)}
+    found = label_counts(mask)
+    assert found == expected
+    assert list(found) == sorted(expected)
+    assert label_counts(np.zeros((0, 3), dtype=dtype)) == {}

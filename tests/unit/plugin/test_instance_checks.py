@@ -14,6 +14,7 @@ from pydicom.filewriter import write_dataset
 from pydicom.tag import Tag
 
 from dicom_conversion.fast_reading import read_dataset_bytes
+from dicom_conversion.pixel_decoding import decode_all_fast
 from indexer.jobs import readable_error
 from plugin.dicom.instance_checks import (
     fill_study_attributes,
@@ -230,3 +231,38 @@ def test_valid_received_instances_pass_with_their_uids(implicit_vr: bool) -> Non
     assert instance_problem(received) is None
     assert uid_text(received, "SOPInstanceUID") == ds.SOPInstanceUID
     assert uid_text(received, "StudyInstanceUID") == ds.StudyInstanceUID
+
+
+@pytest.mark.parametrize("implicit_vr", [False, True])
+def test_iso_dates_are_repaired_in_raw_elements(implicit_vr: bool) -> None:
+    """Dates and times still in pydicom's raw bytes get the same repairs; conformant ones
+    are left raw (not converted)."""
+    ds = mr_series(1)[0]
+    _set("StudyDate", "2026-01-02")(ds)
+    _set("StudyTime", "10:11:12")(ds)
+    _set("SeriesDate", "yesterday")(ds)
+    _set("ContentDate", "20260103")(ds)
+    received = _as_received(ds, implicit_vr)
+    assert sorted(repair_dates(received)) == ["SeriesDate", "StudyDate", "StudyTime"]
+    assert (received.StudyDate, received.StudyTime) == ("20260102", "101112")
+    assert "SeriesDate" not in received
+    assert isinstance(received.get_item("ContentDate", keep_deferred=True), RawDataElement)
+    assert received.ContentDate == "20260103"
+
+
+@pytest.mark.parametrize("implicit_vr", [False, True])
+def test_screening_leaves_the_pixel_attributes_raw(implicit_vr: bool) -> None:
+    """Screening converts none of the attributes the series loader's one-pass decoding
+    reads raw: after it, the series still decodes in one pass, to the same pixels."""
+    originals = mr_series(4)
+    series = [_as_received(ds, implicit_vr) for ds in originals]
+    for ds, original in zip(series, originals, strict=True):
+        ds.file_meta = original.file_meta
+    usable, skipped = screen_instances(series, str(originals[0].StudyInstanceUID))
+    assert (len(usable), skipped) == (4, [])
+    for keyword in ("Rows", "Columns", "BitsAllocated", "PixelRepresentation", "StudyDate"):
+        assert isinstance(usable[0].get_item(keyword, keep_deferred=True), RawDataElement)
+    fast = decode_all_fast(usable)
+    assert fast is not None
+    expected = np.stack([ds.pixel_array for ds in originals])
+    np.testing.assert_array_equal(fast[0], expected)

@@ -155,6 +155,32 @@ def test_answer_to_a_study_that_is_not_a_brain_mr() -> None:
     assert str(answered.objects[-1].Modality) == "SR"
 
 
+def test_the_report_is_sent_before_the_outline_objects_and_recorded_last() -> None:
+    """One batch; the montage and the report first (the outline objects' transfer does
+    not delay the report), the report last in the record (later sets supersede it)."""
+    series = study()
+    uid = str(series[0].StudyInstanceUID)
+    sender, log = RecordingSender(), MemoryResultsLog()
+    services = StudyServices(ListSource(series), archive(), models(), sender, log)
+    outcome = answer_study(uid, services)
+    assert len(sender.sent) == 1
+    sent = sender.sent[0]
+    series_numbers = [int(ds.SeriesNumber) for ds in sent]
+    assert series_numbers == [9901, 9902, 9903, 9904, 9905]
+    assert str(sent[1].Modality) == "SR" and str(sent[2].Modality) == "SEG"
+    report_uid = str(sent[1].SOPInstanceUID)
+    assert outcome.sop_instance_uids[-1] == report_uid
+    assert sorted(outcome.sop_instance_uids) == sorted(str(ds.SOPInstanceUID) for ds in sent)
+    assert log.previous(uid, VERSION, "other content").supersedes == report_uid
+    assert (
+        list(outcome.cpu_s)
+        == list(outcome.timings_s)
+        == ["load_files", "load", "segment", "embed", "search", "outline", "build", "send"]
+    )
+    assert all(seconds >= 0 for seconds in outcome.cpu_s.values())
+    assert outcome.to_dict()["cpu_s"].keys() == outcome.cpu_s.keys()
+
+
 def test_deliver_into_the_results_folder(tmp_path: Path) -> None:
     series = study()
     uid = str(series[0].StudyInstanceUID)
@@ -187,7 +213,8 @@ def test_answer_study_sends_once_then_supersedes_when_the_study_changes() -> Non
     first = answer_study(uid, services(series, sender=sender, results=log))
     assert isinstance(first, ProcessOutcome)
     assert first.state == "sent" and first.model_version == VERSION
-    assert first.sop_instance_uids == [str(ds.SOPInstanceUID) for ds in sender.sent[0]]
+    sent = [str(ds.SOPInstanceUID) for ds in sender.sent[0]]
+    assert sorted(first.sop_instance_uids) == sorted(sent)
     assert set(first.timings_s) >= {"load_files", "load", "segment", "embed", "search", "send"}
     assert log.records[0].shown_case_ids == first.shown_case_ids
     assert log.records[0].destination == RecordingSender.destination
