@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from indexer.case_discovery import CaseSource, ImportSummary, discover_dicom
+from indexer.cases_csv import read_labels_file
 from indexer.errors import IndexerError
 
 __all__ = ["discover_pacs", "fetch_study"]
@@ -47,6 +48,7 @@ def discover_pacs(
     """Studies of the PACS matching ``filters`` (``Key=Value``), fetched and labelled."""
     if labels is None:
         raise IndexerError("--pacs needs --labels: a CSV of diagnoses keyed by study UID")
+    read_labels_file(labels)  # a labels CSV that cannot be used fails before any fetch
     search_filters: dict[str, str] = {"ModalitiesInStudy": "MR"}
     for item in filters or []:
         key, sep, value = item.partition("=")
