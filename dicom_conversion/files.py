@@ -11,6 +11,7 @@ from pydicom import Dataset, dcmread
 
 from dicom_conversion.errors import UnreadableFileError
 from dicom_conversion.fast_reading import read_fast
+from dicom_conversion.log_refs import position
 
 __all__ = ["FolderContents", "read_dicom_file", "read_dicom_folder"]
 
@@ -53,14 +54,20 @@ def read_dicom_folder(folder: Path) -> FolderContents:
     """
     contents = FolderContents()
     paths = sorted(p for p in Path(folder).rglob("*") if p.is_file())
-    for path in paths:
+    for index, path in enumerate(paths):
         if path.name.upper() == "DICOMDIR":
             contents.skipped[path] = "DICOMDIR"
             continue
         try:
             ds = read_dicom_file(path)
         except UnreadableFileError as exc:
-            logger.warning("skipping file that is not DICOM", extra={"path": str(path)})
+            logger.warning(  # the file's name may carry a patient's: its position instead
+                "skipping file that is not DICOM",
+                extra={
+                    "file": position(index, len(paths)),
+                    "error": type(exc.__cause__ or exc).__name__,
+                },
+            )
             contents.skipped[path] = str(exc)
             continue
         contents.datasets.append(ds)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dicom_conversion import StudyVolumes, load_study, read_brats_case, read_dicom_folder
+from dicom_conversion.log_refs import name_ref
 from indexer.case_discovery import (
     CaseSource,
     ImportSummary,
@@ -118,7 +119,10 @@ def index_sources(
         if isinstance(result, Exception):
             reason = f"{type(result).__name__}: {result}"
             summary.failed.append((case_id, reason))
-            log.warning("case skipped", extra={"case_id": case_id, "reason": reason})
+            log.warning(  # an archive's case id may be a patient's; the reason may quote a path
+                "case skipped",
+                extra={"case": name_ref(case_id), "error": type(result).__name__},
+            )
         else:
             entry, vector = result
             store.upsert(entry, version, vector)

@@ -4,14 +4,13 @@ AccessionNumber; what is skipped, and why, goes into the :class:`ImportSummary`.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from indexer.cases_csv import CasesCsv, read_cases_file
+from indexer.cases_csv import LABEL_KEYS, CasesCsv, read_cases_file, read_labels_file
 from indexer.errors import IndexerError
 from indexer.store import CaseEntry
 from models.corpus import parse_age, parse_diagnosis, parse_sex
@@ -66,8 +65,10 @@ class ImportSummary:
     already_indexed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    #: Line numbers of the malformed lines of ``cases.csv`` (each also in ``skipped``).
+    #: Line numbers of the malformed lines of ``cases.csv`` or of the labels CSV (each
+    #: also in ``skipped``), and that file.
     malformed_lines: list[int] = field(default_factory=list)
+    malformed_file: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +122,7 @@ def discover_brats(root: Path, summary: ImportSummary, source: str = "brats") ->
     ``root``, is skipped."""
     found: list[CaseSource] = []
     listing = _read_listing(root)
+    summary.malformed_file = listing.path
     for bad in listing.malformed:
         summary.skipped.append((bad.case_id, f"cases.csv line {bad.line}: {bad.problem}"))
         summary.malformed_lines.append(bad.line)
@@ -162,6 +164,22 @@ def _looks_like_dicom(path: Path) -> bool:
         return False
 
 
+def _labels_table(labels: Path, summary: ImportSummary) -> dict[str, dict[str, str]]:
+    """The labels CSV's rows by study UID and accession number; its malformed lines go
+    to ``summary`` (skipped, and by number in ``malformed_lines``)."""
+    listing = read_labels_file(labels)
+    summary.malformed_file = labels
+    for bad in listing.malformed:
+        summary.skipped.append((bad.case_id, f"{labels.name} line {bad.line}: {bad.problem}"))
+        summary.malformed_lines.append(bad.line)
+    table: dict[str, dict[str, str]] = {}
+    for _, row in listing.rows:
+        for key in LABEL_KEYS:
+            if row.get(key, "").strip():
+                table[row[key].strip()] = row
+    return table
+
+
 def discover_dicom(
     root: Path, summary: ImportSummary, labels: Path | None = None, source: str = "dicom"
 ) -> list[CaseSource]:
@@ -170,13 +188,7 @@ def discover_dicom(
     ``diagnosis``, optional ``case_id``, ``patient_id``, ``age``, ``sex``)."""
     import pydicom
 
-    table: dict[str, dict[str, str]] = {}
-    if labels is not None:
-        with labels.open(newline="") as f:
-            for row in csv.DictReader(f):
-                for key in ("study_instance_uid", "accession_number"):
-                    if row.get(key):
-                        table[row[key].strip()] = row
+    table = _labels_table(labels, summary) if labels is not None else {}
     folders: dict[str, list[Path]] = {}
     first_of: dict[str, Any] = {}
     for folder in _dicom_study_dirs(root):

@@ -11,6 +11,8 @@ import psycopg
 from psycopg.rows import class_row, scalar_row
 from psycopg.types.json import Jsonb
 
+from dicom_conversion.log_refs import name_ref
+
 __all__ = ["StoredCase", "audit", "delete_case", "get_case", "list_cases"]
 
 log = logging.getLogger(__name__)
@@ -85,5 +87,7 @@ def delete_case(conn: psycopg.Connection[Any], case_id: str, actor: str) -> int:
         gone = conn.execute("DELETE FROM cases WHERE case_id = %s", (case_id,)).rowcount
         if gone:
             audit(conn, actor, "delete_case", case_id, {"vectors_removed": vectors})
-    log.info("case erased", extra={"case_id": case_id, "vectors": vectors, "found": bool(gone)})
+    log.info(
+        "case erased", extra={"case": name_ref(case_id), "vectors": vectors, "found": bool(gone)}
+    )
     return vectors if gone else -1

@@ -10,17 +10,13 @@ import logging
 from pathlib import Path
 
 from indexer.case_discovery import CaseSource, ImportSummary, discover_dicom
+from indexer.cases_csv import read_labels_file
+from indexer.dicomweb_session import dicomweb_client
 from indexer.errors import IndexerError
 
 __all__ = ["discover_pacs", "fetch_study"]
 
 log = logging.getLogger(__name__)
-
-
-def _client(url: str):  # type: ignore[no-untyped-def]
-    from dicomweb_client.api import DICOMwebClient
-
-    return DICOMwebClient(url=url.rstrip("/"))
 
 
 def fetch_study(url: str, study_instance_uid: str, cache: Path) -> Path:
@@ -30,7 +26,7 @@ def fetch_study(url: str, study_instance_uid: str, cache: Path) -> Path:
     if done.exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
-    client = _client(url)
+    client = dicomweb_client(url)
     for ds in client.retrieve_study(study_instance_uid):
         ds.save_as(target / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
     done.touch()
@@ -47,13 +43,14 @@ def discover_pacs(
     """Studies of the PACS matching ``filters`` (``Key=Value``), fetched and labelled."""
     if labels is None:
         raise IndexerError("--pacs needs --labels: a CSV of diagnoses keyed by study UID")
+    read_labels_file(labels)  # a labels CSV that cannot be used fails before any fetch
     search_filters: dict[str, str] = {"ModalitiesInStudy": "MR"}
     for item in filters or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise IndexerError(f"filter {item!r} is not Key=Value")
         search_filters[key] = value
-    client = _client(url)
+    client = dicomweb_client(url)
     studies = client.search_for_studies(search_filters=search_filters, get_remaining=True)
     for study in studies:
         uid = study.get("0020000D", {}).get("Value", [None])[0]

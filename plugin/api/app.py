@@ -23,6 +23,7 @@ from plugin.api import (
     search,
 )
 from plugin.api.access_log import AccessLog
+from plugin.api.invalid_request import install_invalid_request_handler
 from plugin.api.problems import install_problem_handlers
 from plugin.api.upload_limit import UploadLimit
 from plugin.jobs import TASKS
@@ -77,6 +78,7 @@ def create_app(settings: Settings, conninfo: str) -> FastAPI:
     )
     app.add_middleware(AccessLog)  # outermost: it sees the upload limit's answers too
     install_problem_handlers(app)
+    install_invalid_request_handler(app)
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(admin_overview.router)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from fastapi import Path as FastApiPath
 
 from dicom_conversion import ConversionError
+from dicom_conversion.log_refs import name_ref
 from indexer.case_pictures import archive_case, archive_case_outline, archive_case_pictures
 from indexer.errors import CaseNotFoundError, IndexerError
 from models.errors import ModelError
@@ -46,7 +47,9 @@ def case_pictures(
     except SERVICE_UNAVAILABLE:
         raise  # a 503 (plugin.api.problems), not the case's fault
     except _UNREADABLE as exc:
-        log.warning("case images unreadable: %s", type(exc).__name__, extra={"case_id": case_id})
+        log.warning(
+            "case images unreadable: %s", type(exc).__name__, extra={"case": name_ref(case_id)}
+        )
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"the images of case {case_id} cannot be read"
         ) from exc
@@ -80,7 +83,7 @@ def case_outline(case_id: CaseId, store: StoreDep, models: ModelsDep) -> Respons
             raise  # a 503 (plugin.api.problems), not the case's fault
         except _UNREADABLE as exc:
             log.warning(
-                "case outline unreadable: %s", type(exc).__name__, extra={"case_id": case_id}
+                "case outline unreadable: %s", type(exc).__name__, extra={"case": name_ref(case_id)}
             )
             raise HTTPException(
                 status.HTTP_409_CONFLICT, f"the images of case {case_id} cannot be read"

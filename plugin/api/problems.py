@@ -74,14 +74,18 @@ UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def problem_response(
-    status: int, detail: str, headers: Mapping[str, str] | None = None
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    """An ``application/problem+json`` answer."""
+    """An ``application/problem+json`` answer; ``extensions`` are members of its own."""
     body = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
+        **(extensions or {}),
     }
     return JSONResponse(body, status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
 

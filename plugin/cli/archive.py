@@ -99,7 +99,8 @@ def index(
         lines = ", ".join(map(str, summary.malformed_lines[:10]))
         more = ", ..." if len(summary.malformed_lines) > 10 else ""
         fail(
-            f"{path}/cases.csv: {len(summary.malformed_lines)} malformed line(s) ({lines}{more});"
+            f"{summary.malformed_file}: {len(summary.malformed_lines)} malformed line(s)"
+            f" ({lines}{more});"
             " their cases were not indexed (the others were): fix them and run again"
         )
     if (summary.failed or summary.skipped) and not summary.indexed and not summary.already_indexed:

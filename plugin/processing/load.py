@@ -79,9 +79,9 @@ class DicomwebSource:
         self.url = url.rstrip("/")
 
     def instances(self, study_instance_uid: str) -> list[Dataset | Skipped]:
-        from dicomweb_client.api import DICOMwebClient
+        from indexer.dicomweb_session import dicomweb_client
 
-        return list(DICOMwebClient(url=self.url).retrieve_study(study_instance_uid))
+        return list(dicomweb_client(self.url).retrieve_study(study_instance_uid))
 
 
 def study_source(

@@ -11,7 +11,8 @@ in ISO form (repaired by the worker). The study is also uploaded to the API's se
 (with the search token). Every process runs with ``--verbose`` (DEBUG). Then every line
 of every process's output, every job error, the search answer, and the admin API's jobs,
 studies and audit listings are scanned for the name, its parts, the ID and the birth
-date in the usual spellings.
+date in the usual spellings. The upload's file names carry the name too (one of them a
+file that is not DICOM, which the API logs by its position).
 """
 
 from __future__ import annotations
@@ -195,7 +196,10 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
         )
         assert pacs.received, "no result reached the PACS"
         # The same study uploaded to the search API (its own patient left out).
-        upload = [("files", (p.name, p.read_bytes())) for p in files]
+        # The upload's file names carry the patient's name, as an export may name them;
+        # one is not DICOM (its warning names it by position only).
+        upload = [("files", (f"ZZPHI_SENTINEL_{p.name}", p.read_bytes())) for p in files]
+        upload.append(("files", ("ZZPHI_SENTINEL_labels.csv", b"case_id,diagnosis\n")))
         assert api.post("/api/v1/search", files=upload).status_code == 401
         searched = api.post(
             "/api/v1/search?images=true",
@@ -237,3 +241,5 @@ def test_no_patient_data_in_any_log_job_error_or_admin_answer(
     everything = re.sub(r"\s+", "", "".join(p.read_text() for p in logs.glob("*.log")))
     assert study_uid in everything
     assert "Rows" in everything or "rows" in everything
+    # the upload's file that is not DICOM was logged, by its position
+    assert "skippingfilethatisnotDICOM" in everything
