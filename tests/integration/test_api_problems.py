@@ -7,6 +7,7 @@ every admin and search request is one INFO line with no patient data."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,7 +85,16 @@ def test_postgres_down_is_a_503_problem_then_the_api_answers_again(
         assert len(unavailable) == len(DATABASE_ROUTES)
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
         postgres.restart()
-        assert client.get("/health").status_code == 200
+        # The pool replaces its broken connections on demand: the API answers again
+        # within seconds of PostgreSQL's return (each try waits database_wait_seconds).
+        deadline = time.monotonic() + 30.0
+        statuses = []
+        while time.monotonic() < deadline:
+            statuses.append(client.get("/health").status_code)
+            if statuses[-1] == 200:
+                break
+        assert statuses[-1] == 200, statuses
+        assert set(statuses) <= {200, 503}, statuses
         assert client.get("/api/v1/admin/jobs", headers=ADMIN).status_code == 200
 
 
