@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,9 @@ from models.networks.oedema_growth import (
     OedemaGrowth,
     grow_oedema,
 )
+from models.networks.segmentation_net import build_segmentation_net
+from models.onnx_export import export_segmenter
+from models.registry import ModelCard, file_sha256, model_version_for, write_card
 from models.training.segmenter_growth import add_oedema_growth
 
 
@@ -96,17 +100,52 @@ def _study_channels(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return channels, affine
 
 
-def test_growth_in_the_onnx_graph_matches_torch_and_changes_the_version(tmp_path: Path) -> None:
-    card = add_oedema_growth(
-        SHIPPED_MODEL_DIR, tmp_path, flair_z=1.75, t2_z=0.0, steps=4, reason="a unit test"
+def _without_growth(directory: Path) -> ModelCard:
+    """The shipped segmenter's trained network alone, as the model it was grown from."""
+    card = load_card(None, "segmenter")
+    net = build_segmentation_net(tuple(card.architecture["channels"]))
+    net.load_state_dict(torch.load(SHIPPED_MODEL_DIR / "segmenter.pt", weights_only=True))
+    directory.mkdir()
+    shutil.copyfile(SHIPPED_MODEL_DIR / "segmenter.pt", directory / "segmenter.pt")
+    export_segmenter(net, directory / "segmenter.onnx")
+    onnx_sha = file_sha256(directory / "segmenter.onnx")
+    base = ModelCard(
+        name="segmenter",
+        model_version=model_version_for("segmenter", onnx_sha),
+        onnx_sha256=onnx_sha,
+        torch_sha256=card.torch_sha256,
+        architecture={k: v for k, v in card.architecture.items() if k != "oedema_growth"},
+        preprocessing=dict(card.preprocessing),
+        training={k: v for k, v in card.training.items() if k != "oedema_growth"},
+        notes=card.notes[:-1],
     )
+    write_card(directory, base)
+    return base
+
+
+def test_the_shipped_growth_is_reproduced_from_its_card_and_runs_alike_in_onnx_and_torch(
+    tmp_path: Path,
+) -> None:
     shipped = load_card(None, "segmenter")
-    assert card.model_version != shipped.model_version
+    recorded = shipped.training["oedema_growth"]
+    base = _without_growth(tmp_path / "base")
+    assert base.model_version == recorded["from"]  # the network it was grown from
+    card = add_oedema_growth(
+        tmp_path / "base",
+        tmp_path / "grown",
+        flair_z=recorded["flair_z"],
+        t2_z=recorded["t2_z"],
+        steps=recorded["steps"],
+        reason=recorded["reason"],
+    )
+    assert card.onnx_sha256 == shipped.onnx_sha256  # reproducible byte for byte
+    assert card.model_version == shipped.model_version != base.model_version
     assert card.torch_sha256 == shipped.torch_sha256  # the trained network is unchanged
-    assert card.architecture["oedema_growth"] == {"flair_z": 1.75, "t2_z": 0.0, "steps": 4}
-    assert "a unit test" in card.training["oedema_growth"]["reason"]
-    onnx = OnnxSegmenter.load(tmp_path, threads=1)
-    eager = TorchSegmenter.load(tmp_path)
+    assert card.architecture["oedema_growth"] == {
+        k: recorded[k] for k in ("flair_z", "t2_z", "steps")
+    }
+    onnx = OnnxSegmenter.load(None, threads=1)
+    eager = TorchSegmenter.load(None)
     assert onnx.model_version == eager.model_version == card.model_version
     assert isinstance(eager.net, OedemaGrowth)
     channels, affine = _study_channels(5)
@@ -116,7 +155,9 @@ def test_growth_in_the_onnx_graph_matches_torch_and_changes_the_version(tmp_path
     assert a.shape == (40, 40, 40)
     assert np.mean(a == b) > 0.999
     with pytest.raises(ValueError, match="already"):
-        add_oedema_growth(tmp_path, tmp_path / "again", flair_z=1, t2_z=0, steps=1, reason="x")
+        add_oedema_growth(
+            SHIPPED_MODEL_DIR, tmp_path / "again", flair_z=1, t2_z=0, steps=1, reason="x"
+        )
 
 
 class _Study:
