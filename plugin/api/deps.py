@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from indexer.pipeline import ModelSet
 from indexer.store import PgVectorStore
+from plugin.api.parameter_check import check_parameters
 from plugin.settings import Settings, is_loopback_host
 
 __all__ = [
@@ -35,6 +36,7 @@ def _settings(request: Request) -> Settings:
 
 
 def _conn(request: Request) -> Iterator[psycopg.Connection[Any]]:
+    check_parameters(request)  # a 422 needs no database: checked before the pool is asked
     pool = request.app.state.pool
     with pool.connection() as conn:
         yield conn

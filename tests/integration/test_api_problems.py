@@ -98,6 +98,45 @@ def test_postgres_down_is_a_503_problem_then_the_api_answers_again(
         assert client.get("/api/v1/admin/jobs", headers=ADMIN).status_code == 200
 
 
+#: Requests whose parameters do not validate, on routes that need PostgreSQL: the
+#: field errors FastAPI reports for each.
+INVALID_REQUESTS = [
+    ("/api/v1/admin/jobs?limit=many", ADMIN, {(("query", "limit"), "int_parsing")}),
+    ("/api/v1/admin/jobs/0", ADMIN, {(("path", "job_id"), "greater_than_equal")}),
+    (
+        "/api/v1/admin/cases?limit=0&offset=-1",
+        ADMIN,
+        {(("query", "limit"), "greater_than_equal"), (("query", "offset"), "greater_than_equal")},
+    ),
+    ("/api/v1/admin/audit?limit=5000", ADMIN, {(("query", "limit"), "less_than_equal")}),
+]
+
+
+def test_invalid_parameters_are_a_422_while_postgres_is_down(
+    postgres: RestartablePostgres, tmp_path: Path
+) -> None:
+    """The parameters are checked before the pool is asked for a connection: a 422
+    needs no database, asks the pool for nothing, and comes at once; credentials are
+    still checked first, and a valid request is still the 503."""
+    settings = Settings(database_url=postgres.uri, data_dir=tmp_path, api=API)
+    with TestClient(create_app(settings, postgres.uri), raise_server_exceptions=False) as client:
+        pool = client.app.state.pool  # type: ignore[attr-defined]
+        assert client.get("/health").status_code == 200
+        postgres.stop()
+        requests_before = pool.get_stats().get("requests_num", 0)
+        for path, headers, expected in INVALID_REQUESTS:
+            started = time.monotonic()
+            body = _problem(client.get(path, headers=headers), 422)
+            assert time.monotonic() - started < API.database_wait_seconds, path
+            errors = body["errors"]
+            assert isinstance(errors, list)
+            assert {(tuple(e["loc"]), e["type"]) for e in errors} == expected, path
+        assert pool.get_stats().get("requests_num", 0) == requests_before
+        assert client.get("/api/v1/admin/jobs?limit=many").status_code == 401  # no token
+        _problem(client.get("/api/v1/admin/jobs?limit=5", headers=ADMIN), 503)
+        assert pool.get_stats().get("requests_num", 0) == requests_before + 1
+
+
 def test_model_files_missing_are_a_503_problem(database_url: str, tmp_path: Path) -> None:
     empty = tmp_path / "no-models"
     empty.mkdir()
