@@ -23,6 +23,7 @@ import psycopg
 from procrastinate import JobContext, RetryStrategy
 from psycopg.rows import scalar_row
 
+from dicom_conversion.log_refs import scrub_names
 from indexer.database import connect
 from indexer.errors import DatabaseUnavailableError
 from indexer.job_status import record_error
@@ -100,10 +101,15 @@ def job_resources(context: JobContext) -> JobResources:
 
 def readable_error(exc: BaseException, limit: int = 300) -> str:
     """A job error a person can read, one line, shortened, never a traceback: simcase's
-    own errors as ``TypeName: message``, others as ``internal error (TypeName): message``."""
+    own errors as ``TypeName: message``, others as ``internal error (TypeName): message``.
+
+    The message is scrubbed (:func:`~dicom_conversion.log_refs.scrub_names`): a path, a
+    file name or a DICOM person name in it becomes its ``ref:`` hash, whatever code
+    raised it, so the text may be logged and kept for the admin API."""
     own = type(exc).__module__.split(".")[0] in _OWN_PACKAGES
     name = type(exc).__name__
-    text = f"{name}: {exc}" if own else f"internal error ({name}): {exc}"
+    message = scrub_names(str(exc))
+    text = f"{name}: {message}" if own else f"internal error ({name}): {message}"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -125,10 +131,11 @@ def tracked(
             return func(context, *args, **kwargs)
         except Exception as exc:
             job = context.job
-            log.warning("job %s attempt %s failed: %s", job.id, job.attempts + 1, exc)
+            text = readable_error(exc)  # scrubbed: no path or name the message quoted
+            log.warning("job %s attempt %s failed: %s", job.id, job.attempts + 1, text)
             if job.id is not None:
                 with connect(job_resources(context).conninfo, autocommit=True) as conn:
-                    record_error(conn, job.id, job.attempts + 1, readable_error(exc))
+                    record_error(conn, job.id, job.attempts + 1, text)
             raise
 
     return wrapper  # type: ignore[return-value]

@@ -13,7 +13,7 @@ from indexer.case_pictures import archive_case, archive_case_outline
 from indexer.database import connect
 from indexer.errors import CaseNotFoundError, IndexerError
 from indexer.job_status import record_error, set_progress
-from indexer.jobs import JobTask, job, job_resources
+from indexer.jobs import JobTask, job, job_resources, readable_error
 from indexer.pipeline import embed_study, register_models
 from indexer.store._cases import cases_without_outline, save_outline
 
@@ -103,7 +103,7 @@ def _job_error(
     conn: psycopg.Connection[Any], context: JobContext, case_id: str, exc: Exception
 ) -> str:
     """Keep one case's failure among the job's errors (the admin view); its text."""
-    text = f"{case_id}: {type(exc).__name__}: {exc}"
+    text = f"{case_id}: {readable_error(exc, 3000)}"
     if context.job.id is not None:
         record_error(conn, context.job.id, context.job.attempts + 1, text)
     return text
