@@ -147,11 +147,13 @@ def db_now(url: str) -> dt.datetime:
 
 def job_timeline(url: str, uid: str, since: dt.datetime) -> dict[str, float]:
     """Seconds from ``since`` (storescu's exit, database clock) to the study's last
-    journalled instance and its ``process_study`` job's procrastinate events (deferred:
-    the study was complete, started, succeeded), for the latest job of the study."""
+    journalled instance, the listener's declaration that the study is complete, and its
+    ``process_study`` job's procrastinate events (deferred, started, succeeded), for the
+    latest job of the study."""
     with psycopg.connect(url) as conn:
         intake = conn.execute(
-            "SELECT last_received_at FROM intake_studies WHERE study_instance_uid = %s",
+            "SELECT last_received_at, completed_at FROM intake_studies"
+            " WHERE study_instance_uid = %s",
             (uid,),
         ).fetchone()
         events = conn.execute(
@@ -162,8 +164,10 @@ def job_timeline(url: str, uid: str, since: dt.datetime) -> dict[str, float]:
             (uid,),
         ).fetchall()
     found = {str(kind): (at - since).total_seconds() for kind, at in events if at}
-    if intake is not None:  # completed_at is a marker (= last_received_at), not a time
+    if intake is not None:
         found["last_instance"] = (intake[0] - since).total_seconds()
+        if intake[1] is not None:  # the listener's declaration (the database's clock)
+            found["declared_complete"] = (intake[1] - since).total_seconds()
     return found
 
 
@@ -354,7 +358,7 @@ def main() -> None:
         f"  median sum of stages: {statistics.median(walls):.3f} s"
         f" (cpu {statistics.median(cpus):.3f} s)"
     )
-    for event in ("last_instance", "deferred", "started", "succeeded"):
+    for event in ("last_instance", "declared_complete", "deferred", "started", "succeeded"):
         vals = [t[event] for t in timelines if event in t]
         if vals:
             print(f"  median {event:>13}: {statistics.median(vals):+.3f} s after storescu's exit")

@@ -165,10 +165,13 @@ def study_files(conn: psycopg.Connection[Any], study_instance_uid: str) -> list[
 
 
 def mark_study_complete(conn: psycopg.Connection[Any], study_instance_uid: str) -> None:
-    """Record that the study was declared complete with what has arrived so far. Commits."""
+    """Record that the study was declared complete with what has arrived so far, at the
+    database's clock: ``completed_at`` is the time of the declaration, and an instance
+    journalled after it (``last_received_at`` later) makes the study pending again.
+    Commits."""
     with conn.transaction():
         conn.execute(
-            "UPDATE intake_studies SET completed_at = last_received_at"
+            "UPDATE intake_studies SET completed_at = clock_timestamp()"
             " WHERE study_instance_uid = %s",
             (study_instance_uid,),
         )

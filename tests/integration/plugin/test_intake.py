@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import psycopg
@@ -84,3 +85,41 @@ def test_a_sop_instance_uid_reused_in_another_study_keeps_the_first_study_whole(
         assert caplog.records == []
         counts = {s.study_instance_uid: s.instances for s in pending_studies(conn)}
         assert counts == {"1.1": 2, "2.1": 1}
+
+
+def _intake_times(conn: psycopg.Connection[object], study: str) -> tuple[float, float | None]:
+    """Seconds from the study's last instance to now, and from its completion to now, on
+    the database's clock."""
+    row = conn.execute(
+        "SELECT extract(epoch FROM clock_timestamp() - last_received_at)::float8,"
+        " extract(epoch FROM clock_timestamp() - completed_at)::float8"
+        " FROM intake_studies WHERE study_instance_uid = %s",
+        (study,),
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_completed_at_is_the_time_of_the_declaration(database_url: str) -> None:
+    """``completed_at`` is when the study was declared complete (the database's clock),
+    not a copy of ``last_received_at``; a later instance makes it pending again, and a
+    second declaration moves ``completed_at`` on."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        record_instance(conn, instance("3.1.1.1", study="3.1", series="3.1.1"))
+        time.sleep(0.5)  # the listener's stable_seconds, shortened
+        mark_study_complete(conn, "3.1")
+        since_last, since_completed = _intake_times(conn, "3.1")
+        assert since_completed is not None
+        assert 0.0 <= since_completed < 0.25 and since_last >= 0.5
+        assert "3.1" not in {s.study_instance_uid for s in pending_studies(conn)}
+        time.sleep(0.2)
+        record_instance(conn, instance("3.1.1.2", study="3.1", series="3.1.1"))
+        [pending] = [s for s in pending_studies(conn) if s.study_instance_uid == "3.1"]
+        assert pending.completed_at is not None
+        assert pending.completed_at < pending.last_received_at
+        assert (pending.completed_at - pending.first_received_at).total_seconds() >= 0.5
+        time.sleep(0.3)
+        mark_study_complete(conn, "3.1")
+        since_last, since_completed = _intake_times(conn, "3.1")
+        assert since_completed is not None and since_last - since_completed >= 0.3
+        assert "3.1" not in {s.study_instance_uid for s in pending_studies(conn)}
