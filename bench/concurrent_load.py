@@ -45,6 +45,7 @@ import pydicom
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.e2e_latency import has_sr, wait_for_listener
+from bench.isolation import run_guarded
 from bench.receive import CACHE, SEED, Run, cpu_seconds, postgres, report, running_storescp
 from indexer.bulk import ImportSummary, discover, index_sources
 from indexer.database import create_pool
@@ -354,4 +355,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_guarded(main)  # its servers stopped on SIGTERM/SIGHUP/SIGINT

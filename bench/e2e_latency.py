@@ -11,8 +11,16 @@ with dcmtk's ``storescu -R +sd +r`` (TCP_NODELAY=1):
   which gives the raw transfer time; Orthanc's default ``StableAge`` of 60 s is the
   other anchor (a study forwarded on stability cannot start before it).
 
-The worker's job results (ProcessOutcome.to_dict(), logged by procrastinate as
-``result=...``) give the stage breakdown. Run from the repository root:
+The stage breakdown does not come from the timed runs: procrastinate keeps no return
+values and simcase's logging silences its success lines, so once the timed runs are
+over ``process_study`` is run again in the benchmark's own process on each spooled
+study (its results cleared first, so it does the whole work) and its stage timings
+(wall and CPU) are printed. The job's own timeline (last instance journalled, study
+declared complete, job deferred, started, succeeded) comes from the database.
+
+SIGTERM, SIGHUP or SIGINT (``timeout``, ``kill``, Ctrl-C) stops its listener, worker,
+Orthanc, ``storescp`` and PostgreSQL before it exits (``bench/isolation.py``). Run from
+the repository root:
 
     make bench BENCH=e2e_latency ARGS="--cases 5 --debounce 0.5"
 
@@ -39,6 +47,7 @@ import httpx
 import psycopg
 import pydicom
 
+from bench.isolation import run_guarded
 from indexer.bulk import ImportSummary, discover, index_sources
 from indexer.database import EmbeddedPostgres, create_pool
 from indexer.migrate import migrate
@@ -373,4 +382,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_guarded(main)  # its servers stopped on SIGTERM/SIGHUP/SIGINT

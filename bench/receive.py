@@ -40,6 +40,7 @@ import psutil
 import pydicom
 
 from bench.e2e_latency import wait_for_listener
+from bench.isolation import run_guarded
 from indexer.database import EmbeddedPostgres
 from indexer.migrate import migrate
 from models.synth import write_corpus
@@ -245,4 +246,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_guarded(main)  # its servers stopped on SIGTERM/SIGHUP/SIGINT

@@ -1,0 +1,91 @@
+"""The benchmarks' guard (``bench/isolation.py``, issue 15): a benchmark killed by
+SIGTERM (``timeout``, ``kill``) stops its servers (here dcmtk's ``storescp``) and leaves
+no child running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[3]
+
+#: A stand-in benchmark: storescp in a context manager (as the benchmarks run it), and
+#: a child started outside any context manager; it reports, then waits to be killed.
+SCRIPT = """
+import contextlib, json, os, subprocess, sys, time
+from pathlib import Path
+from bench.isolation import run_guarded
+
+out, port = Path(sys.argv[1]), sys.argv[2]
+
+@contextlib.contextmanager
+def storescp():
+    proc = subprocess.Popen(["storescp", "-aet", "STORESCP", port])
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        (out / "storescp-stopped").write_text(str(proc.returncode))
+
+def main():
+    with storescp() as scp:
+        stray = subprocess.Popen(["sleep", "300"])
+        for _ in range(100):
+            echo = subprocess.run(["echoscu", "-aec", "STORESCP", "127.0.0.1", port])
+            if echo.returncode == 0:
+                break
+            time.sleep(0.1)
+        state = {"pid": os.getpid(), "storescp": scp.pid, "stray": stray.pid,
+                 "echo": echo.returncode}
+        (out / "state.json").write_text(json.dumps(state))
+        time.sleep(300)
+
+run_guarded(main)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_benchmark_killed_by_sigterm_stops_its_servers(
+    tmp_path: Path,
+) -> None:
+    port = str(free_port())
+    script = tmp_path / "bench_stand_in.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    bench = subprocess.Popen([sys.executable, str(script), str(tmp_path), port], env=env)
+    try:
+        state_file = tmp_path / "state.json"
+        deadline = time.monotonic() + 30
+        while not state_file.exists():
+            assert bench.poll() is None, f"the stand-in benchmark exited: {bench.returncode}"
+            assert time.monotonic() < deadline, "the stand-in benchmark did not report"
+            time.sleep(0.1)
+        time.sleep(0.2)
+        state = json.loads(state_file.read_text())
+        assert state["echo"] == 0
+        started = time.monotonic()
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(30) == 128 + signal.SIGTERM
+        assert time.monotonic() - started < 15
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+    assert (tmp_path / "storescp-stopped").exists()  # the context manager's finally ran
+    assert _gone(state["storescp"]) and _gone(state["stray"])
