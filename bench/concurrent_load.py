@@ -355,4 +355,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_guarded(main)  # its servers stopped on SIGTERM/SIGHUP/SIGINT
+    run_guarded(main)  # loopback-only network; servers stopped on SIGTERM/SIGINT

@@ -18,9 +18,11 @@ study (its results cleared first, so it does the whole work) and its stage timin
 (wall and CPU) are printed. The job's own timeline (last instance journalled, study
 declared complete, job deferred, started, succeeded) comes from the database.
 
-SIGTERM, SIGHUP or SIGINT (``timeout``, ``kill``, Ctrl-C) stops its listener, worker,
-Orthanc, ``storescp`` and PostgreSQL before it exits (``bench/isolation.py``). Run from
-the repository root:
+The benchmark runs in a network namespace of its own with only loopback (dcmtk's
+``storescp`` cannot bind an address and Orthanc's DICOM port listens on every
+interface: there, neither listens anywhere else), and SIGTERM, SIGHUP or SIGINT
+(``timeout``, ``kill``, Ctrl-C) stops its listener, worker, Orthanc, ``storescp`` and
+PostgreSQL before it exits (``bench/isolation.py``). Run from the repository root:
 
     make bench BENCH=e2e_latency ARGS="--cases 5 --debounce 0.5"
 
@@ -382,4 +384,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_guarded(main)  # its servers stopped on SIGTERM/SIGHUP/SIGINT
+    run_guarded(main)  # loopback-only network; servers stopped on SIGTERM/SIGINT

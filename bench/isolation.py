@@ -1,6 +1,13 @@
-"""A benchmark's servers gone when it stops.
+"""Keeping a benchmark's servers to itself: loopback only, and gone when it stops.
 
-SIGTERM, SIGHUP and SIGINT are turned into :class:`SystemExit` (``128 + signal``)
+dcmtk's ``storescp`` (3.6.7, Debian's) has no option to bind an address and Orthanc's
+DICOM port listens on every interface, so :func:`run_guarded` first re-runs the
+benchmark in a network namespace of its own (``unshare --net``, or ``unshare
+--user --map-root-user --net`` for a user other than root) where only loopback exists
+and is up: nothing it starts can be reached from another host. The process keeps its
+pid (``unshare`` and ``sh`` exec), so ``timeout`` and ``kill`` still reach it.
+
+It then turns SIGTERM, SIGHUP and SIGINT into :class:`SystemExit` (``128 + signal``)
 so that every ``finally`` of the benchmark runs (each server's context manager stops
 its process, the embedded PostgreSQL is released); a second signal during that
 clean-up is noted, not raised, so the clean-up finishes. Last, any child process still
@@ -10,16 +17,47 @@ killed after 10 s.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from types import FrameType
 
 import psutil
 
-__all__ = ["reap_children", "run_guarded"]
+__all__ = ["PRIVATE_NETWORK_MARK", "enter_private_network", "reap_children", "run_guarded"]
+
+#: Set in the environment once the benchmark runs in its own network namespace.
+PRIVATE_NETWORK_MARK = "SIMCASE_BENCH_PRIVATE_NETWORK"
 
 _SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+def interfaces() -> list[str]:
+    """The network interfaces of this process's network namespace."""
+    return sorted(name for _, name in socket.if_nameindex())
+
+
+def enter_private_network() -> None:
+    """Re-run this process (same pid, same arguments) in a network namespace with only
+    loopback, up; return at once when already there. Fails loudly without ``unshare``
+    (util-linux) or ``ip`` (iproute2)."""
+    if os.environ.get(PRIVATE_NETWORK_MARK) == "1":
+        if interfaces() != ["lo"]:
+            raise RuntimeError(f"not in a private network namespace: {interfaces()}")
+        return
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"the benchmark needs {tool} to keep its servers on loopback")
+    namespaces = ["--net"] if os.geteuid() == 0 else ["--user", "--map-root-user", "--net"]
+    os.environ[PRIVATE_NETWORK_MARK] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, *sys.orig_argv[1:]]
+    up = 'ip link set lo up && exec "$@"'
+    os.execvp("unshare", ["unshare", *namespaces, "sh", "-c", up, "sh", *argv])
 
 
 def _stop_on_signals() -> list[int]:
@@ -58,8 +96,9 @@ def reap_children(timeout: float = 10.0) -> list[int]:
 
 
 def run_guarded(main: Callable[[], None]) -> None:
-    """Run a benchmark's ``main``, stopping its servers on SIGTERM, SIGHUP or SIGINT
-    and on any exit, and leaving no child behind."""
+    """Run a benchmark's ``main`` in a private network namespace, stopping its servers
+    on SIGTERM, SIGHUP or SIGINT and on any exit, and leaving no child behind."""
+    enter_private_network()
     received = _stop_on_signals()
     try:
         main()

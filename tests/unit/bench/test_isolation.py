@@ -1,6 +1,7 @@
 """The benchmarks' guard (``bench/isolation.py``, issue 15): a benchmark killed by
-SIGTERM (``timeout``, ``kill``) stops its servers (here dcmtk's ``storescp``) and leaves
-no child running."""
+SIGTERM (``timeout``, ``kill``) stops its servers, leaves no child running, and the
+servers it ran (here dcmtk's ``storescp``, which cannot bind an address) were only
+reachable on the loopback of a network namespace of its own."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[3]
 SCRIPT = """
 import contextlib, json, os, subprocess, sys, time
 from pathlib import Path
-from bench.isolation import run_guarded
+from bench.isolation import interfaces, run_guarded
 
 out, port = Path(sys.argv[1]), sys.argv[2]
 
@@ -46,7 +47,7 @@ def main():
                 break
             time.sleep(0.1)
         state = {"pid": os.getpid(), "storescp": scp.pid, "stray": stray.pid,
-                 "echo": echo.returncode}
+                 "interfaces": interfaces(), "echo": echo.returncode}
         (out / "state.json").write_text(json.dumps(state))
         time.sleep(300)
 
@@ -61,13 +62,14 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_a_benchmark_killed_by_sigterm_stops_its_servers(
+def test_a_benchmark_killed_by_sigterm_stops_its_servers_kept_on_loopback(
     tmp_path: Path,
 ) -> None:
     port = str(free_port())
     script = tmp_path / "bench_stand_in.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("SIMCASE_BENCH_PRIVATE_NETWORK", None)
     bench = subprocess.Popen([sys.executable, str(script), str(tmp_path), port], env=env)
     try:
         state_file = tmp_path / "state.json"
@@ -78,7 +80,14 @@ def test_a_benchmark_killed_by_sigterm_stops_its_servers(
             time.sleep(0.1)
         time.sleep(0.2)
         state = json.loads(state_file.read_text())
-        assert state["echo"] == 0
+        assert state["pid"] == bench.pid  # unshare and sh exec: timeout and kill reach it
+        assert state["interfaces"] == ["lo"] and state["echo"] == 0
+        ours = os.readlink("/proc/self/ns/net")
+        assert os.readlink(f"/proc/{state['storescp']}/ns/net") != ours
+        outside = subprocess.run(
+            ["echoscu", "-to", "2", "-aec", "STORESCP", "127.0.0.1", port], capture_output=True
+        )
+        assert outside.returncode != 0  # nothing listens on the port in this namespace
         started = time.monotonic()
         bench.send_signal(signal.SIGTERM)
         assert bench.wait(30) == 128 + signal.SIGTERM
