@@ -149,8 +149,13 @@ class _CropEmbedder:
         if signs is None:
             return np.zeros((n, self.sign_count), dtype=np.float32)
         row = np.asarray(signs, dtype=np.float32).reshape(-1)
-        if row.shape != (self.sign_count,):
-            raise InvalidStudyError(f"signs must be [{self.sign_count}], got shape {row.shape}")
+        if row.shape[0] < self.sign_count:
+            raise InvalidStudyError(
+                f"signs must be at least [{self.sign_count}], got shape {row.shape}"
+            )
+        # Signs are only ever appended (models.signs): a head fitted to the first S takes
+        # the first S of a longer row.
+        row = row[: self.sign_count]
         return np.ascontiguousarray(np.broadcast_to(row, (n, self.sign_count)))
 
     def embed(

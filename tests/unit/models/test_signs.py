@@ -71,3 +71,50 @@ def test_empty_mask_is_refused() -> None:
     assert study.mask is not None
     with pytest.raises(EmptyMaskError):
         tumour_signs(normalised_channels(study), np.zeros_like(study.mask), study.affine)
+
+
+def _stretched(study_mask: np.ndarray, factor: int) -> np.ndarray:
+    """The mask stretched ``factor`` times along x about its centre (a tract-following mass)."""
+    xs = np.arange(study_mask.shape[0])
+    centre = int(np.mean(np.nonzero(study_mask.any(axis=(1, 2)))[0]))
+    source = np.clip(centre + (xs - centre) // factor, 0, study_mask.shape[0] - 1)
+    return study_mask[source]
+
+
+def test_form_signs_tell_a_long_mass_from_a_round_one() -> None:
+    study = toy_study(tumour_centre_mm=(60.0, 60.0, 60.0), tumour_radius_mm=10.0)
+    assert study.mask is not None
+    channels = normalised_channels(study)
+    round_ = dict(zip(SIGN_NAMES, tumour_signs(channels, study.mask, study.affine), strict=True))
+    long_ = dict(
+        zip(
+            SIGN_NAMES,
+            tumour_signs(channels, _stretched(study.mask, 3), study.affine),
+            strict=True,
+        )
+    )
+    assert round_["core_elongation"] > 0.9
+    assert long_["core_elongation"] < 0.5
+    assert long_["whole_sphericity"] < round_["whole_sphericity"]
+
+
+def test_wall_thickness_of_a_ring_and_of_a_solid_mass() -> None:
+    ring, solid = _signs(kind="ring"), _signs(kind="solid")
+    # the toy ring: an enhancing shell from 0.55 r to r (r = 14 mm), so about 6 mm thick
+    assert 3.0 < ring["wall_mm"] < 9.0
+    assert 0.2 < ring["wall_to_radius"] < 0.7
+    assert ring["necrotic_share_of_largest"] > 0.1
+    # a solid mass is all wall: its radius, a ratio of 1, no necrosis
+    assert solid["wall_to_radius"] == pytest.approx(1.0)
+    assert solid["wall_mm"] == pytest.approx(14.0, abs=1.5)
+    assert solid["necrotic_share_of_largest"] == 0.0
+
+
+def test_the_first_sixteen_signs_keep_their_places() -> None:
+    """Signs are only ever appended: heads fitted before the form signs take the first 16."""
+    assert SIGN_NAMES[:16] == (
+        "log_volume_ml", "log_core_ml", "enhancing_share_of_core", "necrotic_share",
+        "log_oedema_to_core", "oedema_rim_share", "log_lesions", "log_cores",
+        "core_sphericity", "surface_contact", "median_depth_mm", "min_depth_mm",
+        "midline_distance_mm", "centroid_x_mm", "centroid_y_mm", "centroid_z_mm",
+    )  # fmt: skip

@@ -11,6 +11,7 @@ import torch
 
 from models import OnnxEmbedder, TorchEmbedder
 from models.context import CONTEXT_CHANNELS
+from models.errors import InvalidStudyError
 from models.networks import EmbeddingNet
 from models.networks.signs_head import SignsHead
 from models.onnx_export import export_embedder
@@ -140,3 +141,27 @@ def test_reweight_changes_only_the_part_weights(tmp_path: Path) -> None:
     # the directions within each part are unchanged
     cosine = np.sum(old[:, :128] * new[:, :128], axis=1) / (old_image * new_image)
     assert cosine.min() > 0.9999
+
+
+def test_a_head_fitted_to_fewer_signs_takes_the_first_of_a_longer_row() -> None:
+    """Signs are only appended: an embedder fitted before the form signs (16 signs) reads
+    the first 16 of today's row and refuses a row shorter than its head."""
+    full = _fitted()
+    arch = {
+        **full,
+        "names": list(SIGN_NAMES[:16]),
+        "mean": full["mean"][:16],  # type: ignore[index]
+        "scale": full["scale"][:16],  # type: ignore[index]
+        "coef": [row[:16] for row in full["coef"]],  # type: ignore[attr-defined]
+    }
+    torch.manual_seed(0)
+    embedder = TorchEmbedder(EmbeddingNet(widths=(4, 8, 8, 8), dim=16, signs=arch), "old")
+    assert embedder.sign_count == 16
+    rng = np.random.default_rng(3)
+    crops = rng.normal(size=(2, 4, 64, 64)).astype(np.float32)
+    row = rng.normal(size=len(SIGN_NAMES))
+    assert np.array_equal(
+        embedder.embed_crops(crops, signs=row), embedder.embed_crops(crops, signs=row[:16])
+    )
+    with pytest.raises(InvalidStudyError, match="at least"):
+        embedder.embed_crops(crops, signs=row[:10])
