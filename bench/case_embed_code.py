@@ -7,7 +7,8 @@ both loading the model folder ``--models`` (default: the shipped weights) with t
 thread count. The study (a generated 1 mm case, seed ``--seed``) is made once and handed
 to both. Each round times ``normalised_channels`` + ``OnnxSegmenter.segment`` +
 ``OnnxEmbedder.embed_case`` (as the indexer runs them) in one worker, then in the other;
-the medians per stage, the ratio and the load average are printed, then whether the
+the medians per stage (wall clock and the worker's CPU time), the fastest run of each,
+the ratio and the load average are printed, then whether the
 masks are equal bit for bit and how far apart the case vectors are.
 
     .venv/bin/python bench/case_embed_code.py --baseline-rev b70405f --threads 2 --repeats 7
@@ -34,14 +35,25 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("normalise", "segment", "embed", "total")
 
 
-def _serve(study_file: Path, models: Path, threads: int) -> None:
+def _serve(study_file: Path, models: Path, threads: int, spinning: bool) -> None:
     """The worker: answers ``run`` with one timed segment + embed (JSON), ``save PATH``
-    with the last outputs written there, ``quit`` by leaving."""
+    with the last outputs written there, ``quit`` by leaving. ``spinning``: this
+    checkout's ONNX sessions with onnxruntime's spinning threads (its default)."""
+    from functools import partial
     from types import SimpleNamespace
 
     import models as package
     from dicom_conversion import MRSequence
     from models import OnnxEmbedder, OnnxSegmenter, normalised_channels
+
+    if spinning:  # this checkout only: earlier revisions' sessions always spin
+        import models.embedder as embedder_module
+        import models.segmenter as segmenter_module
+        from models.onnx_session import cpu_session
+
+        spinning_session = partial(cpu_session, spinning=True)
+        segmenter_module.cpu_session = spinning_session  # type: ignore[attr-defined]
+        embedder_module.cpu_session = spinning_session  # type: ignore[attr-defined]
 
     stored = np.load(study_file)
     arrays = {MRSequence(k): stored[k] for k in stored.files if k != "affine"}
@@ -50,20 +62,17 @@ def _serve(study_file: Path, models: Path, threads: int) -> None:
     embedder = OnnxEmbedder.load(models, threads=threads)
 
     def once() -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-        cpu, began = time.process_time(), time.perf_counter()
+        clocks = [(time.perf_counter(), time.process_time())]
         channels = normalised_channels(study)
-        normalised = time.perf_counter()
+        clocks.append((time.perf_counter(), time.process_time()))
         mask = segmenter.segment(study, channels=channels)
-        segmented = time.perf_counter()
+        clocks.append((time.perf_counter(), time.process_time()))
         vector = embedder.embed_case(study, mask, channels=channels)
-        done = time.perf_counter()
-        times = {
-            "normalise": normalised - began,
-            "segment": segmented - normalised,
-            "embed": done - segmented,
-            "total": done - began,
-            "cpu": time.process_time() - cpu,
-        }
+        clocks.append((time.perf_counter(), time.process_time()))
+        times = {"total": clocks[-1][0] - clocks[0][0], "cpu": clocks[-1][1] - clocks[0][1]}
+        for stage, before, after in zip(STAGES, clocks, clocks[1:], strict=False):
+            times[stage] = after[0] - before[0]
+            times[f"{stage} cpu"] = after[1] - before[1]
         return times, mask, vector
 
     _, mask, vector = once()  # warm-up
@@ -81,13 +90,16 @@ def _serve(study_file: Path, models: Path, threads: int) -> None:
 
 
 class _Worker:
-    def __init__(self, tree: Path, study_file: Path, models: Path, threads: int) -> None:
+    def __init__(
+        self, tree: Path, study_file: Path, models: Path, threads: int, spinning: bool = False
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if k != "SIMCASE_MODEL_DIR"}
         env["PYTHONPATH"] = str(tree)
         self.process = subprocess.Popen(
             [
                 *(sys.executable, __file__, "--serve", str(study_file)),
                 *("--models", str(models), "--threads", str(threads)),
+                *(["--spinning"] if spinning else []),
             ],
             cwd=tree,
             env=env,
@@ -145,10 +157,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--with-spinning",
+        action="store_true",
+        help="a third worker: this checkout with onnxruntime's spinning threads",
+    )
+    parser.add_argument("--spinning", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        _serve(args.serve, args.models, args.threads)
+        _serve(args.serve, args.models, args.threads, args.spinning)
         return
     if args.baseline_rev is None:
         parser.error("--baseline-rev is required")
@@ -168,6 +186,10 @@ def main() -> None:
             "baseline": _Worker(old, study_file, args.models.resolve(), args.threads),
             "current": _Worker(ROOT, study_file, args.models.resolve(), args.threads),
         }
+        if args.with_spinning:
+            sides["spinning"] = _Worker(
+                ROOT, study_file, args.models.resolve(), args.threads, spinning=True
+            )
         try:
             _compare(sides, args, folder)
         finally:
@@ -186,12 +208,10 @@ def _compare(sides: dict[str, _Worker], args: argparse.Namespace, folder: Path) 
         loads.append(os.getloadavg()[0])
     print(f"load average (1 min) during the runs: {min(loads):.2f}-{max(loads):.2f}")
     for name, runs in times.items():
-        medians = {k: statistics.median(r[k] for r in runs) for k in (*STAGES, "cpu")}
-        print(
-            f"{name:8s} median "
-            + ", ".join(f"{k} {medians[k]:.3f} s" for k in STAGES)
-            + f" (CPU {medians['cpu']:.3f} s)"
-        )
+        medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"{name:8s} median " + ", ".join(f"{k} {medians[k]:.3f} s" for k in STAGES))
+        cpu = ", ".join(f"{k} {medians[k + ' cpu']:.3f} s" for k in STAGES[:-1])
+        print(f"{name:8s} CPU    {cpu}, total {medians['cpu']:.3f} s")
     # On a shared machine the fastest run of each stage is the nearest to a quiet one.
     for name, runs in times.items():
         fastest = ", ".join(f"{k} {min(r[k] for r in runs):.3f} s" for k in STAGES)
@@ -200,6 +220,10 @@ def _compare(sides: dict[str, _Worker], args: argparse.Namespace, folder: Path) 
         r["total"] for r in times["baseline"]
     )
     print(f"current / baseline (total): {ratio:.2f}")
+    if "spinning" in times:
+        current = statistics.median(r["total"] for r in times["current"])
+        spun = statistics.median(r["total"] for r in times["spinning"])
+        print(f"current / current with spinning threads (total): {current / spun:.2f}")
     old = sides["baseline"].outputs(folder / "baseline.npz")
     new = sides["current"].outputs(folder / "current.npz")
     same_mask = bool(np.array_equal(old["mask"], new["mask"]))
