@@ -8,8 +8,10 @@ thread count. The study (a generated 1 mm case, seed ``--seed``) is made once an
 to both. Each round times ``normalised_channels`` + ``OnnxSegmenter.segment`` +
 ``OnnxEmbedder.embed_case`` (as the indexer runs them) in one worker, then in the other;
 the medians per stage (wall clock and the worker's CPU time), the fastest run of each,
-the ratio and the load average are printed, then whether the
-masks are equal bit for bit and how far apart the case vectors are.
+the ratio and the load average are printed, then the CPU time of the stages after the
+networks each called alone (the labels back on the study grid, the tumour slices, the
+signs), then whether the masks are equal bit for bit and how far apart the case
+vectors are.
 
     .venv/bin/python bench/case_embed_code.py --baseline-rev b70405f --threads 2 --repeats 7
 """
@@ -25,6 +27,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -76,17 +79,53 @@ def _serve(study_file: Path, models: Path, threads: int, spinning: bool) -> None
         return times, mask, vector
 
     _, mask, vector = once()  # warm-up
+    parts = _parts(study, segmenter, mask)
     print(f"ready {Path(package.__file__).parent}", flush=True)
     for line in sys.stdin:
         command = line.split()
         if command[0] == "run":
             times, mask, vector = once()
             print(json.dumps(times), flush=True)
+        elif command[0] == "parts":
+            print(json.dumps({name: _clocked(part) for name, part in parts.items()}), flush=True)
         elif command[0] == "save":
             np.savez(command[1], mask=mask, vector=vector)
             print("saved", flush=True)
         else:
             return
+
+
+def _clocked(call: Callable[[], object]) -> float:
+    """The CPU seconds of one call (all its threads)."""
+    began = time.process_time()
+    call()
+    return time.process_time() - began
+
+
+def _parts(study: Any, segmenter: Any, mask: np.ndarray) -> dict[str, Callable[[], object]]:
+    """The stages after the networks, each on the same inputs in both workers: the labels
+    back on the study grid, the tumour slices (with their context planes), the signs."""
+    from models import normalised_channels
+    from models import segmenter as module
+    from models.signs import tumour_signs
+    from models.slices import select_tumour_slices
+    from models.study_arrays import voxel_spacing
+
+    channels = normalised_channels(study)
+    grid = module.segmenter_grid_shape(channels.shape[1:], voxel_spacing(study.affine))
+    small = module.resample_channels(channels, grid)
+    box = module.brain_box(np.any(small != 0, axis=0))
+    padded, valid = module.pad_to_multiple(small[(slice(None), *box)])
+    logits = np.ascontiguousarray(
+        segmenter._run(padded[None])[0][:, : valid[0], : valid[1], : valid[2]]
+    )
+    offset = (box[0].start or 0, box[1].start or 0, box[2].start or 0)
+    shape = channels.shape[1:]
+    return {
+        "labels": lambda: module._labels_on_study_grid(logits, offset, grid, shape),
+        "slices": lambda: select_tumour_slices(study, mask, channels=channels),
+        "signs": lambda: tumour_signs(channels, mask, study.affine),
+    }
 
 
 class _Worker:
@@ -122,6 +161,10 @@ class _Worker:
     def run(self) -> dict[str, float]:
         times: dict[str, float] = json.loads(self._ask("run"))
         return times
+
+    def parts(self) -> dict[str, float]:
+        cpu: dict[str, float] = json.loads(self._ask("parts"))
+        return cpu
 
     def outputs(self, path: Path) -> Any:
         self._ask(f"save {path}")
@@ -224,6 +267,15 @@ def _compare(sides: dict[str, _Worker], args: argparse.Namespace, folder: Path) 
         current = statistics.median(r["total"] for r in times["current"])
         spun = statistics.median(r["total"] for r in times["spinning"])
         print(f"current / current with spinning threads (total): {current / spun:.2f}")
+    parts: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+    for _ in range(args.repeats):
+        for name, worker in sides.items():
+            parts[name].append(worker.parts())
+    for name, runs in parts.items():
+        cpu = ", ".join(f"{k} {statistics.median(r[k] for r in runs) * 1000:.1f}" for k in runs[0])
+        print(
+            f"{name:8s} CPU ms of the parts (called alone: slices and signs find the brain): {cpu}"
+        )
     old = sides["baseline"].outputs(folder / "baseline.npz")
     new = sides["current"].outputs(folder / "current.npz")
     same_mask = bool(np.array_equal(old["mask"], new["mask"]))
