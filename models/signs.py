@@ -32,6 +32,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from models.errors import EmptyMaskError
+from models.morphology import dilated, eroded
 from models.study_arrays import bounding_box, voxel_spacing
 
 __all__ = ["DEPTH_CAP_MM", "SIGN_NAMES", "tumour_signs"]
@@ -76,37 +77,12 @@ def _components(mask: np.ndarray, voxel_ml: float) -> tuple[np.ndarray, np.ndarr
     return labels, sizes
 
 
-def _eroded(mask: np.ndarray, *, border: bool) -> np.ndarray:
-    """``ndimage.binary_erosion(mask, border_value=border)`` (3-D, six neighbours)."""
-    inner = np.array(mask, dtype=bool, copy=True)
-    for axis in range(3):
-        head = tuple(slice(0, -1) if a == axis else slice(None) for a in range(3))
-        tail = tuple(slice(1, None) if a == axis else slice(None) for a in range(3))
-        inner[head] &= mask[tail]
-        inner[tail] &= mask[head]
-        if not border:
-            inner[tuple(0 if a == axis else slice(None) for a in range(3))] = False
-            inner[tuple(-1 if a == axis else slice(None) for a in range(3))] = False
-    return inner
-
-
-def _dilated(mask: np.ndarray) -> np.ndarray:
-    """``ndimage.binary_dilation(mask)`` (3-D, six neighbours, nothing outside)."""
-    grown = np.array(mask, dtype=bool, copy=True)
-    for axis in range(3):
-        head = tuple(slice(0, -1) if a == axis else slice(None) for a in range(3))
-        tail = tuple(slice(1, None) if a == axis else slice(None) for a in range(3))
-        grown[head] |= mask[tail]
-        grown[tail] |= mask[head]
-    return grown
-
-
 def _sphericity(component: np.ndarray) -> float:
     """(36 pi V^2)^(1/3) / surface, with the surface counted in boundary voxels."""
     volume = int(component.sum())
     if volume == 0:
         return 0.0
-    surface = int((component & ~_eroded(component, border=False)).sum())
+    surface = int((component & ~eroded(component, border=False)).sum())
     return float(np.pi ** (1 / 3) * (6.0 * volume) ** (2 / 3) / max(surface, 1))
 
 
@@ -188,7 +164,7 @@ def tumour_signs(
     core_labels, core_sizes = _components(target, voxel_ml)
     largest = core_labels == (1 + int(np.argmax(core_sizes))) if core_sizes.size else target
 
-    rim = _dilated(target) & ~target
+    rim = dilated(target) & ~target
     rim_oedema = float((part[rim] == _OEDEMA).mean()) if rim.any() else 0.0
 
     if brain is None:
@@ -224,7 +200,7 @@ def tumour_signs(
 def _depth(head: np.ndarray, points: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Distance (mm, capped) from each of ``points`` (mm, the box's frame) to the nearest
     voxel outside ``head``; the box's own edges do not count as outside."""
-    inner = _eroded(head, border=True)
+    inner = eroded(head, border=True)
     surface = np.argwhere(head & ~inner) * grid
     if len(surface) == 0:
         return np.full(len(points), DEPTH_CAP_MM)

@@ -9,14 +9,13 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from models.context import brain_mask
+from models.morphology import dilated, eroded
 from models.signs import (
     CONTACT_MM,
     DEPTH_CAP_MM,
     MIN_COMPONENT_ML,
     WORKING_MM,
     _centroid,
-    _dilated,
-    _eroded,
     tumour_signs,
 )
 from models.study_arrays import bounding_box, normalised_channels, voxel_spacing
@@ -137,9 +136,12 @@ def test_signs_equal_the_whole_box_scipy_version(options: dict[str, object]) -> 
 def test_morphology_and_centroid_equal_scipys(seed: int) -> None:
     rng = np.random.default_rng(seed)
     mask = rng.random(tuple(int(n) for n in rng.integers(1, 12, 3))) < rng.uniform(0.2, 0.9)
-    assert np.array_equal(_eroded(mask, border=False), ndimage.binary_erosion(mask))
-    assert np.array_equal(_eroded(mask, border=True), ndimage.binary_erosion(mask, border_value=1))
-    assert np.array_equal(_dilated(mask), ndimage.binary_dilation(mask))
+    assert np.array_equal(eroded(mask, border=False), ndimage.binary_erosion(mask))
+    assert np.array_equal(eroded(mask, border=True), ndimage.binary_erosion(mask, border_value=1))
+    assert np.array_equal(dilated(mask), ndimage.binary_dilation(mask))
+    for iterations in (0, 2, 3):
+        expected = ndimage.binary_dilation(mask, iterations=iterations) if iterations else mask
+        assert np.array_equal(dilated(mask, iterations), expected)
     if mask.any():
         corner = rng.integers(0, 200, 3)
         padded = np.zeros(tuple(int(n) for n in np.add(mask.shape, corner)), dtype=bool)
