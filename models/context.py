@@ -24,6 +24,7 @@ import numpy as np
 
 from models.errors import EmptyMaskError
 from models.plane_sampling import crop_at
+from models.study_arrays import bounding_box
 
 __all__ = [
     "CONTEXT_CHANNELS",
@@ -68,12 +69,13 @@ def centroid_level(voxels_per_slice: np.ndarray) -> int:
     return round(float((areas * np.arange(areas.size)).sum() / total))
 
 
-def _centre(brain: np.ndarray) -> tuple[float, float, float]:
-    """Centre of the brain's bounding box in voxel coordinates."""
+def _centre(axial: np.ndarray, coronal: np.ndarray) -> tuple[float, float, float]:
+    """Centre of a mask's bounding box in voxel coordinates, from its axial ``[X, Y]`` and
+    coronal ``[X, Z]`` projections (which hold every plane the mask reaches)."""
+    extents = (axial.any(axis=1), axial.any(axis=0), coronal.any(axis=0))
     centre = []
-    for axis in range(3):
-        others = tuple(a for a in range(3) if a != axis)
-        where = np.flatnonzero(brain.any(axis=others))
+    for reached in extents:
+        where = np.flatnonzero(reached)
         centre.append((where[0] + where[-1]) / 2.0)
     return (float(centre[0]), float(centre[1]), float(centre[2]))
 
@@ -85,6 +87,7 @@ def context_planes(
     slice_index: int,
     *,
     margin_px: int = 0,
+    tumour_box: tuple[slice, slice, slice] | None = None,
 ) -> np.ndarray:
     """The six context planes of a tumour.
 
@@ -94,6 +97,8 @@ def context_planes(
         spacing: voxel size in mm along ``X``, ``Y``, ``Z``.
         slice_index: the axial slice of planes 2 and 3.
         margin_px: extra pixels on each side (training crops jitter within them).
+        tumour_box: the tumour's :func:`~models.study_arrays.bounding_box` when the caller
+            has it (found here otherwise).
 
     Returns:
         float32 ``[CONTEXT_CHANNELS, S, S]`` with ``S = CONTEXT_SIZE_PX + 2 * margin_px``;
@@ -103,20 +108,26 @@ def context_planes(
         EmptyMaskError: the tumour mask is empty.
     """
     tumour = np.asarray(tumour, dtype=bool)
-    if not tumour.any():
+    box = bounding_box(tumour) if tumour_box is None else tumour_box
+    if box is None:
         raise EmptyMaskError("the tumour mask is empty")
-    brain = np.asarray(brain, dtype=bool) | tumour
-    ci, cj, ck = _centre(brain)
+    # The tumour's projections are made in its box, the brain's once each; the brain
+    # planes are those of ``brain | tumour``, as the union of the two masks' planes.
+    inside = tumour[box]
+    tumour_axial = np.zeros(tumour.shape[:2], dtype=bool)
+    tumour_axial[box[0], box[1]] = inside.any(axis=2)
+    tumour_coronal = np.zeros((tumour.shape[0], tumour.shape[2]), dtype=bool)
+    tumour_coronal[box[0], box[2]] = inside.any(axis=1)
+    brain = np.asarray(brain, dtype=bool)
+    brain_axial = brain.any(axis=2) | tumour_axial
+    brain_coronal = brain.any(axis=1) | tumour_coronal
+    tumour_slice = tumour[:, :, slice_index]
+    ci, cj, ck = _centre(brain_axial, brain_coronal)
     size = CONTEXT_SIZE_PX + 2 * margin_px
     axial = np.stack(
-        [
-            tumour.any(axis=2),
-            brain.any(axis=2),
-            tumour[:, :, slice_index],
-            brain[:, :, slice_index],
-        ]
+        [tumour_axial, brain_axial, tumour_slice, brain[:, :, slice_index] | tumour_slice]
     ).astype(np.float32)
-    coronal = np.stack([tumour.any(axis=1), brain.any(axis=1)]).astype(np.float32)
+    coronal = np.stack([tumour_coronal, brain_coronal]).astype(np.float32)
     spacing_xy = (float(spacing[0]), float(spacing[1]))
     spacing_xz = (float(spacing[0]), float(spacing[2]))
     return np.concatenate(

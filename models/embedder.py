@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from models.context import CONTEXT_SIZE_PX
+from models.context import CONTEXT_SIZE_PX, brain_mask
 from models.errors import InvalidStudyError
 from models.networks.embedding_net import EmbeddingNet
 from models.onnx_session import cpu_session, onnx_weights, torch_weights
@@ -163,8 +163,9 @@ class _CropEmbedder:
     ) -> np.ndarray:
         if channels is None:
             channels = normalised_channels(study)
-        slices = select_tumour_slices(study, mask, channels=channels)
-        signs = tumour_signs(channels, mask, study.affine) if self.sign_count else None
+        brain = brain_mask(channels)  # one mask of the head for the context and the signs
+        slices = select_tumour_slices(study, mask, channels=channels, brain=brain)
+        signs = tumour_signs(channels, mask, study.affine, brain=brain) if self.sign_count else None
         return self.embed_crops(slices.crops, slices.context, signs)
 
     def embed_case(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from models.morphology import dilated
 from models.study_arrays import bounding_box
 
 __all__ = ["MERGE_MM", "MIN_LESION_ML", "WORKING_MM", "count_lesions"]
@@ -69,7 +70,7 @@ def count_lesions(
     local = np.asarray(tumour[sub], dtype=bool)
     if not local.any():  # the subsampling missed a tumour thinner than the working grid
         return 1
-    grown = ndimage.binary_dilation(local, iterations=grown_by) if grown_by > 0 else local
+    grown = dilated(local, iterations=grown_by)  # scipy's binary_dilation, by shifts
     parts, n = ndimage.label(grown)
     voxel_ml = float(np.prod(spacing * step)) / 1000.0
     sizes = np.bincount(parts[local], minlength=n + 1)[1:] * voxel_ml

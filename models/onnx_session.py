@@ -44,17 +44,24 @@ def torch_weights(model_dir: Path | None, name: str) -> tuple[Path, ModelCard]:
     return path, card
 
 
-def cpu_session(onnx_path: Path, threads: int = 0) -> Any:
+def cpu_session(onnx_path: Path, threads: int = 0, *, spinning: bool = False) -> Any:
     """An ``onnxruntime.InferenceSession`` on the CPU provider.
 
     Args:
         onnx_path: the ``.onnx`` file.
         threads: intra-op threads (0: onnxruntime's default); inter-op is always 1,
             as the networks are a single chain of operators.
+        spinning: whether the intra-op threads busy-wait for work between and after
+            runs (onnxruntime's default). Off here: on the few cores a worker shares with
+            the listener, the API and PostgreSQL, and with the numpy work that follows
+            each run, the spinning threads took the cores that work needed (segment +
+            embed of a 1 mm study 0.82 x the wall time without it at load 6,
+            docs/benchmarks.md); the outputs are the same bit for bit.
     """
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])

@@ -31,6 +31,7 @@ __all__ = [
     "Segmenter",
     "TorchSegmenter",
     "brain_box",
+    "class_argmax",
     "pad_to_multiple",
     "resample_channels",
     "segmentation_net_of",
@@ -110,23 +111,72 @@ def _source_indices(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.n
     return lower, upper, (source - lower).astype(np.float32)
 
 
+#: Taps of one axis: lower and upper source indices and the upper one's weight.
+_Taps = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+#: Output slabs (along the first axis) of the label interpolation: a slab's four score
+#: volumes stay in the cache while they are interpolated and compared.
+_SLAB = 8
+
+
+def class_argmax(scores: np.ndarray) -> np.ndarray:
+    """``np.argmax(scores, axis=0)`` as uint8, for a few classes ``[K, ...]``.
+
+    numpy's arg-max along a short first axis walks one K-element row per voxel; this
+    compares whole class volumes instead, with the same answer (the first of equal
+    maxima wins; a NaN score, which numpy ranks first, sends the slab to numpy).
+    """
+    best = np.array(scores[0], dtype=scores.dtype, copy=True)
+    labels = np.zeros(best.shape, dtype=np.uint8)
+    for k in range(1, scores.shape[0]):
+        np.copyto(labels, np.uint8(k), where=scores[k] > best)
+        np.maximum(best, scores[k], out=best)
+    if np.isnan(best).any():  # np.maximum carries a NaN of any class
+        return np.asarray(np.argmax(scores, axis=0), dtype=np.uint8)
+    return labels
+
+
+def _interpolated(
+    part: np.ndarray, axis: int, lower: np.ndarray, upper: np.ndarray, weight: np.ndarray
+) -> np.ndarray:
+    """One linear interpolation step of ``part`` along ``axis`` (float32 throughout)."""
+    view = [1] * part.ndim
+    view[axis] = weight.size
+    w = weight.reshape(view)
+    low, high = np.take(part, lower, axis=axis), np.take(part, upper, axis=axis)
+    return np.asarray(low * (1.0 - w) + high * w)
+
+
+def _reached(taps: _Taps, coarse: slice) -> slice:
+    """The outputs of ``taps`` with a tap in the ``coarse`` range (a run, as taps ascend)."""
+    lower, upper, _ = taps
+    hits = np.flatnonzero((upper >= coarse.start) & (lower < coarse.stop))
+    return slice(int(hits[0]), int(hits[-1]) + 1) if hits.size else slice(0, 0)
+
+
 def _labels_on_study_grid(
     logits: np.ndarray, offset: tuple[int, int, int], grid: tuple[int, ...], shape: tuple[int, ...]
 ) -> np.ndarray:
     """Arg-max of the trilinearly interpolated class scores, on the study grid.
 
     ``logits`` ``[4, ...]`` cover the part of the segmenter grid starting at ``offset``
-    (the brain box); scores elsewhere are background. Only the box around the voxels
-    that are tumour on the coarse grid (2 coarse voxels of margin) is interpolated: the
-    rest of the study grid is background, as a full interpolation would give there.
+    (the brain box); scores elsewhere are background. Only voxels with one of their
+    eight coarse taps tumour are interpolated, slab by slab (``_SLAB`` output planes,
+    in the box of the tumour taps of the slab's rows): with finite scores, a voxel whose
+    taps all rank background first is background, as the full interpolation gives there
+    (each float32 step, ``a * (1 - w) + b * w`` with ``0 <= w <= 1``, is monotonic in
+    ``a`` and ``b``, so no class overtakes background). Each interpolated score takes the
+    same float32 operations in the same order as a whole-grid interpolation.
     """
     labels = np.zeros(shape, dtype=np.uint8)
-    coarse = np.argmax(logits, axis=0) > 0
+    coarse = class_argmax(logits) > 0
     if not coarse.any():
         return labels
     box = brain_box(coarse, margin=2)
     part = logits[(slice(None), *box)]
+    tumour = coarse[box] if np.isfinite(part).all() else np.ones(part.shape[1:], dtype=bool)
     target: list[slice] = []
+    taps: list[_Taps] = []
     for axis in range(3):
         lower, upper, weight = _source_indices(int(shape[axis]), int(grid[axis]))
         start = offset[axis] + (box[axis].start or 0)
@@ -136,14 +186,27 @@ def _labels_on_study_grid(
             return labels
         lo, hi = int(inside[0]), int(inside[-1]) + 1
         target.append(slice(lo, hi))
-        view = [1, 1, 1, 1]
-        view[axis + 1] = hi - lo
-        w = weight[lo:hi].reshape(view)
-        part = (
-            np.take(part, lower[lo:hi] - start, axis=axis + 1) * (1.0 - w)
-            + np.take(part, upper[lo:hi] - start, axis=axis + 1) * w
+        taps.append((lower[lo:hi] - start, upper[lo:hi] - start, weight[lo:hi]))
+    # The classes last: every gather below copies runs of four scores, not single ones.
+    scores = np.ascontiguousarray(np.moveaxis(part, 0, -1))
+    for s in range(0, target[0].stop - target[0].start, _SLAB):
+        rows = tuple(t[s : s + _SLAB] for t in taps[0])
+        seen = np.asarray(tumour[int(rows[0][0]) : int(rows[1][-1]) + 1].any(axis=0))
+        reached = bounding_box(seen[:, :, None])
+        if reached is None:  # no tap of these planes is tumour: background
+            continue
+        near = [_reached(taps[axis], reached[axis - 1]) for axis in (1, 2)]
+        slab = _interpolated(scores, 0, *rows)
+        for axis in (1, 2):
+            slab = _interpolated(slab, axis, *(t[near[axis - 1]] for t in taps[axis]))
+        out = (
+            slice(target[0].start + s, target[0].start + s + slab.shape[0]),
+            *(
+                slice(t.start + n.start, t.start + n.stop)
+                for t, n in zip(target[1:], near, strict=True)
+            ),
         )
-    labels[tuple(target)] = np.argmax(part, axis=0).astype(np.uint8)
+        labels[out] = class_argmax(np.moveaxis(slab, -1, 0))
     return labels
 
 

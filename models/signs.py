@@ -41,6 +41,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from models.errors import EmptyMaskError
+from models.morphology import dilated, eroded
 from models.study_arrays import bounding_box, voxel_spacing
 
 __all__ = ["DEPTH_CAP_MM", "SIGN_NAMES", "tumour_signs"]
@@ -95,11 +96,43 @@ def _sphericity(component: np.ndarray) -> float:
     volume = int(component.sum())
     if volume == 0:
         return 0.0
-    surface = int((component & ~ndimage.binary_erosion(component)).sum())
+    surface = int((component & ~eroded(component, border=False)).sum())
     return float(np.pi ** (1 / 3) * (6.0 * volume) ** (2 / 3) / max(surface, 1))
 
 
-def tumour_signs(channels: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+def _around(mask: np.ndarray) -> tuple[slice, slice, slice]:
+    """The box of ``mask`` grown by one voxel (clipped); all of ``mask`` when it is empty.
+
+    Labelling, eroding or dilating ``mask`` inside it gives what the whole array gives.
+    """
+    box = bounding_box(mask)
+    if box is None:
+        return (slice(0, mask.shape[0]), slice(0, mask.shape[1]), slice(0, mask.shape[2]))
+    grown = [
+        slice(max(0, b.start - 1), min(n, b.stop + 1)) for b, n in zip(box, mask.shape, strict=True)
+    ]
+    return (grown[0], grown[1], grown[2])
+
+
+def _centroid(mask: np.ndarray, corner: np.ndarray) -> np.ndarray:
+    """``ndimage.center_of_mass`` of a boolean mask at ``corner`` of a larger array, in
+    that array's voxels: the coordinate sums are whole numbers, summed exactly here as in
+    scipy (float64 sums below 2**53), and divided once."""
+    where = np.nonzero(mask)
+    count = len(where[0])
+    if count == 0:
+        return np.full(3, np.nan)
+    sums = [int(w.sum()) + count * int(c) for w, c in zip(where, corner, strict=True)]
+    return np.array([total / count for total in sums], dtype=np.float64)
+
+
+def tumour_signs(
+    channels: np.ndarray,
+    mask: np.ndarray,
+    affine: np.ndarray,
+    *,
+    brain: np.ndarray | None = None,
+) -> np.ndarray:
     """The signs (:data:`SIGN_NAMES`, float64) of the tumour in ``mask``.
 
     Args:
@@ -107,6 +140,8 @@ def tumour_signs(channels: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
             :func:`models.study_arrays.normalised_channels` gives them.
         mask: BraTS labels ``[X, Y, Z]`` on the same grid.
         affine: the grid's voxel-to-RAS affine.
+        brain: ``np.any(channels != 0, axis=0)`` when the caller has it
+            (:func:`models.context.brain_mask`); found here otherwise.
 
     Raises:
         EmptyMaskError: the mask holds no tumour.
@@ -126,26 +161,34 @@ def tumour_signs(channels: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
     voxel_ml = float(np.prod(grid)) / 1000.0
     local = labels[box]
     whole = local > 0
-    core = (local == _NECROTIC) | (local == _ENHANCING)
-    volume = float(whole.sum()) * voxel_ml
+    # Counts, components and the rim are worked in the tumour's own box (plus one voxel),
+    # a few per cent of the box that reaches ``DEPTH_CAP_MM`` around it for the depths.
+    near = _around(whole)
+    corner = np.array([s.start for s in near])
+    part = local[near]
+    tumour = whole[near]
+    core = (part == _NECROTIC) | (part == _ENHANCING)
+    volume = float(tumour.sum()) * voxel_ml
     core_ml = float(core.sum()) * voxel_ml
-    enhancing_ml = float((local == _ENHANCING).sum()) * voxel_ml
-    necrotic_ml = float((local == _NECROTIC).sum()) * voxel_ml
-    oedema_ml = float((local == _OEDEMA).sum()) * voxel_ml
-    _, lesion_sizes = _components(whole, voxel_ml)
-    target = core if core.any() else whole
+    enhancing_ml = float((part == _ENHANCING).sum()) * voxel_ml
+    necrotic_ml = float((part == _NECROTIC).sum()) * voxel_ml
+    oedema_ml = float((part == _OEDEMA).sum()) * voxel_ml
+    _, lesion_sizes = _components(tumour, voxel_ml)
+    target = core if core.any() else tumour
     core_labels, core_sizes = _components(target, voxel_ml)
     largest = core_labels == (1 + int(np.argmax(core_sizes))) if core_sizes.size else target
 
-    rim = ndimage.binary_dilation(target) & ~target
-    rim_oedema = float((local[rim] == _OEDEMA).mean()) if rim.any() else 0.0
+    rim = dilated(target) & ~target
+    rim_oedema = float((part[rim] == _OEDEMA).mean()) if rim.any() else 0.0
 
-    head = np.any(channels[(slice(None), *box)] != 0, axis=0) | whole
-    core_depth = _depth(head, target, grid)
+    if brain is None:
+        head = np.any(channels[(slice(None), *box)] != 0, axis=0) | whole
+    else:
+        head = np.asarray(brain)[box] | whole
+    core_depth = _depth(head, (np.argwhere(target) + corner) * grid, grid)
 
-    centroid_voxel = np.asarray(ndimage.center_of_mass(whole), dtype=np.float64)
-    centroid_voxel = centroid_voxel * step + np.array([s.start for s in box])
-    centre = _head_centre(channels, step)
+    centroid_voxel = _centroid(tumour, corner) * step + np.array([s.start for s in box])
+    centre = _head_centre(channels, step, brain)
     offset = affine[:3, :3] @ (centroid_voxel - centre)
     return np.array(
         [
@@ -163,18 +206,19 @@ def tumour_signs(channels: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
             float(core_depth.min()),
             abs(float(offset[0])),
             *offset.tolist(),
-            *_form(local, largest, grid),
+            *_form(part, largest, grid),
         ],
         dtype=np.float64,
     )
 
 
 def _form(local: np.ndarray, largest: np.ndarray, grid: np.ndarray) -> list[float]:
-    """The form signs (the last five of :data:`SIGN_NAMES`) on the working grid."""
+    """The form signs (the last five of :data:`SIGN_NAMES`) on the working grid
+    (``local``: the labels in the box ``largest`` is cut from)."""
     voxel_mm3 = float(np.prod(grid))
     volume_mm3 = float(largest.sum()) * voxel_mm3
     radius = (3.0 * volume_mm3 / (4.0 * np.pi)) ** (1 / 3)
-    surface = largest & ~ndimage.binary_erosion(largest)
+    surface = largest & ~eroded(largest, border=False)
     surface_mm2 = float(surface.sum()) * float(np.mean(grid)) ** 2
     necrotic = int((largest & (local == _NECROTIC)).sum())
     if necrotic:
@@ -201,22 +245,24 @@ def _elongation(component: np.ndarray, grid: np.ndarray) -> float:
     return float(np.sqrt(max(variances[0], 1e-6) / max(variances[-1], 1e-6)))
 
 
-def _depth(head: np.ndarray, target: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Distance (mm, capped) from each ``target`` voxel to the nearest voxel outside
-    ``head``; the box's own edges do not count as outside."""
-    inner = ndimage.binary_erosion(head, border_value=1)
+def _depth(head: np.ndarray, points: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Distance (mm, capped) from each of ``points`` (mm, the box's frame) to the nearest
+    voxel outside ``head``; the box's own edges do not count as outside."""
+    inner = eroded(head, border=True)
     surface = np.argwhere(head & ~inner) * grid
-    points = np.argwhere(target) * grid
     if len(surface) == 0:
         return np.full(len(points), DEPTH_CAP_MM)
     distance, _ = cKDTree(surface).query(points, distance_upper_bound=DEPTH_CAP_MM)
     return np.minimum(np.asarray(distance, dtype=np.float64), DEPTH_CAP_MM)
 
 
-def _head_centre(channels: np.ndarray, step: np.ndarray) -> np.ndarray:
+def _head_centre(channels: np.ndarray, step: np.ndarray, brain: np.ndarray | None) -> np.ndarray:
     """Centre of the head's bounding box (voxels of ``channels``), found on the working grid."""
-    sub = channels[(slice(None), *(slice(None, None, int(k)) for k in step))]
-    head = np.any(sub != 0, axis=0)
+    every = tuple(slice(None, None, int(k)) for k in step)
+    if brain is None:
+        head = np.any(channels[(slice(None), *every)] != 0, axis=0)
+    else:
+        head = np.asarray(brain)[every]
     box = bounding_box(head)
     if box is None:
         return (np.asarray(channels.shape[1:], dtype=np.float64) - 1) / 2.0

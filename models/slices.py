@@ -86,14 +86,18 @@ class TumourSlices:
         return (-x, -y, z)
 
 
-def _check_mask(study: StudyLike, mask: np.ndarray) -> np.ndarray:
+def _check_mask(
+    study: StudyLike, mask: np.ndarray
+) -> tuple[np.ndarray, tuple[slice, slice, slice]]:
+    """The tumour (any label) and its bounding box."""
     shape = study_shape(study)
     if tuple(mask.shape) != shape:
         raise InvalidStudyError(f"mask shape {tuple(mask.shape)} differs from the study's {shape}")
     tumour = np.asarray(mask) > 0
-    if not tumour.any():
+    box = bounding_box(tumour)
+    if box is None:
         raise EmptyMaskError("the tumour mask is empty")
-    return tumour
+    return tumour, box
 
 
 def tumour_centre_in_slice(tumour_slice: np.ndarray) -> tuple[float, float]:
@@ -122,6 +126,7 @@ def select_tumour_slices(
     size_px: int = CROP_SIZE_PX,
     field_mm: float = CROP_FIELD_MM,
     channels: np.ndarray | None = None,
+    brain: np.ndarray | None = None,
 ) -> TumourSlices:
     """Choose the largest-area axial slice and its neighbours and crop them.
 
@@ -137,6 +142,7 @@ def select_tumour_slices(
         size_px: crop side in pixels.
         field_mm: physical side of ``"crop"`` and ``"masked"`` crops.
         channels: precomputed :func:`normalised_channels` of ``study`` (saves time).
+        brain: precomputed :func:`models.context.brain_mask` of ``channels`` (saves time).
 
     Returns:
         The chosen slices and their crops.
@@ -145,7 +151,7 @@ def select_tumour_slices(
         EmptyMaskError: the mask holds no tumour.
         InvalidStudyError: shapes disagree or no sequence is present.
     """
-    tumour = _check_mask(study, mask)
+    tumour, box = _check_mask(study, mask)
     spacing = voxel_spacing(study.affine)
     if channels is None:
         channels = normalised_channels(study)
@@ -153,9 +159,6 @@ def select_tumour_slices(
     # Everything about the tumour is counted inside its box (a 1 mm study holds ~9 M
     # voxels, the tumour's box a few per cent of them); the results are those of the
     # whole grid, bit for bit.
-    box = bounding_box(tumour)
-    if box is None:  # _check_mask refuses an empty mask; this keeps the types honest
-        raise EmptyMaskError("the tumour mask is empty")
     voxels_per_slice = np.zeros(depth, dtype=np.intp)
     voxels_per_slice[box[2]] = tumour[box].sum(axis=(0, 1))
     areas = voxels_per_slice.astype(np.float64) * spacing[0] * spacing[1]
@@ -205,7 +208,11 @@ def select_tumour_slices(
         pixel_mm=float(pixel_mm),
         sequences=present_channels(study),
         context=context_planes(
-            tumour, brain_mask(channels), spacing, centroid_level(voxels_per_slice)
+            tumour,
+            brain_mask(channels) if brain is None else brain,
+            spacing,
+            centroid_level(voxels_per_slice),
+            tumour_box=box,
         ),
     )
 

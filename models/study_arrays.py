@@ -153,29 +153,31 @@ def foreground(data: np.ndarray) -> np.ndarray:
 def _normalise_into(data: np.ndarray, out: np.ndarray) -> None:
     """Write the normalised ``data`` (float32) into ``out``, which holds zeros.
 
-    The work is done on a C-ordered copy of the brain's bounding box only; the
-    statistics are taken over the brain's voxels in the same (C) order as
-    ``data[data > 0]``, so the result is the same, bit for bit, as normalising the whole
-    volume.
+    The work is done in ``out``'s part over the brain's bounding box only, without a
+    copy of the box; the statistics are taken over the brain's voxels in the same (C)
+    order as ``data[data > 0]``, so the result is the same, bit for bit, as normalising
+    the whole volume.
     """
     brain = foreground(data)
-    if np.count_nonzero(brain) < 10:
-        return
     box: tuple[slice, ...] | None = bounding_box(brain) if brain.ndim == 3 else None
-    if box is None:  # not 3-D: the whole array
+    if box is None:  # empty, or not 3-D (then the whole array)
+        if brain.ndim == 3:
+            return
         box = tuple(slice(None) for _ in range(brain.ndim))
-    region = np.array(data[box], dtype=np.float32, order="C", copy=True)
     inside = brain[box]
-    values = region[inside]
+    if np.count_nonzero(inside) < 10:
+        return
+    source = data[box]
+    values = source[inside]
     mean = float(values.mean())
     std = float(values.std())
     if std <= 1e-6:
         std = 1.0
-    np.subtract(region, mean, out=region)
-    np.divide(region, std, out=region)
+    region = out[box]
+    np.subtract(source, np.float32(mean), out=region)
+    np.divide(region, np.float32(std), out=region)
     np.clip(region, -_CLIP, _CLIP, out=region)
-    region[~inside] = 0.0
-    out[box] = region
+    np.copyto(region, np.float32(0.0), where=~inside)
 
 
 def normalise_volume(volume: np.ndarray) -> np.ndarray:

@@ -65,3 +65,45 @@ def test_anisotropic_thick_slices() -> None:
     iso = _balls(120.0, 1.0, [(30.0, 60.0, 60.0), (90.0, 60.0, 60.0)], 8.0)
     thick = iso[:, :, 2::5]
     assert count_lesions(thick, np.array([1.0, 1.0, 5.0])) == 2
+
+
+def _count_before(tumour: np.ndarray, spacing: np.ndarray, merge_mm: float = 4.0) -> int:
+    """``count_lesions`` up to b70405f (scipy's binary dilation)."""
+    from scipy import ndimage
+
+    from models.study_arrays import bounding_box
+
+    step = np.maximum(1, np.round(2.0 / spacing)).astype(int)
+    grown_by = round(merge_mm / 2.0)
+    box = bounding_box(tumour)
+    if box is None:
+        return 0
+    sub = tuple(
+        slice(
+            max(0, b.start - (grown_by + 1) * int(k)) // int(k) * int(k),
+            b.stop + (grown_by + 1) * int(k),
+            int(k),
+        )
+        for b, k in zip(box, step, strict=True)
+    )
+    local = np.asarray(tumour[sub], dtype=bool)
+    if not local.any():
+        return 1
+    grown = ndimage.binary_dilation(local, iterations=grown_by) if grown_by > 0 else local
+    parts, n = ndimage.label(grown)
+    voxel_ml = float(np.prod(spacing * step)) / 1000.0
+    sizes = np.bincount(parts[local], minlength=n + 1)[1:] * voxel_ml
+    return max(1, int(np.sum(sizes >= MIN_LESION_ML)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_count_by_shifts_equals_scipys_dilation(seed: int) -> None:
+    """Scattered parts at every distance from each other, 1 and 2 mm, merges of 0-8 mm."""
+    rng = np.random.default_rng(seed)
+    spacing = np.array([1.0, 1.0, 1.0]) * (1 + seed % 2)
+    centres = [tuple(float(v) for v in rng.uniform(10, 90, 3)) for _ in range(8)]
+    mask = _balls(100.0, float(spacing[0]), centres, float(rng.uniform(2.0, 6.0)))  # type: ignore[arg-type]
+    mask |= rng.random(mask.shape) < 0.0005
+    for merge_mm in (0.0, 2.0, 4.0, 8.0):
+        found = count_lesions(mask, spacing, merge_mm=merge_mm)
+        assert found == _count_before(mask, spacing, merge_mm), merge_mm
