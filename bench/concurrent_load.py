@@ -26,7 +26,8 @@ sent together to storescp (raw transfer). Each study's timeline is printed, in s
 after its own storescu's exit: its last instance journalled, the listener's declaration
 that it is complete, its ``process_study`` job deferred, started and succeeded (the
 database's clock, which is this machine's), and its SR queryable; then the CPU seconds
-of the listener, the worker and Orthanc from the first instance sent to the last SR.
+of the listener, the worker and Orthanc from the first instance sent to the last SR, and
+the worker's largest resident set meanwhile.
 ``--resolution 2`` sends 2 mm studies (78 slices a series: quicker, for diagnosis);
 ``--worker-concurrency N`` sets the worker's jobs at once (``SIMCASE_WORKER__CONCURRENCY``;
 default: the worker's own, 2).
@@ -50,6 +51,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import psycopg
 import pydicom
 from psycopg.conninfo import conninfo_to_dict
@@ -308,16 +310,19 @@ def latency(
             origin, wall_origin = time.perf_counter(), time.time()  # exits count from here
             _, exits = send_together("SIMCASE", port, groups, {})
             answered: dict[str, float] = {}
+            rss = 0  # the worker's largest resident set seen (sampled every pass)
             while len(answered) < len(uids):
                 if time.perf_counter() - origin > 900:
                     raise RuntimeError(f"SRs after 900 s: {len(answered)} of {len(uids)}")
                 for uid in uids:
                     if uid not in answered and has_sr(orthanc, uid):
                         answered[uid] = time.perf_counter() - origin
+                rss = max(rss, psutil.Process(worker.pid).memory_info().rss)
                 time.sleep(0.02)
             print(
                 "  CPU s from the first instance sent to the last SR queryable: "
-                + ", ".join(f"{n} {cpu_seconds(p) - cpu[n]:.1f}" for n, p in parts.items()),
+                + ", ".join(f"{n} {cpu_seconds(p) - cpu[n]:.1f}" for n, p in parts.items())
+                + f"; the worker's largest RSS {rss / 2**20:.0f} MiB",
                 flush=True,
             )
             time.sleep(0.5)  # the job records its end after the send
