@@ -22,14 +22,25 @@ sent together, each by its own storescu, to ``simcase listen`` + ``simcase worke
 Latency of a study: from its storescu's exit (its last instance acknowledged) to its
 similar-case SR listed by QIDO-RS in Orthanc (``bench/e2e_latency.py``'s measure, one
 study at a time there). p50 and p95 over rounds x K; the peer is the same K studies
-sent together to storescp (raw transfer).
+sent together to storescp (raw transfer). Each study's timeline is printed, in seconds
+after its own storescu's exit: its last instance journalled, the listener's declaration
+that it is complete, its ``process_study`` job deferred, started and succeeded (the
+database's clock, which is this machine's), and its SR queryable; then the CPU seconds
+of the listener, the worker and Orthanc from the first instance sent to the last SR, and
+the worker's largest resident set meanwhile.
+``--resolution 2`` sends 2 mm studies (78 slices a series: quicker, for diagnosis);
+``--worker-concurrency N`` sets the worker's jobs at once (``SIMCASE_WORKER__CONCURRENCY``;
+default: the worker's own, 2).
 
     PYTHONPATH=$PWD .venv/bin/python bench/concurrent_load.py --senders 8 --instances 500
+    PYTHONPATH=$PWD .venv/bin/python bench/concurrent_load.py --skip-throughput \
+        --senders 4 --latency-studies 4 --resolution 2 --rounds 2 --worker-concurrency 1
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import statistics
@@ -40,11 +51,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import psycopg
 import pydicom
 from psycopg.conninfo import conninfo_to_dict
 
-from bench.e2e_latency import has_sr, wait_for_listener
+from bench.e2e_latency import has_sr, job_timeline, wait_for_listener
 from bench.isolation import run_guarded
 from bench.receive import CACHE, SEED, Run, cpu_seconds, postgres, report, running_storescp
 from indexer.bulk import ImportSummary, discover, index_sources
@@ -62,12 +74,25 @@ ARCHIVE = Path("/tmp/bench-e2e/archive-10")  # as bench/e2e_latency.py names it
 Sent = tuple[Run, list[float]]  # the transfer, and each sender's exit (s from the start)
 
 
-def studies(count: int) -> list[list[Path]]:
-    """The MR files of ``count`` synthetic 1 mm studies, one list per study (generated
-    once, beside ``bench/receive.py``'s)."""
-    dicom = CACHE / f"dicom-{count}-1mm"
+def studies(count: int, resolution_mm: float = 1.0) -> list[list[Path]]:
+    """The MR files of ``count`` synthetic studies, one list per study (generated once,
+    beside ``bench/receive.py``'s; a cached corpus of more studies is reused)."""
+    res = f"{resolution_mm:g}mm"
+    cached = sorted(
+        (int(p.name.split("-")[1]), p)
+        for p in CACHE.glob(f"dicom-*-{res}")
+        if p.name.split("-")[1].isdigit() and int(p.name.split("-")[1]) >= count
+    )
+    dicom = cached[0][1] if cached else CACHE / f"dicom-{count}-{res}"
     if not dicom.is_dir():
-        write_corpus(CACHE / f"nifti-{count}-1mm", count, SEED, dicom_dir=dicom, workers=2)
+        write_corpus(
+            CACHE / f"nifti-{count}-{res}",
+            count,
+            SEED,
+            resolution_mm=resolution_mm,
+            dicom_dir=dicom,
+            workers=2,
+        )
     return [
         [
             p
@@ -239,10 +264,22 @@ def simcase_receiver(uri: str, postmaster: int, template: str) -> Receiver:
     return to_simcase
 
 
+TIMELINE = ("last_instance", "declared_complete", "deferred", "started", "succeeded", "sr")
+
+
 def latency(
-    uri: str, template: str, groups: list[list[Path]], warm: list[Path], work: Path
-) -> tuple[list[float], list[float]]:
-    """Part 2: each study's storescu exit -> its SR queryable, and the exits (seconds)."""
+    uri: str,
+    template: str,
+    groups: list[list[Path]],
+    warm: list[Path],
+    work: Path,
+    concurrency: int | None = None,
+) -> tuple[list[float], list[float], list[dict[str, float]]]:
+    """Part 2: each study's storescu exit -> its SR queryable, the exits (seconds from
+    the start of the sends), and each study's timeline (seconds after its own storescu's
+    exit: last instance journalled, declared complete, job deferred, started, succeeded,
+    SR queryable; the listener's and the worker's times on the database's clock, which
+    is this machine's). ``concurrency``: the worker's jobs at once (None: its default)."""
     url = new_database(uri, template)
     port = free_port()
     uids = [str(pydicom.dcmread(g[0], stop_before_pixels=True).StudyInstanceUID) for g in groups]
@@ -258,24 +295,42 @@ def latency(
             results__host="127.0.0.1",
             results__port=str(orthanc.dicom_port),
         )
-        with simcase_processes(["listen", "worker"], env, work / "logs"):
+        if concurrency is not None:
+            env["SIMCASE_WORKER__CONCURRENCY"] = str(concurrency)
+        with simcase_processes(["listen", "worker"], env, work / "logs") as (listen, worker):
             wait_for_listener(port)
+            parts = {"listener": [listen.pid], "worker": [worker.pid]}
+            parts["orthanc"] = [orthanc.process.pid]
             # the worker loads its models on its first job: a study of its own first
             send_together("SIMCASE", port, [warm], {})
             warm_uid = str(pydicom.dcmread(warm[0], stop_before_pixels=True).StudyInstanceUID)
             while not has_sr(orthanc, warm_uid):
                 time.sleep(0.1)
-            sent, exits = send_together("SIMCASE", port, groups, {})
-            origin = time.perf_counter() - sent.seconds
+            cpu = {name: cpu_seconds(pids) for name, pids in parts.items()}
+            origin, wall_origin = time.perf_counter(), time.time()  # exits count from here
+            _, exits = send_together("SIMCASE", port, groups, {})
             answered: dict[str, float] = {}
+            rss = 0  # the worker's largest resident set seen (sampled every pass)
             while len(answered) < len(uids):
                 if time.perf_counter() - origin > 900:
                     raise RuntimeError(f"SRs after 900 s: {len(answered)} of {len(uids)}")
                 for uid in uids:
                     if uid not in answered and has_sr(orthanc, uid):
                         answered[uid] = time.perf_counter() - origin
+                rss = max(rss, psutil.Process(worker.pid).memory_info().rss)
                 time.sleep(0.02)
-    return [answered[u] - e for u, e in zip(uids, exits, strict=True)], exits
+            print(
+                "  CPU s from the first instance sent to the last SR queryable: "
+                + ", ".join(f"{n} {cpu_seconds(p) - cpu[n]:.1f}" for n, p in parts.items())
+                + f"; the worker's largest RSS {rss / 2**20:.0f} MiB",
+                flush=True,
+            )
+            time.sleep(0.5)  # the job records its end after the send
+            timelines = []
+            for uid, e in zip(uids, exits, strict=True):
+                exited = dt.datetime.fromtimestamp(wall_origin + e, dt.UTC)
+                timelines.append({**job_timeline(url, uid, exited), "sr": answered[uid] - e})
+    return [answered[u] - e for u, e in zip(uids, exits, strict=True)], exits, timelines
 
 
 def p95(values: list[float]) -> float:
@@ -291,11 +346,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--latency-studies", type=int, default=4)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--resolution", type=float, default=1.0, help="mm (1: full size)")
+    parser.add_argument(
+        "--worker-concurrency", type=int, help="jobs at once in the worker (default: its own)"
+    )
     args = parser.parse_args()
     os.environ["TCP_NODELAY"] = "1"  # inherited by storescu, storescp and Orthanc
-    corpus = studies(max(args.senders, args.latency_studies + 1))
+    corpus = studies(max(args.senders, args.latency_studies + 1), args.resolution)
     groups = [files[: args.instances] for files in corpus[: args.senders]]
-    if any(len(g) < args.instances for g in groups):
+    if not args.skip_throughput and any(len(g) < args.instances for g in groups):
         raise RuntimeError(f"a study has fewer than {args.instances} MR instances")
     n = sum(map(len, groups))
     root = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -323,14 +382,26 @@ def main() -> None:
                 work = root / f"latency-{round_}"
                 work.mkdir()
                 peer.append(to_storescp(full, work)[0].seconds)
-                lat, exits = latency(uri, template, full, corpus[args.latency_studies], work)
+                lat, exits, timelines = latency(
+                    uri, template, full, corpus[args.latency_studies], work, args.worker_concurrency
+                )
                 latencies += lat
                 print(
                     f"round {round_ + 1}: {len(full)} studies together, storescu exits "
                     f"{', '.join(f'{e:.1f}' for e in exits)} s, ack -> SR "
-                    f"{', '.join(f'{x:.2f}' for x in lat)} s",
+                    f"{', '.join(f'{x:.2f}' for x in lat)} s; load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
+                print("  s after its storescu's exit: " + " ".join(f"{k:>17}" for k in TIMELINE))
+                for i, line in enumerate(timelines):
+                    print(
+                        f"  study {i + 1} (exit {exits[i]:5.1f} s):      "
+                        + " ".join(f"{line.get(k, float('nan')):+17.2f}" for k in TIMELINE),
+                        flush=True,
+                    )
+                    other = {k: v for k, v in line.items() if k not in TIMELINE}
+                    if other:  # a retry, a failure, a cancel: the job did more than once
+                        print(f"    and {other}", flush=True)
                 shutil.rmtree(work, ignore_errors=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -262,12 +262,14 @@ def receive_only(studies: list[Path]) -> None:
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT count(*) FROM received_instances").fetchone()
         print(f"instances journalled: {row[0] if row else 0}")
-    finally:
-        pg.stop()
+    finally:  # a signal is a SystemExit here (run_guarded): the folder goes too
+        try:
+            pg.stop()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     print(f"median storescu -> simcase listen: {statistics.median(sends):.2f} s")
     print(f"median storescu -> dcmtk storescp (peer): {statistics.median(peer):.2f} s")
     print(f"load average: {os.getloadavg()}")
-    shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
@@ -339,8 +341,11 @@ def main() -> None:
                     )
                 time.sleep(1)
             stages = stage_timings(url, env, uids)
-    finally:
-        pg.stop()
+    finally:  # a signal is a SystemExit here (run_guarded): the folder goes too
+        try:
+            pg.stop()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"{'study':>14} {'ack->SR':>8} " + " ".join(f"{s:>13}" for s in STAGES))
     for uid, lat in zip(uids, latencies, strict=True):
@@ -379,7 +384,6 @@ def main() -> None:
     print(f"ratio simcase ack->SR / peer raw transfer: {med / raw:.1f}")
     print(f"ratio simcase ack->SR / Orthanc StableAge 60 s: {med / 60:.3f}")
     print(f"load average: {os.getloadavg()}")
-    shutil.rmtree(work, ignore_errors=True)
     sys.exit(0)
 
 

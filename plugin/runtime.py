@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 
+import procrastinate
 import uvicorn
 
 from indexer.database import create_pool, open_database
@@ -24,7 +25,7 @@ from plugin.metrics import CountingJournal, serve_process_metrics
 from plugin.orthanc.changes import ChangesFollower, PostgresPosition, StableStudy
 from plugin.settings import Settings
 
-__all__ = ["database", "running_listener", "serve", "study_complete_handler"]
+__all__ = ["database", "run_worker", "running_listener", "serve", "study_complete_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,13 @@ def running_listener(settings: Settings, conninfo: str) -> Iterator[DicomListene
     finally:
         journal.close()
         release()
+
+
+async def run_worker(job_app: procrastinate.App, settings: Settings, conninfo: str) -> None:
+    """A worker on ``job_app`` (open) running ``settings.worker.concurrency`` jobs at
+    once, until it is cancelled."""
+    resources = worker_resources(settings, conninfo)
+    await run_worker_async(job_app, resources, concurrency=settings.worker.concurrency)
 
 
 @contextlib.contextmanager
@@ -145,14 +153,14 @@ async def serve(
         if worker:
             job_app = create_job_app(conninfo, tasks=TASKS)
             await stack.enter_async_context(job_app.open_async())
-            resources = worker_resources(settings, conninfo)
             running.append(
-                asyncio.create_task(
-                    run_worker_async(job_app, resources, concurrency=1),
-                    name="worker",
-                )
+                asyncio.create_task(run_worker(job_app, settings, conninfo), name="worker")
             )
-            log.info("worker started on queue %s", JOB_QUEUE)
+            log.info(
+                "worker started on queue %s, %d job(s) at once",
+                JOB_QUEUE,
+                settings.worker.concurrency,
+            )
         if api:
             settings.api.check_safe()
             config = uvicorn.Config(

@@ -42,6 +42,7 @@ __all__ = [
     "PacsSettings",
     "ResultsSettings",
     "Settings",
+    "WorkerSettings",
     "default_data_dir",
     "get_settings",
     "is_loopback_host",
@@ -126,6 +127,21 @@ class IndexSettings(BaseModel):
         )
 
 
+class WorkerSettings(BaseModel):
+    """A job worker (``simcase worker``, and the worker of ``simcase run``).
+
+    ``concurrency`` jobs run at once in one worker process, on threads that share one
+    copy of the models (``SIMCASE_WORKER__CONCURRENCY``). One study's job leaves much of
+    a second core idle (reading, building and sending the results are mostly Python), so
+    with 1, studies arriving together queue behind each other: 4 studies together on 2
+    cores finished 1, 2, 3 and 4 jobs after their arrival (docs/reliability.md, section
+    31). More workers (processes) add to it; jobs of the same study still run one after
+    the other.
+    """
+
+    concurrency: int = Field(2, ge=1, le=32)
+
+
 class Settings(BaseSettings):
     """All of simcase's settings."""
 
@@ -144,6 +160,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     #: A port on which a process without the API (``simcase worker``, ``simcase listen``)
     #: serves its own Prometheus metrics, on ``api.host``; unset: none.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
