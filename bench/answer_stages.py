@@ -3,7 +3,8 @@
 ``process_study`` without the spool, the database or the PACS: the study's files are
 read with ``read_dicom_file`` and screened (``load_files``), then ``answer`` runs with
 the shipped models on an in-memory archive of 10 random cases (``load``, ``segment``,
-``embed``, ``search``, ``outline``, ``build``). CPU is this thread's (``thread_time``:
+``embed``, ``search``, ``build``, then ``outline``: built after the report since lat10,
+``Answer.complete``). CPU is this thread's (``thread_time``:
 the segmenter's ONNX threads are not in it). With a fixed time and UID seed the result
 objects are the same at every run, so ``--save`` at one revision and ``--compare`` at
 another shows whether a change altered them (wall-clock creation times and highdicom's
@@ -120,6 +121,8 @@ def main() -> None:
         loaded = load(uid, FolderSource(files))
         laps.lap("load_files")
         answered = answer(loaded, store, models, uid_seed="seed", now=WHEN, lap=laps.lap)
+        objects = answered.complete()
+        laps.lap("outline")
         runs.append(laps.seconds)
         print(" ".join(f"{k} {w:.3f}/{c:.3f}" for k, (w, c) in laps.seconds.items()), flush=True)
     print("medians (wall / cpu s):")
@@ -133,12 +136,12 @@ def main() -> None:
     print(f"load average: {os.getloadavg()}")
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
-        for i, ds in enumerate(answered.objects):
+        for i, ds in enumerate(objects):
             ds.save_as(
                 args.save / f"{i}-{ds.Modality}-{ds.SeriesNumber}.dcm", enforce_file_format=True
             )
     if args.compare:
-        compare(args.compare, answered.objects)
+        compare(args.compare, objects)
 
 
 if __name__ == "__main__":

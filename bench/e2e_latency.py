@@ -65,7 +65,10 @@ CACHE = Path("/tmp/bench-e2e")
 QUERY_SEED = 777
 ARCHIVE_SEED = 4242
 WARMUP_SEED = 778
-STAGES = ("load_files", "load", "segment", "embed", "search", "build", "send", "outline")
+STAGES = (
+    *("load_files", "load", "segment", "embed", "search", "build", "send"),
+    *("outline", "send_outline"),
+)
 
 
 def study_uid(folder: Path) -> str:

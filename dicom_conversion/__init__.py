@@ -44,7 +44,13 @@ from dicom_conversion.orientation import affine_lps_to_ras, affine_ras_to_lps, t
 from dicom_conversion.recognition import recognise_series
 from dicom_conversion.recognition_rules import DescriptionRule, RecognitionRules
 from dicom_conversion.resampling import resample_to_grid
-from dicom_conversion.seg import TUMOUR_REGIONS, TumourRegion, read_seg, write_seg
+from dicom_conversion.seg import (
+    TUMOUR_REGIONS,
+    TumourRegion,
+    check_source_frames,
+    read_seg,
+    write_seg,
+)
 from dicom_conversion.sequences import MRSequence, SequenceDecision
 from dicom_conversion.series_loading import load_series
 from dicom_conversion.study_loading import load_study
@@ -80,6 +86,7 @@ __all__ = [
     "UnreadableFileError",
     "affine_lps_to_ras",
     "affine_ras_to_lps",
+    "check_source_frames",
     "classify_by_image",
     "contrast_attributes",
     "convert_folder",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import highdicom as hd
 import numpy as np
@@ -22,10 +23,13 @@ __all__ = [
     "PROPERTY_CATEGORY",
     "TUMOUR_REGIONS",
     "TumourRegion",
+    "check_source_frames",
     "label_counts",
     "read_seg",
     "write_seg",
 ]
+
+_Grid = TypeVar("_Grid", hd.Volume, hd.VolumeGeometry)
 
 
 @dataclass(frozen=True)
@@ -147,13 +151,7 @@ def write_seg(
         frame_of_reference_uid=str(frame) if frame else None,
     )
     if on_source_frames:
-        try:
-            volume = volume.match_geometry(_geometry(source_images))
-        except RuntimeError as exc:
-            raise SegmentationError(
-                f"The mask's grid does not match series "
-                f"{source_images[0].get('SeriesInstanceUID', '?')}: {exc}"
-            ) from exc
+        volume = _on_frames(volume, source_images)
     algorithm = hd.AlgorithmIdentificationSequence(
         name=algorithm_name, version=software_version, family=codes.cid7162.ArtificialIntelligence
     )
@@ -191,6 +189,24 @@ def write_seg(
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise SegmentationError(f"highdicom refused the SEG: {exc}") from exc
+
+
+def check_source_frames(
+    mask_shape: Sequence[int], affine_ras: np.ndarray, source_images: Sequence[Dataset]
+) -> None:
+    """Raise :class:`SegmentationError` when a mask of ``mask_shape`` on ``affine_ras``
+    cannot be written on the frames of ``source_images`` without resampling
+    (:func:`write_seg`'s ``on_source_frames`` check, on the grids alone)."""
+    affine = affine_ras_to_lps(np.asarray(affine_ras, dtype=np.float64))
+    _on_frames(hd.VolumeGeometry(affine, list(mask_shape), "PATIENT"), source_images)
+
+
+def _on_frames(grid: _Grid, source_images: Sequence[Dataset]) -> _Grid:
+    try:
+        return grid.match_geometry(_geometry(source_images))
+    except RuntimeError as exc:
+        series = source_images[0].get("SeriesInstanceUID", "?")
+        raise SegmentationError(f"The mask's grid does not match series {series}: {exc}") from exc
 
 
 def _geometry(series: Sequence[Dataset]) -> hd.VolumeGeometry:

@@ -50,6 +50,9 @@ class ResultRecord:
     #: The archive cases the result set shows (audited).
     shown_case_ids: list[str] = field(default_factory=list)
     supersedes: str | None = None
+    #: Why outline objects the report announced are missing (sent after the report,
+    #: they failed to build or send); kept in the audit row.
+    outline_missing: str | None = None
 
 
 class ResultsLog(Protocol):
@@ -112,6 +115,7 @@ class PostgresResultsLog:
                     "case_ids": result.shown_case_ids,
                     "model_version": result.model_version,
                     "supersedes": result.supersedes,
+                    **({"outline_missing": m} if (m := result.outline_missing) else {}),
                 },
             )
 

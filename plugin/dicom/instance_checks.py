@@ -14,11 +14,14 @@ from __future__ import annotations
 import math
 import re
 import struct
+from functools import cache
 from typing import Any
 
 from pydicom import Dataset
 from pydicom.charset import python_encoding
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
+from pydicom.tag import BaseTag
 
 from plugin.dicom.uids import is_dicom_uid
 
@@ -64,6 +67,16 @@ _TM = re.compile(r"[0-9]{2}([0-9]{2}([0-9]{2}(\.[0-9]{1,6})?)?)?")
 _ISO_TM = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(\.[0-9]{1,6})?)?")
 
 
+@cache
+def _tag(keyword: str) -> BaseTag:
+    """The tag of a standard keyword, looked up once (pydicom looks a keyword up at every
+    ``keyword in ds`` and ``ds[keyword]``: a third of the screening's time)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise ValueError(f"Argument 'keyword' must be a DICOM keyword, got {keyword!r}")
+    return BaseTag(tag)
+
+
 def _numbers(value: Any, n: int) -> list[float] | None:
     """``n`` floats from a multi-valued element, or ``None`` when it has another shape."""
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
@@ -81,7 +94,7 @@ def _decimals(ds: Dataset, keyword: str, n: int) -> list[float] | None:
     """``n`` floats of a DS element; an element pydicom has not converted yet is read
     from its bytes (pydicom's DS conversion, with validation, is most of the checks'
     time at the door)."""
-    element = ds.get_item(keyword, keep_deferred=True)
+    element = ds.get_item(_tag(keyword), keep_deferred=True)
     raw = element.value if isinstance(element, RawDataElement) else None
     if isinstance(element, RawDataElement) and element.VR in (None, "DS") and raw is not None:
         try:
@@ -90,18 +103,19 @@ def _decimals(ds: Dataset, keyword: str, n: int) -> list[float] | None:
         except ValueError:  # UnicodeDecodeError included
             return None
         return numbers if len(numbers) == n else None
-    return _numbers(ds[keyword].value, n)
+    return _numbers(ds[_tag(keyword)].value, n)
 
 
 def uid_text(ds: Dataset, keyword: str) -> str:
     """A UI element's value without its padding (``""`` when absent or empty); one not
     converted by pydicom yet is read from its bytes (no UID object, no validation)."""
-    if keyword not in ds:
+    tag = _tag(keyword)
+    if tag not in ds:
         return ""
-    element = ds.get_item(keyword, keep_deferred=True)
+    element = ds.get_item(tag, keep_deferred=True)
     if isinstance(element, RawDataElement) and element.VR in (None, "UI"):
         return bytes(element.value or b"").decode("latin-1").strip(" \x00")
-    return str(ds[keyword].value or "").strip()
+    return str(ds[tag].value or "").strip()
 
 
 def _unsigned_short(ds: Dataset, keyword: str) -> Any:
@@ -109,7 +123,7 @@ def _unsigned_short(ds: Dataset, keyword: str) -> Any:
     so that it stays raw for the series loader's one-pass pixel decoding
     (:func:`dicom_conversion.pixel_decoding.decode_all_fast` needs every instance's pixel
     attributes unconverted)."""
-    element = ds.get_item(keyword, keep_deferred=True)
+    element = ds.get_item(_tag(keyword), keep_deferred=True)
     if (
         isinstance(element, RawDataElement)
         and element.VR in (None, "US")
@@ -125,7 +139,7 @@ def _conformant_raw(ds: Dataset, keyword: str, conformant: re.Pattern[str]) -> b
     """Whether ``keyword`` is still pydicom's raw bytes and holds an empty or conformant
     value, decided without converting it (converting eleven dates and times of each of
     620 instances was most of the screening's time)."""
-    element = ds.get_item(keyword, keep_deferred=True)
+    element = ds.get_item(_tag(keyword), keep_deferred=True)
     if not isinstance(element, RawDataElement) or element.value is None:
         return False
     try:
@@ -138,7 +152,7 @@ def _conformant_raw(ds: Dataset, keyword: str, conformant: re.Pattern[str]) -> b
 def _geometry_problem(ds: Dataset) -> str | None:
     orientation: list[float] | None = None  # ImageOrientationPatient
     for keyword, n in (("ImagePositionPatient", 3), ("ImageOrientationPatient", 6)):
-        if keyword in ds:
+        if _tag(keyword) in ds:
             numbers = _decimals(ds, keyword, n)
             if numbers is None or not all(math.isfinite(x) for x in numbers):
                 return f"{keyword} is not {n} finite numbers"
@@ -147,7 +161,7 @@ def _geometry_problem(ds: Dataset) -> str | None:
         row = orientation
         if math.hypot(*row[:3]) < 1e-3 or math.hypot(*row[3:]) < 1e-3:
             return "ImageOrientationPatient is degenerate"
-    if "PixelSpacing" in ds:
+    if _tag("PixelSpacing") in ds:
         spacing = _decimals(ds, "PixelSpacing", 2)
         if spacing is None or not all(math.isfinite(x) and x > 0 for x in spacing):
             return "PixelSpacing is not two finite positive numbers"
@@ -174,9 +188,9 @@ def instance_problem(ds: Dataset) -> str | None:
             unknown = [c for c in names if c and str(c).strip() not in python_encoding]
             if unknown:
                 return f"unknown SpecificCharacterSet {str(unknown[0])[:16]!r}"
-        if "PixelData" in ds or "Rows" in ds:
+        if _tag("PixelData") in ds or _tag("Rows") in ds:
             for keyword in ("Rows", "Columns"):
-                value = _unsigned_short(ds, keyword) if keyword in ds else None
+                value = _unsigned_short(ds, keyword) if _tag(keyword) in ds else None
                 if not isinstance(value, int) or value <= 0:
                     return f"{keyword} is {value!r}: no image"
         keyword = "geometry"
@@ -197,19 +211,20 @@ def repair_dates(ds: Dataset) -> list[str]:
     )
     for keywords, conformant, iso in rules:
         for keyword in keywords:
-            if keyword not in ds or _conformant_raw(ds, keyword, conformant):
+            tag = _tag(keyword)
+            if tag not in ds or _conformant_raw(ds, keyword, conformant):
                 continue
             try:
-                value = str(ds[keyword].value or "").strip()
+                value = str(ds[tag].value or "").strip()
             except Exception:
                 value = "\x00"
             if not value or conformant.fullmatch(value):
                 continue
             match = iso.fullmatch(value)
             if match:
-                ds[keyword].value = "".join(g or "" for g in match.groups())
+                ds[tag].value = "".join(g or "" for g in match.groups())
             else:
-                del ds[keyword]
+                del ds[tag]
             changed.append(keyword)
     return changed
 
@@ -223,12 +238,12 @@ def fill_study_attributes(ds: Dataset) -> list[str]:
     """
     changed: list[str] = []
     for keyword in STUDY_TYPE2:
-        if keyword not in ds:
+        if _tag(keyword) not in ds:
             setattr(ds, keyword, "")
             changed.append(keyword)
     charsets = ds.get("SpecificCharacterSet")
     blank = isinstance(charsets, str | None) and not (charsets or "").strip()
-    if "SpecificCharacterSet" in ds and blank:
+    if _tag("SpecificCharacterSet") in ds and blank:
         del ds.SpecificCharacterSet
         changed.append("SpecificCharacterSet")
     return changed

@@ -48,7 +48,8 @@ STAGES: Mapping[str, str] = {
     "search": "search",
     "build": "build",
     "send": "send",
-    "outline": "send_outline",
+    "outline": "outline",
+    "send_outline": "send_outline",
 }
 
 INSTANCES_RECEIVED = Counter(

@@ -24,7 +24,13 @@ from indexer.search_service import SearchRequest, find_similar
 from indexer.store import SearchHit, VectorStore
 from indexer.thumbnails import tumour_slice_image
 from plugin.errors import OutlineError
-from plugin.processing.build import ResultSetParts, build_result_set, location
+from plugin.processing.build import (
+    PendingOutline,
+    ResultSetParts,
+    build_result_set,
+    location,
+    result_set,
+)
 from plugin.processing.load import LoadedStudy, skipped_facts
 from plugin.results import QueryFacts, QueryOutline
 from plugin.results.facts import sequence_decision_texts
@@ -42,15 +48,21 @@ MONTAGE_TILE = 256
 
 @dataclass(frozen=True)
 class Answer:
-    """The result set for one study, built completely, and the cases it shows.
+    """The result set for one study and the cases it shows.
 
-    ``objects`` are in recording order (the report last); ``sending`` holds the same
-    objects in sending order (the montage and the report before the outline objects).
+    ``main`` is built completely (the montage and the report, the report last);
+    ``outline`` builds the outline objects (SEG and TID 1500 reports) after ``main`` is
+    sent (``None``: no outline, or one the report says cannot be written).
     """
 
-    objects: list[Dataset]
+    main: list[Dataset]
     shown_case_ids: list[str]
-    sending: list[Dataset]
+    outline: PendingOutline | None = None
+
+    def complete(self) -> list[Dataset]:
+        """Every object, the outline objects built now, in recording order (the report
+        last)."""
+        return result_set(self.main, self.outline.build() if self.outline else [])
 
 
 @dataclass
@@ -73,10 +85,11 @@ def answer(
     now: dt.datetime | None = None,
     lap: Callable[[str], None] = lambda stage: None,
 ) -> Answer:
-    """Search for the study's similar cases and build every result object.
+    """Search for the study's similar cases and build the montage and the report (the
+    outline objects are built later: :attr:`Answer.outline`).
 
     ``models`` are those of the version searches use; ``lap(stage)`` is called after each
-    stage (``load``, ``segment``, ``embed``, ``search``, ``outline``, ``build``).
+    stage (``load``, ``segment``, ``embed``, ``search``, ``build``).
     """
     findings = _find(loaded, store, models, include_seg, lap)
     query = replace(
@@ -100,7 +113,7 @@ def answer(
         now=now or dt.datetime.now().replace(microsecond=0),
         lap=lap,
     )
-    return Answer(built.recorded, [h.case_id for h in shown], built.sending)
+    return Answer(built.main, [h.case_id for h in shown], built.outline)
 
 
 def _find(

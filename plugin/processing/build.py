@@ -1,9 +1,13 @@
-"""The result set of one answer: montage, tumour outline (SEG and its report), SR.
+"""The result set of one answer: montage and report, then the tumour outline (SEG and
+its two TID 1500 reports).
 
-Every object is built before any is sent or written: a failure while building leaves
-nothing half-delivered. The set is recorded with the report last (later results name it
-as the one they supersede) and sent in one batch with the montage and the report first
-(what the radiologist reads does not wait for the outline objects' transfer).
+The montage and the report are built first and go out in one batch of their own
+(nothing of that batch is sent before all of it is built). The outline objects are built
+after that batch is sent and go out in a second batch (:class:`PendingOutline`), so the
+report does not wait for them. What would make them unbuildable is checked before the
+report is built (:func:`~plugin.results.outline_objects.outline_refusal`), so the report
+says so when they will not come. The set is recorded with the report last (later results
+name it as the one they supersede).
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from PIL import Image
 from pydicom.dataset import Dataset
 
 from indexer.store import SearchHit
+from plugin.errors import OutlineError
 from plugin.results import QueryFacts, QueryOutline, ResultHit, build_results
-from plugin.results.outline_objects import build_outline
+from plugin.results.outline_objects import NOT_FITTING, build_outline, outline_refusal
 
 __all__ = [
+    "PendingOutline",
     "ResultSet",
     "ResultSetParts",
     "build_outline_safely",
@@ -51,23 +57,40 @@ class ResultSetParts:
 
 
 @dataclass(frozen=True)
+class PendingOutline:
+    """The outline objects of a result set, to build after its report is sent (with the
+    UIDs and times they would have had in one batch)."""
+
+    outline: QueryOutline
+    model_version: str
+    uid_seed: str
+    now: dt.datetime
+    hits: list[ResultHit]
+    per_diagnosis: dict[str, list[ResultHit]] | None
+
+    def build(self) -> list[Dataset]:
+        """``[SEG, measurement report, similar-case report]``; raises what
+        :func:`build_outline` raises, and :class:`OutlineError` when it writes nothing."""
+        objects = build_outline(
+            self.outline,
+            self.model_version,
+            uid_seed=self.uid_seed,
+            now=self.now,
+            hits=self.hits,
+            per_diagnosis=self.per_diagnosis,
+        )
+        if not objects:
+            raise OutlineError(NOT_FITTING)
+        return objects
+
+
+@dataclass(frozen=True)
 class ResultSet:
-    """A built result set: the montage and the report (``main``, the report last) and
-    the outline objects (SEG and TID 1500 reports; none when there is no outline)."""
+    """The montage and the report (``main``, the report last), and the outline objects
+    still to build (``None`` when there is no outline or it cannot be built)."""
 
     main: list[Dataset]
-    outline: list[Dataset]
-
-    @property
-    def recorded(self) -> list[Dataset]:
-        """The set in recording order (:func:`result_set`: the report last)."""
-        return result_set(self.main, self.outline)
-
-    @property
-    def sending(self) -> list[Dataset]:
-        """The set in sending order: the montage and the report, then the outline
-        objects (one batch, the same objects as :attr:`recorded`)."""
-        return [*self.main, *self.outline]
+    outline: PendingOutline | None = None
 
 
 def location(tumour: dict[str, Any]) -> str | None:
@@ -102,18 +125,26 @@ def build_result_set(
     now: dt.datetime,
     lap: Callable[[str], None] = lambda stage: None,
 ) -> ResultSet:
-    """Every object of the result set, built before any is sent."""
+    """The montage and the report, built before any is sent, and the outline objects to
+    build after them (the report says when the outline cannot be built)."""
     query = parts.query
     hits = [_result_hit(h) for h in parts.hits]
     groups = {d: [_result_hit(h) for h in g] for d, g in parts.per_diagnosis.items()}
-    outline_objects: list[Dataset] = []
+    pending: PendingOutline | None = None
     if parts.outline is not None:
-        outline_objects, note = build_outline_safely(
-            parts.outline, parts.model_version, uid_seed, now, hits, groups or None
-        )
-        if note:
-            query = replace(query, extra=(*query.extra, ("tumour outline (SEG)", note)))
-        lap("outline")
+        refusal = outline_refusal(parts.outline)
+        if refusal is None:
+            pending = PendingOutline(
+                parts.outline, parts.model_version, uid_seed, now, hits, groups or None
+            )
+        else:
+            log.warning(
+                "tumour outline not written (%s)",
+                refusal.split(":")[0],
+                extra={"study_uid": _study_uid(parts.outline)},
+            )
+            note = ("tumour outline (SEG)", f"not written ({refusal})")
+            query = replace(query, extra=(*query.extra, note))
     objects = build_results(
         query,
         hits,
@@ -127,7 +158,7 @@ def build_result_set(
         now=now,
     )
     lap("build")
-    return ResultSet(objects, outline_objects)
+    return ResultSet(objects, pending)
 
 
 def build_outline_safely(
@@ -148,12 +179,20 @@ def build_outline_safely(
             outline, version, uid_seed=uid_seed, now=when, hits=hits, per_diagnosis=per_diagnosis
         )
     except Exception as exc:  # data-driven encoding failures of many kinds
-        log.warning("tumour outline not written: %s", exc)
+        log.warning(
+            "tumour outline not written (%s)",
+            type(exc).__name__,
+            extra={"study_uid": _study_uid(outline)},
+        )
         return [], f"not written ({type(exc).__name__}: {str(exc)[:120]})"
-    return objects, None if objects else "not written (the mask does not fit its series)"
+    return objects, None if objects else f"not written ({NOT_FITTING})"
 
 
 def result_set(objects: list[Dataset], outline_objects: list[Dataset]) -> list[Dataset]:
-    """One result set in sending order: montage, outline objects, and the report last
+    """One result set in recording order: montage, outline objects, and the report last
     (later results name it as the one they supersede)."""
     return [*objects[:-1], *outline_objects, objects[-1]]
+
+
+def _study_uid(outline: QueryOutline) -> str:
+    return str(outline.series[0].StudyInstanceUID) if outline.series else ""

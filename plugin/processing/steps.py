@@ -1,4 +1,5 @@
-"""``process_study`` as named steps: load -> answer -> deliver -> record.
+"""``process_study`` as named steps: load -> answer -> deliver (the report, then the
+outline objects) -> record.
 
 :func:`answer_study` runs the four steps over the services it is given
 (:class:`StudyServices`); :func:`~plugin.processing.process_study` gives it the real
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +20,21 @@ from pydicom.dataset import Dataset
 from indexer.pipeline import ModelSet
 from indexer.results_log import ResultRecord, ResultsLog
 from indexer.store import VectorStore
+from plugin.errors import SendError
 from plugin.processing.answer import answer
+from plugin.processing.build import PendingOutline, result_set
 from plugin.processing.load import StudySource, load
 from plugin.results.folder import FolderSender
 from plugin.results.sender import ResultSender, SendReport
 
-__all__ = ["ProcessOutcome", "StudyServices", "answer_study", "deliver", "record"]
+__all__ = [
+    "ProcessOutcome",
+    "StudyServices",
+    "answer_study",
+    "deliver",
+    "deliver_outline",
+    "record",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +54,13 @@ class ProcessOutcome:
     #: CPU seconds of the process in each stage (all its threads; the wall-clock
     #: seconds are ``timings_s``).
     cpu_s: dict[str, float] = field(default_factory=dict)
+    #: Why the outline objects announced by the report are missing (built or sent after
+    #: the report, and failed); ``None`` when they went out or the report says why not.
+    outline_missing: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "outline_missing": self.outline_missing,
             "skipped": self.skipped,
             "study_instance_uid": self.study_instance_uid,
             "state": self.state,
@@ -112,36 +127,41 @@ def answer_study(study_instance_uid: str, services: StudyServices) -> ProcessOut
         include_seg=services.include_seg,
         lap=laps.lap,
     )
-    report = deliver(answered.sending, services.sender)
+    report = deliver(answered.main, services.sender)
     laps.lap("send")
+    outline_objects, missing = deliver_outline(answered.outline, services.sender, laps.lap)
+    objects = [str(ds.SOPInstanceUID) for ds in result_set(answered.main, outline_objects)]
     record(
         services.results,
         ResultRecord(
             study_instance_uid=study_instance_uid,
             model_version=version,
             content_hash=loaded.content_hash,
-            series_instance_uid=str(answered.objects[-1].SeriesInstanceUID),
-            sop_instance_uids=[str(ds.SOPInstanceUID) for ds in answered.objects],
+            series_instance_uid=str(answered.main[-1].SeriesInstanceUID),
+            sop_instance_uids=objects,
             destination=report.destination,
             shown_case_ids=answered.shown_case_ids,
             supersedes=previous.supersedes,
+            outline_missing=missing,
         ),
     )
     return ProcessOutcome(
         study_instance_uid,
         "saved" if isinstance(services.sender, FolderSender) else "sent",
         version,
-        [str(ds.SOPInstanceUID) for ds in answered.objects],
+        objects,
         answered.shown_case_ids,
         laps.timings,
         len(loaded.skipped),
         laps.cpu,
+        missing,
     )
 
 
 def deliver(objects: list[Dataset], sender: ResultSender) -> SendReport:
-    """Step 3: send the result set (C-STORE, STOW-RS, or into the results folder), in
-    the order given (:attr:`~plugin.processing.answer.Answer.sending`)."""
+    """Step 3: send one batch of the result set (C-STORE, STOW-RS, or into the results
+    folder), in the order given: first the montage and the report
+    (:attr:`~plugin.processing.answer.Answer.main`), then :func:`deliver_outline`."""
     report = sender.send(objects)
     if isinstance(sender, FolderSender):
         log.warning(
@@ -149,6 +169,49 @@ def deliver(objects: list[Dataset], sender: ResultSender) -> SendReport:
             extra={"study_uid": str(objects[-1].StudyInstanceUID)},
         )
     return report
+
+
+def deliver_outline(
+    pending: PendingOutline | None, sender: ResultSender, lap: Callable[[str], None]
+) -> tuple[list[Dataset], str | None]:
+    """Step 3, second batch: build the outline objects and send them after the report.
+
+    Returns the objects sent and, when building or sending them failed, why they are
+    missing (logged with UIDs only). The report already went out; it said nothing of a
+    failure here, because :func:`~plugin.results.outline_objects.outline_refusal` found
+    none, so this failure is recorded instead of being raised (a retry of the job would
+    find the study answered).
+    """
+    if pending is None:
+        return [], None
+    study_uid = _study_uid(pending)
+    try:
+        objects = pending.build()
+    except Exception as exc:  # the outline is an extra: the report is out already
+        log.error(
+            "tumour outline not built after the report (%s)",
+            type(exc).__name__,
+            extra={"study_uid": study_uid},
+        )
+        return [], f"not built ({type(exc).__name__})"
+    finally:
+        lap("outline")
+    try:
+        deliver(objects, sender)
+    except (SendError, OSError) as exc:
+        log.error(
+            "tumour outline not sent after the report",
+            extra={"study_uid": study_uid, "sop_uids": [str(d.SOPInstanceUID) for d in objects]},
+        )
+        return [], f"not sent ({type(exc).__name__})"
+    finally:
+        lap("send_outline")
+    return objects, None
+
+
+def _study_uid(pending: PendingOutline) -> str:
+    series = pending.outline.series
+    return str(series[0].StudyInstanceUID) if series else ""
 
 
 def record(results: ResultsLog, result: ResultRecord) -> None:

@@ -5,25 +5,36 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from pydicom import Dataset
+from pydicom.multival import MultiValue
 
+from dicom_conversion import SegmentationError, check_source_frames
+from dicom_conversion.seg import label_counts
 from plugin.errors import OutlineError
 from plugin.results.facts import ResultHit
 from plugin.results.result_series import ResultUids
 from plugin.results.segmentation import (
+    COMPARTMENTS,
     build_measurement_report,
     build_segmentation,
     compartment_volumes_ml,
 )
 from plugin.results.similar_cases import build_similar_case_report
 
-__all__ = ["QueryOutline", "build_outline"]
+__all__ = ["NOT_FITTING", "QueryOutline", "build_outline", "outline_refusal"]
 
 log = logging.getLogger(__name__)
+
+#: Why :func:`build_outline` wrote nothing: the mask is empty or needs resampling.
+NOT_FITTING = "the mask does not fit its series"
+#: The series' numbers that the SEG's geometry is written from (all must be finite).
+_GEOMETRY = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
+_THICKNESS = ("SliceThickness", "SpacingBetweenSlices")
 
 
 @dataclass(frozen=True)
@@ -95,3 +106,34 @@ def build_outline(
         now=when,
     )
     return [seg, measurements, similar]
+
+
+def outline_refusal(outline: QueryOutline) -> str | None:
+    """Why the outline objects of ``outline`` cannot be built, found without building
+    them (``None``: they can be).
+
+    The checks of :func:`build_outline` that depend on the data: a non-finite number in
+    the series' geometry (highdicom cannot encode it; ``"ValueError: ..."``), an empty
+    mask or one whose grid does not map onto the series' frames (:data:`NOT_FITTING`).
+    """
+    for ds in outline.series:
+        for keyword in (*_GEOMETRY, *_THICKNESS):
+            value = ds.get(keyword)
+            if value is not None and value != "" and not _finite(value):
+                return f"ValueError: {keyword} of the series is not a finite number"
+    known = {c.label for c in COMPARTMENTS}
+    if not any(label in known for label in label_counts(outline.mask)):
+        return NOT_FITTING
+    try:
+        check_source_frames(outline.mask.shape, outline.affine_ras, outline.series)
+    except SegmentationError:
+        return NOT_FITTING
+    return None
+
+
+def _finite(value: object) -> bool:
+    values = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
+    try:
+        return all(math.isfinite(float(v)) for v in values)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False

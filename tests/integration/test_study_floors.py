@@ -59,6 +59,7 @@ STEPS = {
     "plugin.processing.load:load": "load",
     "plugin.processing.answer:answer": "answer",
     "plugin.processing.steps:deliver": "deliver",
+    "plugin.processing.steps:deliver_outline": "deliver the outline (after the report)",
     "plugin.processing.steps:record": "record",
 }
 
@@ -91,10 +92,15 @@ EXPECTED_ENTRIES: dict[str, set[str]] = {
         "indexer.search_service:find_similar",  # segment, embed, search (as API and CLI)
         "indexer.thumbnails:tumour_slice_image",  # the montage's query picture
         "indexer.store._pg:PgVectorStore.thumbnails",  # and its hits' pictures
+        "dicom_conversion.seg:label_counts",  # can the outline be written? (lat10)
+        "dicom_conversion.seg:check_source_frames",  # its grid on the series' frames
+    },
+    "plugin.processing.steps:deliver": set(),
+    # built after the report is sent (lat10)
+    "plugin.processing.steps:deliver_outline": {
         "dicom_conversion.seg:write_seg",  # the outline's SEG
         "dicom_conversion.seg:label_counts",  # its compartments' volumes (TID 1500)
     },
-    "plugin.processing.steps:deliver": set(),
     "plugin.processing.steps:record": {"indexer.results_log:PostgresResultsLog.record"},
 }
 

@@ -16,6 +16,7 @@ from dicom_conversion import StudyVolumes
 from indexer.pipeline import ModelSet
 from indexer.results_log import MemoryResultsLog, ResultRecord
 from indexer.store import CaseEntry, MemoryStore
+from plugin.errors import SendError
 from plugin.processing import ProcessOutcome, Skipped, StudyServices, answer_study
 from plugin.processing.answer import answer
 from plugin.processing.load import LoadedStudy, load
@@ -128,11 +129,11 @@ def test_answer_shows_similar_cases_never_the_patients_own() -> None:
     answered = answer(loaded, archive(), models(), uid_seed="seed", lap=stages.append)
     assert "own-patient" not in answered.shown_case_ids
     assert answered.shown_case_ids[:2] == ["near", "far"]
-    modalities = [str(ds.Modality) for ds in answered.objects]
-    assert modalities[0] == "OT" and modalities[-1] == "SR"
-    assert "SEG" in modalities
-    assert stages == ["load", "segment", "embed", "search", "outline", "build"]
-    uids = {str(ds.StudyInstanceUID) for ds in answered.objects}
+    assert [str(ds.Modality) for ds in answered.main] == ["OT", "SR"]
+    assert stages == ["load", "segment", "embed", "search", "build"]
+    modalities = [str(ds.Modality) for ds in answered.complete()]
+    assert modalities == ["OT", "SEG", "SR", "SR", "SR"]
+    uids = {str(ds.StudyInstanceUID) for ds in answered.complete()}
     assert uids == {loaded.study_instance_uid}
 
 
@@ -140,9 +141,8 @@ def test_answer_without_a_tumour_is_a_short_report() -> None:
     series = study()
     loaded = LoadedStudy(str(series[0].StudyInstanceUID), series, [])
     answered = answer(loaded, archive(), models(tumour=False), uid_seed="seed")
-    assert answered.shown_case_ids == []
-    assert str(answered.objects[-1].Modality) == "SR"
-    assert "SEG" not in [str(ds.Modality) for ds in answered.objects]
+    assert answered.shown_case_ids == [] and answered.outline is None
+    assert [str(ds.Modality) for ds in answered.complete()] == ["SR"]
 
 
 def test_answer_to_a_study_that_is_not_a_brain_mr() -> None:
@@ -152,40 +152,85 @@ def test_answer_to_a_study_that_is_not_a_brain_mr() -> None:
     loaded = LoadedStudy(str(series[0].StudyInstanceUID), series, [])
     answered = answer(loaded, archive(), models(), uid_seed="seed")
     assert answered.shown_case_ids == []
-    assert str(answered.objects[-1].Modality) == "SR"
+    assert [str(ds.Modality) for ds in answered.complete()] == ["SR"]
 
 
 def test_the_report_is_sent_before_the_outline_objects_and_recorded_last() -> None:
-    """One batch; the montage and the report first (the outline objects' transfer does
-    not delay the report), the report last in the record (later sets supersede it)."""
+    """Two batches: the montage and the report, then the outline objects, built after the
+    first batch went out (their building and transfer do not delay the report); the
+    record lists every object sent, the report last (later sets supersede it)."""
     series = study()
     uid = str(series[0].StudyInstanceUID)
     sender, log = RecordingSender(), MemoryResultsLog()
     services = StudyServices(ListSource(series), archive(), models(), sender, log)
     outcome = answer_study(uid, services)
-    assert len(sender.sent) == 1
-    sent = sender.sent[0]
-    series_numbers = [int(ds.SeriesNumber) for ds in sent]
-    assert series_numbers == [9901, 9902, 9903, 9904, 9905]
-    assert str(sent[1].Modality) == "SR" and str(sent[2].Modality) == "SEG"
-    report_uid = str(sent[1].SOPInstanceUID)
-    assert outcome.sop_instance_uids[-1] == report_uid
-    assert sorted(outcome.sop_instance_uids) == sorted(str(ds.SOPInstanceUID) for ds in sent)
+    assert [[int(ds.SeriesNumber) for ds in batch] for batch in sender.sent] == [
+        [9901, 9902],
+        [9903, 9904, 9905],
+    ]
+    assert str(sender.sent[0][1].Modality) == "SR" and str(sender.sent[1][0].Modality) == "SEG"
+    report_uid = str(sender.sent[0][1].SOPInstanceUID)
+    sent = [str(ds.SOPInstanceUID) for batch in sender.sent for ds in batch]
+    assert outcome.sop_instance_uids[-1] == report_uid and outcome.outline_missing is None
+    assert sorted(outcome.sop_instance_uids) == sorted(sent)
+    assert log.records[-1].sop_instance_uids == outcome.sop_instance_uids
     assert log.previous(uid, VERSION, "other content").supersedes == report_uid
     assert (
         list(outcome.cpu_s)
         == list(outcome.timings_s)
-        == ["load_files", "load", "segment", "embed", "search", "outline", "build", "send"]
+        == [
+            *("load_files", "load", "segment", "embed", "search", "build", "send"),
+            *("outline", "send_outline"),
+        ]
     )
     assert all(seconds >= 0 for seconds in outcome.cpu_s.values())
     assert outcome.to_dict()["cpu_s"].keys() == outcome.cpu_s.keys()
+
+
+class FailingSecondBatch(RecordingSender):
+    """Takes the first batch, refuses every later one (the PACS went down between)."""
+
+    def send(self, datasets: Sequence[Dataset]) -> SendReport:
+        if self.sent:
+            raise SendError("could not send 3 result object(s) to dicom://PACS@pacs:104")
+        return super().send(datasets)
+
+
+def _fail_outline(*args: object, **kwargs: object) -> list[Dataset]:
+    raise RuntimeError("unexpected: Doe^Jane QP-0001")
+
+
+@pytest.mark.parametrize("failure", ["build", "send"])
+def test_an_outline_failing_after_the_report_is_recorded_as_missing(
+    failure: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The report is out when the outline objects fail: the record lists what was sent
+    (the report last, so the next set supersedes it), the outcome and the record say the
+    outline is missing, and the log names UIDs only."""
+    series = study()
+    uid = str(series[0].StudyInstanceUID)
+    sender = FailingSecondBatch() if failure == "send" else RecordingSender()
+    if failure == "build":
+        monkeypatch.setattr("plugin.processing.build.build_outline", _fail_outline)
+    log = MemoryResultsLog()
+    outcome = answer_study(uid, services(series, sender=sender, results=log))
+    main = [str(ds.SOPInstanceUID) for ds in sender.sent[0]]
+    assert len(sender.sent) == 1 and [str(d.Modality) for d in sender.sent[0]] == ["OT", "SR"]
+    assert outcome.state == "sent" and outcome.sop_instance_uids == main
+    expected = "not built (RuntimeError)" if failure == "build" else "not sent (SendError)"
+    assert outcome.outline_missing == log.records[-1].outline_missing == expected
+    assert log.records[-1].sop_instance_uids == main
+    assert log.previous(uid, VERSION, "other content").supersedes == main[-1]
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and getattr(errors[0], "study_uid", None) == uid
+    assert "Doe" not in errors[0].getMessage() and "QP-0001" not in errors[0].getMessage()
 
 
 def test_deliver_into_the_results_folder(tmp_path: Path) -> None:
     series = study()
     uid = str(series[0].StudyInstanceUID)
     loaded = LoadedStudy(uid, series, [])
-    objects = answer(loaded, archive(), models(), uid_seed="seed").objects
+    objects = answer(loaded, archive(), models(), uid_seed="seed").complete()
     report = deliver(objects, FolderSender(tmp_path))
     assert report.destination == str(tmp_path / uid)
     written = sorted(p.name for p in (tmp_path / uid).iterdir())
@@ -213,16 +258,16 @@ def test_answer_study_sends_once_then_supersedes_when_the_study_changes() -> Non
     first = answer_study(uid, services(series, sender=sender, results=log))
     assert isinstance(first, ProcessOutcome)
     assert first.state == "sent" and first.model_version == VERSION
-    sent = [str(ds.SOPInstanceUID) for ds in sender.sent[0]]
-    assert sorted(first.sop_instance_uids) == sorted(sent)
+    sent = [str(ds.SOPInstanceUID) for batch in sender.sent for ds in batch]
+    assert len(sender.sent) == 2 and sorted(first.sop_instance_uids) == sorted(sent)
     assert set(first.timings_s) >= {"load_files", "load", "segment", "embed", "search", "send"}
     assert log.records[0].shown_case_ids == first.shown_case_ids
     assert log.records[0].destination == RecordingSender.destination
     again = answer_study(uid, services(series, sender=sender, results=log))
-    assert again.state == "unchanged" and len(sender.sent) == 1
+    assert again.state == "unchanged" and len(sender.sent) == 2
     added = mr_series(2, study_uid=uid, series_number=9, seed=1)
     changed = answer_study(uid, services([*series, *added], sender=sender, results=log))
-    assert changed.state == "sent" and len(sender.sent) == 2
+    assert changed.state == "sent" and len(sender.sent) == 4
     assert log.records[-1].supersedes == first.sop_instance_uids[-1]
 
 

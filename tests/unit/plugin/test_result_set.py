@@ -1,9 +1,12 @@
-"""A result set is built completely before anything is sent or written."""
+"""A result set is built completely before anything is sent or written: the montage and
+the report, and, after them, the outline objects, whose failures are found before the
+report is built."""
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +14,11 @@ import pytest
 from pydicom import Dataset
 
 from plugin.processing import build_outline_safely, result_set
-from plugin.results import build_results
+from plugin.processing.build import ResultSetParts, build_result_set
+from plugin.results import QueryOutline, build_results
 from plugin.results.build import build_outline
 from plugin.results.folder import save_results
+from plugin.results.outline_objects import NOT_FITTING, outline_refusal
 from tests.unit.plugin.result_samples import hits_for, outline_for, query_for
 from tests.unit.plugin.samples import mr_series
 
@@ -82,3 +87,65 @@ def test_the_report_goes_last_with_the_outline_before_it() -> None:
     final = result_set(objects, outline_objects)
     assert final[-1] is objects[-1]
     assert final[-3:-1] == outline_objects
+
+
+def _parts(series: list[Dataset], outline: QueryOutline) -> ResultSetParts:
+    return ResultSetParts(
+        query=query_for(series),
+        hits=[],
+        per_diagnosis={},
+        source_datasets=series,
+        model_version="m1",
+        query_image=np.zeros((64, 64), np.uint8),
+        outline=outline,
+    )
+
+
+def _report_texts(report: Dataset) -> list[str]:
+    return [str(e.value) for e in report.iterall() if e.keyword == "TextValue"]
+
+
+def test_the_outline_is_checked_before_the_report_and_built_after_it() -> None:
+    """A buildable outline is not built with the report: it waits in ``outline`` and
+    then gives the objects (and UIDs) it gave when built beside the report."""
+    series = mr_series(4)
+    outline = outline_for(series)
+    assert outline_refusal(outline) is None
+    built = build_result_set(_parts(series, outline), uid_seed="seed", supersedes=None, now=WHEN)
+    assert [str(ds.Modality) for ds in built.main] == ["OT", "SR"]
+    assert not any(t.startswith("tumour outline (SEG)") for t in _report_texts(built.main[-1]))
+    assert built.outline is not None
+    later = built.outline.build()
+    together, _ = build_outline_safely(outline, "m1", "seed", WHEN, [], None)
+    assert [str(ds.SOPInstanceUID) for ds in later] == [str(ds.SOPInstanceUID) for ds in together]
+
+
+@pytest.mark.parametrize(
+    ("spoil", "said"),
+    [
+        ("nan-thickness", "not written (ValueError: SliceThickness"),
+        ("inf-spacing", "not written (ValueError: PixelSpacing"),
+        ("empty-mask", f"not written ({NOT_FITTING})"),
+        ("other-grid", f"not written ({NOT_FITTING})"),
+    ],
+)
+def test_an_unbuildable_outline_is_found_before_the_report(spoil: str, said: str) -> None:
+    """What makes ``build_outline`` fail or write nothing is found without building it,
+    so the report says the outline is not written and none is left to build."""
+    series = _nan_thickness_series() if spoil == "nan-thickness" else mr_series(4)
+    outline = outline_for(series)
+    if spoil == "inf-spacing":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outline.series[0].PixelSpacing = [1.0, float("inf")]
+    if spoil == "empty-mask":
+        outline = replace(outline, mask=np.zeros_like(outline.mask))
+    if spoil == "other-grid":
+        coarser = outline.affine_ras @ np.diag([2.0, 2.0, 2.0, 1.0])  # needs resampling
+        outline = replace(outline, affine_ras=coarser)
+    objects, _ = build_outline_safely(outline, "m1", "seed", WHEN)
+    assert objects == []  # what the check stands for
+    built = build_result_set(_parts(series, outline), uid_seed="seed", supersedes=None, now=WHEN)
+    assert built.outline is None
+    notes = [t for t in _report_texts(built.main[-1]) if t.startswith("tumour outline (SEG)")]
+    assert len(notes) == 1 and notes[0].startswith(f"tumour outline (SEG): {said}")
