@@ -88,19 +88,18 @@ def case_record(row: dict[str, str | None]) -> CaseRecord:
     )
 
 
-def read_cases_csv(folder: Path, *, strict: bool = True) -> list[CaseRecord]:
-    """The cases of a labelled folder's ``cases.csv``, in file order.
+def read_cases_csv(folder: Path) -> list[CaseRecord]:
+    """The cases of a labelled folder's ``cases.csv``, in file order, for training and
+    evaluation: the columns :data:`REQUIRED_COLUMNS` must be there and the file must list
+    a case. (Importing an archive checks its ``cases.csv`` line by line elsewhere, in
+    the indexer.)
 
     Args:
         folder: The folder holding ``cases.csv``.
-        strict: For training: the columns :data:`REQUIRED_COLUMNS` must be there and the
-            file must list a case. Not strict (the indexer's bulk import): any columns,
-            possibly no row; rows with a blank case id or diagnosis are returned for the
-            caller to skip.
 
     Raises:
-        TrainingDataError: no ``cases.csv``; strict, a required column is missing or no
-            case is listed.
+        TrainingDataError: no ``cases.csv``, a required column is missing or no case is
+            listed.
     """
     path = Path(folder) / "cases.csv"
     if not path.is_file():
@@ -108,10 +107,10 @@ def read_cases_csv(folder: Path, *, strict: bool = True) -> list[CaseRecord]:
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         missing = set(REQUIRED_COLUMNS) - set(reader.fieldnames or [])
-        if strict and missing:
+        if missing:
             raise TrainingDataError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
         records = [case_record(row) for row in reader]
-    if strict and not records:
+    if not records:
         raise TrainingDataError(f"{path} lists no case")
     return records
 

@@ -30,16 +30,12 @@ def test_rows_are_read_with_the_patient_defaulting_to_the_case(tmp_path: Path) -
     assert second.metadata == {}
 
 
-def test_strict_reading_wants_the_training_columns_and_a_case(tmp_path: Path) -> None:
+def test_reading_wants_the_training_columns_and_a_case(tmp_path: Path) -> None:
     with pytest.raises(TrainingDataError, match=r"has no cases\.csv"):
         read_cases_csv(tmp_path)
     _write(tmp_path, "case_id,diagnosis\nc1,glioma\n")
     with pytest.raises(TrainingDataError, match="lacks the column"):
         read_cases_csv(tmp_path)
-    assert read_cases_csv(tmp_path, strict=False) == [
-        CaseRecord("c1", "glioma", "c1", patient_listed=False)
-    ]
     _write(tmp_path, "case_id,diagnosis,patient_id\n")
     with pytest.raises(TrainingDataError, match="lists no case"):
         read_cases_csv(tmp_path)
-    assert read_cases_csv(tmp_path, strict=False) == []
