@@ -91,12 +91,19 @@ def _components(mask: np.ndarray, voxel_ml: float) -> tuple[np.ndarray, np.ndarr
     return labels, sizes
 
 
-def _sphericity(component: np.ndarray) -> float:
-    """(36 pi V^2)^(1/3) / surface, with the surface counted in boundary voxels."""
+def _boundary_voxels(component: np.ndarray) -> int:
+    """Voxels of ``component`` with a face neighbour outside it."""
+    return int((component & ~eroded(component, border=False)).sum())
+
+
+def _sphericity(component: np.ndarray, surface: int | None = None) -> float:
+    """(36 pi V^2)^(1/3) / surface, with the surface counted in boundary voxels
+    (``surface``: that count when the caller has it)."""
     volume = int(component.sum())
     if volume == 0:
         return 0.0
-    surface = int((component & ~eroded(component, border=False)).sum())
+    if surface is None:
+        surface = _boundary_voxels(component)
     return float(np.pi ** (1 / 3) * (6.0 * volume) ** (2 / 3) / max(surface, 1))
 
 
@@ -178,6 +185,8 @@ def tumour_signs(
     core_labels, core_sizes = _components(target, voxel_ml)
     largest = core_labels == (1 + int(np.argmax(core_sizes))) if core_sizes.size else target
 
+    largest_surface = _boundary_voxels(largest)
+
     rim = dilated(target) & ~target
     rim_oedema = float((part[rim] == _OEDEMA).mean()) if rim.any() else 0.0
 
@@ -200,38 +209,39 @@ def tumour_signs(
             rim_oedema,
             np.log(max(1, int((lesion_sizes >= MIN_COMPONENT_ML).sum()))),
             np.log(max(1, int((core_sizes >= MIN_COMPONENT_ML).sum()))),
-            _sphericity(largest),
+            _sphericity(largest, largest_surface),
             float((core_depth <= CONTACT_MM).mean()),
             float(np.median(core_depth)),
             float(core_depth.min()),
             abs(float(offset[0])),
             *offset.tolist(),
-            *_form(part, largest, grid),
+            *_form(part, tumour, largest, largest_surface, grid),
         ],
         dtype=np.float64,
     )
 
 
-def _form(local: np.ndarray, largest: np.ndarray, grid: np.ndarray) -> list[float]:
+def _form(
+    local: np.ndarray, whole: np.ndarray, largest: np.ndarray, surface: int, grid: np.ndarray
+) -> list[float]:
     """The form signs (the last five of :data:`SIGN_NAMES`) on the working grid
-    (``local``: the labels in the box ``largest`` is cut from)."""
+    (``local``: the labels in the box ``whole``, the tumour, and ``largest``, the largest
+    core with ``surface`` boundary voxels, are cut from)."""
     voxel_mm3 = float(np.prod(grid))
-    volume_mm3 = float(largest.sum()) * voxel_mm3
-    radius = (3.0 * volume_mm3 / (4.0 * np.pi)) ** (1 / 3)
-    surface = largest & ~eroded(largest, border=False)
-    surface_mm2 = float(surface.sum()) * float(np.mean(grid)) ** 2
+    voxels = int(largest.sum())
+    radius = (3.0 * voxels * voxel_mm3 / (4.0 * np.pi)) ** (1 / 3)
     necrotic = int((largest & (local == _NECROTIC)).sum())
     if necrotic:
         enhancing_mm3 = float((largest & (local == _ENHANCING)).sum()) * voxel_mm3
-        wall = enhancing_mm3 / max(surface_mm2, 1e-6)
+        wall = enhancing_mm3 / max(surface * float(np.mean(grid)) ** 2, 1e-6)
     else:
         wall = radius
     return [
         _elongation(largest, grid),
         wall,
         wall / max(radius, 1e-3),
-        _sphericity(local > 0),
-        necrotic / max(int(largest.sum()), 1),
+        _sphericity(whole),
+        necrotic / max(voxels, 1),
     ]
 
 
