@@ -141,7 +141,7 @@ def build_result_set(
             log.warning(
                 "tumour outline not written (%s)",
                 refusal.split(":")[0],
-                extra={"study_uid": _study_uid(parts.outline)},
+                extra={"study_uid": parts.outline.study_uid},
             )
             note = ("tumour outline (SEG)", f"not written ({refusal})")
             query = replace(query, extra=(*query.extra, note))
@@ -182,7 +182,7 @@ def build_outline_safely(
         log.warning(
             "tumour outline not written (%s)",
             type(exc).__name__,
-            extra={"study_uid": _study_uid(outline)},
+            extra={"study_uid": outline.study_uid},
         )
         return [], f"not written ({type(exc).__name__}: {str(exc)[:120]})"
     return objects, None if objects else f"not written ({NOT_FITTING})"
@@ -192,7 +192,3 @@ def result_set(objects: list[Dataset], outline_objects: list[Dataset]) -> list[D
     """One result set in recording order: montage, outline objects, and the report last
     (later results name it as the one they supersede)."""
     return [*objects[:-1], *outline_objects, objects[-1]]
-
-
-def _study_uid(outline: QueryOutline) -> str:
-    return str(outline.series[0].StudyInstanceUID) if outline.series else ""

@@ -184,7 +184,7 @@ def deliver_outline(
     """
     if pending is None:
         return [], None
-    study_uid = _study_uid(pending)
+    study_uid = pending.outline.study_uid
     try:
         objects = pending.build()
     except Exception as exc:  # the outline is an extra: the report is out already
@@ -207,11 +207,6 @@ def deliver_outline(
     finally:
         lap("send_outline")
     return objects, None
-
-
-def _study_uid(pending: PendingOutline) -> str:
-    series = pending.outline.series
-    return str(series[0].StudyInstanceUID) if series else ""
 
 
 def record(results: ResultsLog, result: ResultRecord) -> None:

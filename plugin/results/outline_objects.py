@@ -58,6 +58,11 @@ class QueryOutline:
     series: Sequence[Dataset]
     mask_source: str
 
+    @property
+    def study_uid(self) -> str:
+        """The StudyInstanceUID of the series (for logs; empty when there is none)."""
+        return str(self.series[0].StudyInstanceUID) if self.series else ""
+
 
 def build_outline(
     outline: QueryOutline,
