@@ -10,7 +10,7 @@ tumour, gets a short SR saying so; re-running an unchanged study under the same 
 version sends nothing new.
 """
 
-from plugin.processing.build import build_outline_safely, result_set
+from plugin.processing.build import result_set
 from plugin.processing.load import Skipped, screen_instances, skipped_facts
 from plugin.processing.steps import ProcessOutcome, StudyServices, answer_study
 from plugin.processing.study import process_study
@@ -20,7 +20,6 @@ __all__ = [
     "Skipped",
     "StudyServices",
     "answer_study",
-    "build_outline_safely",
     "process_study",
     "result_set",
     "screen_instances",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,7 +32,6 @@ __all__ = [
     "PendingOutline",
     "ResultSet",
     "ResultSetParts",
-    "build_outline_safely",
     "build_result_set",
     "location",
     "result_set",
@@ -159,33 +158,6 @@ def build_result_set(
     )
     lap("build")
     return ResultSet(objects, pending)
-
-
-def build_outline_safely(
-    outline: QueryOutline,
-    version: str,
-    uid_seed: str,
-    when: dt.datetime,
-    hits: Sequence[ResultHit] = (),
-    per_diagnosis: dict[str, list[ResultHit]] | None = None,
-) -> tuple[list[Dataset], str | None]:
-    """The outline objects (SEG and its measurement report), or none and the reason.
-
-    The outline is an extra: when its values cannot be encoded (a ``nan``
-    SliceThickness, say) the result set goes out without it, and the report says why.
-    """
-    try:
-        objects = build_outline(
-            outline, version, uid_seed=uid_seed, now=when, hits=hits, per_diagnosis=per_diagnosis
-        )
-    except Exception as exc:  # data-driven encoding failures of many kinds
-        log.warning(
-            "tumour outline not written (%s)",
-            type(exc).__name__,
-            extra={"study_uid": outline.study_uid},
-        )
-        return [], f"not written ({type(exc).__name__}: {str(exc)[:120]})"
-    return objects, None if objects else f"not written ({NOT_FITTING})"
 
 
 def result_set(objects: list[Dataset], outline_objects: list[Dataset]) -> list[Dataset]:
